@@ -1,0 +1,16 @@
+"""The ``cacheward`` command: ``scan``, ``check`` and ``demo``."""
+
+from __future__ import annotations
+
+import click
+
+from . import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cacheward")
+def main() -> None:
+    """Prove and keep response caching safe for APIs with API keys.
+
+    Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or runtime error.
+    """

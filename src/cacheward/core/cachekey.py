@@ -1,0 +1,101 @@
+"""Cache keys: every input a response may depend on, hashed, with no credential in it."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from .facts import RequestFacts
+from .policy import KeyPolicy, Scope
+from .principal import Principal
+from .query import Pairs, canonical_query
+from .secret import Purpose, Secrets
+
+SHARED_SCOPE = "shared"
+_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+
+
+@dataclass(frozen=True)
+class CacheKey:
+    """A stored response's address.
+
+    :param digest: what a backend stores the entry under (hex BLAKE2b of the parts).
+    :param scope: the scope token (``principal:<hmac>``, ``tenant:<hmac>`` or
+        ``shared``), which is also what a purge by principal or tenant bumps.
+    :param parts: the canonical pieces, for debugging; they hold no credential.
+    """
+
+    digest: str
+    scope: str
+    parts: tuple[tuple[str, str], ...]
+
+
+def scope_token(scope: Scope, principal: Principal, secrets: Secrets) -> str:
+    """The scope part of a key: a keyed hash of the principal or tenant id, never a key.
+
+    A ``TENANT`` route for a principal with no tenant falls back to the principal scope:
+    sharing less is always safe.
+    """
+    if scope is Scope.SHARED:
+        return SHARED_SCOPE
+    if scope is Scope.TENANT and principal.tenant is not None:
+        return "tenant:" + secrets.keyed_hash(Purpose.SCOPE, "tenant\0" + principal.tenant)
+    return principal_scope(principal.id, secrets)
+
+
+def principal_scope(principal_id: str, secrets: Secrets) -> str:
+    """The scope token of one principal (what ``purge(principal=...)`` bumps)."""
+    return "principal:" + secrets.keyed_hash(Purpose.SCOPE, "principal\0" + principal_id)
+
+
+def tenant_scope(tenant: str, secrets: Secrets) -> str:
+    """The scope token of one tenant."""
+    return "tenant:" + secrets.keyed_hash(Purpose.SCOPE, "tenant\0" + tenant)
+
+
+def canonical_host(scheme: str, host: str) -> str:
+    """Lower-cased host with the scheme's default port removed."""
+    host = host.lower()
+    default = _DEFAULT_PORTS.get(scheme)
+    if default is not None and host.endswith(default):
+        host = host[: -len(default)]
+    return host
+
+
+def build_cache_key(
+    facts: RequestFacts,
+    pairs: Pairs,
+    policy: KeyPolicy,
+    scope: str,
+    namespace: str = "cw",
+) -> tuple[CacheKey, frozenset[str]]:
+    """Build the key for ``facts`` and return it with the query names it left out.
+
+    ``HEAD`` is keyed as ``GET`` so that it is answered from the ``GET`` entry.
+
+    :raises MalformedQuery: when the query cannot be keyed safely.
+    """
+    method = "GET" if facts.method == "HEAD" else facts.method
+    query, dropped = canonical_query(
+        pairs, policy.keeps_param, reject_duplicates=policy.reject_duplicate_params
+    )
+    parts: list[tuple[str, str]] = [
+        ("ns", namespace),
+        ("method", method),
+        ("scheme", facts.scheme),
+        ("host", canonical_host(facts.scheme, facts.host)),
+        ("path", facts.path),
+        ("query", query),
+    ]
+    for name in policy.vary:
+        value = facts.headers.get(name)
+        # An absent header and an empty one are different inputs.
+        parts.append(("h:" + name, "\0absent" if value is None else value.strip()))
+    parts.append(("scope", scope))
+    h = hashlib.blake2b(digest_size=20)
+    for name, value in parts:
+        for piece in (name, value):
+            data = piece.encode("utf-8", "surrogatepass")
+            h.update(len(data).to_bytes(4, "big"))
+            h.update(data)
+    return CacheKey(h.hexdigest(), scope, tuple(parts)), dropped

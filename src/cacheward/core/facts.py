@@ -1,0 +1,33 @@
+"""The request, as the cache key sees it: plain values, no framework objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class HeaderSource(Protocol):
+    """Anything with a case-insensitive ``get``, such as Werkzeug's ``Headers``."""
+
+    def get(self, key: str, /) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    """What a cache key may be built from.
+
+    :param method: request method, upper case.
+    :param scheme: ``http`` or ``https``, as the application sees it.
+    :param host: host (and port) as the application sees it; never taken from
+        ``X-Forwarded-Host`` unless the application trusts that header.
+    :param path: the decoded path, as the router sees it (script root included).
+    :param query_string: the raw WSGI ``QUERY_STRING``.
+    :param headers: request headers, looked up only for the route's ``vary`` names.
+    """
+
+    method: str
+    scheme: str
+    host: str
+    path: str
+    query_string: str
+    headers: HeaderSource

@@ -1,0 +1,101 @@
+"""Every error cacheward raises, under one root.
+
+::
+
+    CachewardError
+    ├── ConfigurationError            bad or missing CACHEWARD_* setting, at start-up
+    ├── UnsafeCacheOrder              @ward.cached placed above @ward.protected
+    ├── UnkeyedInputError             a cached view read an input its key leaves out
+    ├── MissingPrincipalError         a cached route ran with no principal (debug only)
+    ├── BackendError                  a cache store failed (always caught by the guard)
+    ├── KeyStoreError                 a key store failed
+    └── BadRequestInput               client input refused with a 4xx (``code``)
+        ├── MalformedQuery            query string the cache cannot key safely
+        ├── MalformedHeader           oversized or ambiguous header
+        └── CredentialInQuery         API key sent in the URL while refused
+
+Errors carry structured fields; none of them ever carries a secret. This module imports
+no framework, so :mod:`cacheward.core` can raise these; the Flask extension registers an
+error handler that answers :class:`BadRequestInput` with its ``code`` and a JSON body.
+"""
+
+from __future__ import annotations
+
+
+class CachewardError(Exception):
+    """Root of every cacheward error."""
+
+
+class ConfigurationError(CachewardError):
+    """A ``CACHEWARD_*`` setting is missing or invalid."""
+
+
+class UnsafeCacheOrder(CachewardError):
+    """``@ward.cached`` wraps ``@ward.protected``: the cache would answer first."""
+
+    def __init__(self, view: str) -> None:
+        self.view = view
+        super().__init__(
+            f"{view}: @ward.cached is above @ward.protected, so a stored response would be"
+            " served before authentication and authorization run. Put @ward.protected(...)"
+            " above @ward.cached(...)."
+        )
+
+
+class UnkeyedInputError(CachewardError):
+    """A cached view read a request input that its cache key leaves out."""
+
+    def __init__(self, route: str, input: str, fix: str) -> None:
+        self.route = route
+        self.input = input
+        self.fix = fix
+        super().__init__(f"{route} read {input}, which is not in its cache key: {fix}")
+
+
+class MissingPrincipalError(CachewardError):
+    """A cached route ran before any principal was established."""
+
+    def __init__(self, route: str) -> None:
+        self.route = route
+        super().__init__(
+            f"{route}: no principal at cache lookup time, so the response was served"
+            " uncached. Put @ward.protected(...) above @ward.cached(...), or pass"
+            " principal=callable to @ward.cached for another auth library."
+        )
+
+
+class BackendError(CachewardError):
+    """The cache store failed; the guard serves uncached when it sees this."""
+
+
+class KeyStoreError(CachewardError):
+    """The API key store failed."""
+
+
+class BadRequestInput(CachewardError):
+    """Client input the guard refuses; answered with a 4xx, never stored."""
+
+    code = 400
+    error = "bad_request"
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class MalformedQuery(BadRequestInput):
+    """A query string that cannot be canonicalized safely."""
+
+    error = "malformed_query"
+
+
+class MalformedHeader(BadRequestInput):
+    """A header that is oversized, duplicated or ambiguous."""
+
+    error = "malformed_header"
+
+
+class CredentialInQuery(BadRequestInput):
+    """An API key was sent in the query string while that is refused."""
+
+    error = "credential_in_query"

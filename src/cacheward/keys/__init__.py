@@ -1,0 +1,7 @@
+"""API keys: the format, and the stores that verify them."""
+
+from .format import redact as redact
+from .store import IssuedKey as IssuedKey
+from .store import KeyRecord as KeyRecord
+from .store import KeyStore as KeyStore
+from .store import MemoryKeyStore as MemoryKeyStore
