@@ -88,7 +88,7 @@ def build_cache_key(
         ("query", query),
     ]
     for name in policy.vary:
-        value = facts.headers.get(name)
+        value = facts.remote_addr if name == ":remote-addr" else facts.headers.get(name)
         # An absent header and an empty one are different inputs.
         parts.append(("h:" + name, "\0absent" if value is None else value.strip()))
     parts.append(("scope", scope))

@@ -23,6 +23,7 @@ class RequestFacts:
     :param path: the decoded path, as the router sees it (script root included).
     :param query_string: the raw WSGI ``QUERY_STRING``.
     :param headers: request headers, looked up only for the route's ``vary`` names.
+    :param remote_addr: the client address, keyed only with ``vary=[":remote-addr"]``.
     """
 
     method: str
@@ -31,3 +32,4 @@ class RequestFacts:
     path: str
     query_string: str
     headers: HeaderSource
+    remote_addr: str = ""

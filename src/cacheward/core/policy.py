@@ -34,7 +34,12 @@ IGNORED_PREFIXES = ("utm_",)
 def _header_names(names: Iterable[str]) -> tuple[str, ...]:
     out = set()
     for name in names:
-        if not isinstance(name, str) or not name or not name.isascii() or ":" in name:
+        if (
+            not isinstance(name, str)
+            or not name
+            or not name.isascii()
+            or (":" in name and name.lower() != ":remote-addr")
+        ):
             raise ConfigurationError(f"vary= takes header names, not {name!r}")
         out.add(name.strip().lower())
     return tuple(sorted(out))

@@ -1,0 +1,148 @@
+"""Which responses may be stored, how they are stored, and what caches in front are told."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from flask import Response
+from werkzeug.datastructures import Headers
+
+from ..core.entry import Entry
+from ..core.policy import KeyPolicy
+from .config import Downstream
+
+#: Statuses that may be stored: success and permanent redirects. Never 4xx (a cached
+#: error is a denial of service, CPDoS) and never 5xx.
+STORABLE_STATUS = frozenset({200, 203, 204, 300, 301, 308})
+#: Headers never stored with an entry: per-response or per-connection.
+_UNSTORED = frozenset(
+    {
+        "set-cookie",
+        "date",
+        "age",
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "content-length",
+        "cache-status",
+        "cache-control",
+        "vary",
+    }
+)
+
+
+def refusal(response: Response, policy: KeyPolicy, max_bytes: int) -> str | None:
+    """Why ``response`` must not be stored, or ``None`` when it may be (invariant 4)."""
+    if response.status_code not in STORABLE_STATUS:
+        return f"status {response.status_code}"
+    if response.is_streamed:
+        return "a streamed body"
+    headers = response.headers
+    if "Set-Cookie" in headers:
+        return "a Set-Cookie header"
+    cc = response.cache_control
+    if cc.private or cc.no_store or cc.no_cache:
+        return "Cache-Control private/no-store/no-cache set by the view"
+    vary = headers.get("Vary")
+    if vary:
+        for name in vary.split(","):
+            name = name.strip().lower()
+            if name == "*":
+                return "Vary: *"
+            if name and not policy.keys_header(name) and name not in ("accept-encoding",):
+                return f"Vary: {name} that the key does not cover (add it to vary=[...])"
+    if response.content_length is not None and response.content_length > max_bytes:
+        return "a body over CACHEWARD_MAX_ENTRY_BYTES"
+    return None
+
+
+def to_entry(
+    response: Response,
+    scope: str,
+    ttl: float,
+    tags: tuple[str, ...],
+    generation: tuple[int, ...],
+) -> Entry:
+    """The storable form of ``response`` (whose body is not streamed)."""
+    body = response.get_data()
+    etag = response.headers.get("ETag")
+    if not etag:
+        etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+        response.headers["ETag"] = etag
+    headers = tuple((k, v) for k, v in response.headers.items() if k.lower() not in _UNSTORED)
+    return Entry(
+        status=response.status_code,
+        headers=headers,
+        body=body,
+        created=time.time(),
+        ttl=ttl,
+        etag=etag,
+        scope=scope,
+        tags=tags,
+        generation=generation,
+    )
+
+
+def from_entry(entry: Entry, if_none_match: str | None, now: float) -> Response:
+    """The response a hit answers with: ``304`` when the client holds the same ETag."""
+    headers = Headers(entry.headers)
+    headers["Age"] = str(max(0, int(now - entry.created)))
+    headers["Cache-Status"] = "cacheward; hit"
+    if if_none_match and _etag_matches(if_none_match, entry.etag):
+        headers.remove("Content-Type")
+        return Response(status=304, headers=headers)
+    return Response(entry.body, status=entry.status, headers=headers)
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    if header.strip() == "*":
+        return True
+    weak = etag[2:] if etag.startswith("W/") else etag
+    for candidate in header.split(","):
+        candidate = candidate.strip()
+        if candidate.startswith("W/"):
+            candidate = candidate[2:]
+        if candidate == weak:
+            return True
+    return False
+
+
+def tell_downstream(
+    response: Response,
+    downstream: Downstream,
+    cached: bool,
+    ttl: float,
+    credential_headers: tuple[str, ...],
+    vary: tuple[str, ...],
+) -> None:
+    """Give an authenticated response an explicit ``Cache-Control`` (invariant 5).
+
+    A view's own ``private`` or ``no-store`` is kept; anything more permissive
+    (``public``, ``s-maxage``, nothing at all) is replaced, because a shared cache in
+    front cannot run our authorization.
+    """
+    headers = response.headers
+    cc = response.cache_control
+    if response.status_code >= 400 or not cached or downstream is Downstream.NO_STORE:
+        if not cc.no_store:
+            headers["Cache-Control"] = "no-store"
+    elif downstream is Downstream.PER_KEY:
+        headers["Cache-Control"] = f"public, max-age={int(ttl)}"
+        _add_vary(response, credential_headers + vary)
+    elif not (cc.private or cc.no_store):
+        headers["Cache-Control"] = "private, no-cache"
+    if vary and downstream is not Downstream.PER_KEY:
+        _add_vary(response, vary)
+    if "Set-Cookie" in headers and not cc.no_store:
+        headers["Cache-Control"] = "no-store"
+
+
+def _add_vary(response: Response, names: tuple[str, ...]) -> None:
+    present = {v.strip().lower() for v in response.headers.get("Vary", "").split(",") if v.strip()}
+    for name in names:
+        if name.startswith(":"):
+            continue
+        if name.lower() not in present:
+            present.add(name.lower())
+            response.vary.add("-".join(p.capitalize() for p in name.split("-")))

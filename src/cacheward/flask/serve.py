@@ -1,0 +1,173 @@
+"""Serving a cached route: authenticate first (done by ``protected``), then look up, then
+run the view with its reads recorded, then store only what is safe."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Response, current_app, g
+from flask.globals import _cv_request
+
+from ..core.cachekey import CacheKey, build_cache_key
+from ..core.facts import RequestFacts
+from ..core.inputs import KeyCoverage, describe, fix_for, unkeyed_reads
+from ..core.principal import Principal
+from ..core.query import parse_query
+from ..errors import MissingPrincipalError, UnkeyedInputError
+from .response import from_entry, refusal, to_entry
+from .route import CachedRoute, as_principal
+from .state import State, logger
+from .tracking import Recorder, tracking
+
+PRINCIPAL_ATTR = "_cacheward_principal"
+ROUTE_ATTR = "_cacheward_route"
+STATUS_ATTR = "_cacheward_status"
+
+
+def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Answer a request to a cached route."""
+    state: State = current_app.extensions["cacheward"]
+    ctx = _cv_request.get()
+    req = ctx.request
+    environ = req.environ
+    setattr(g, ROUTE_ATTR, route)
+    principal: Principal | None = getattr(g, PRINCIPAL_ATTR, None)
+    if principal is None and route.principal is not None:
+        principal = as_principal(route.principal())
+        if principal is not None:
+            setattr(g, PRINCIPAL_ATTR, principal)
+    if principal is None:
+        state.counters.bypass += 1
+        if state.strict:
+            raise MissingPrincipalError(route.name)
+        state.warn_once(route.name, "principal", str(MissingPrincipalError(route.name)))
+        return _bypass(route, args, kwargs, "no principal")
+    method = environ["REQUEST_METHOD"]
+    if not state.enabled or (method != "GET" and method != "HEAD"):
+        return _bypass(route, args, kwargs, "method" if state.enabled else "disabled")
+    if environ.get("CONTENT_LENGTH") not in (None, "", "0") or "HTTP_TRANSFER_ENCODING" in environ:
+        # A GET with a body (fat GET): its body is never in the key.
+        return _bypass(route, args, kwargs, "request body")
+
+    orig = environ.get("werkzeug.proxy_fix.orig") or environ
+    scheme = orig.get("wsgi.url_scheme") or "http"
+    host = state.host or orig.get("HTTP_HOST") or f"{orig['SERVER_NAME']}:{orig['SERVER_PORT']}"
+    facts = RequestFacts(
+        method=method,
+        scheme=scheme,
+        host=host,
+        path=(orig.get("SCRIPT_NAME") or "") + req.path,
+        query_string=environ.get("QUERY_STRING", ""),
+        headers=req.headers,
+        remote_addr=orig.get("REMOTE_ADDR") or "",
+    )
+    pairs = parse_query(facts.query_string)
+    key, dropped = build_cache_key(
+        facts,
+        pairs,
+        route.policy,
+        state.scope_token(route.policy.scope, principal),
+        state.namespace,
+    )
+    backend = state.backend
+    try:
+        found = backend.lookup(key, route.tags)
+    except Exception as e:  # noqa: BLE001 - any backend failure means "no cache"
+        _backend_failed(state, e)
+        return _bypass(route, args, kwargs, "backend unavailable")
+    if found.entry is not None:
+        state.counters.hits += 1
+        return from_entry(found.entry, environ.get("HTTP_IF_NONE_MATCH"), time.time())
+
+    try:
+        flight = backend.single_flight(key, state.flight_timeout)
+        flight.__enter__()
+    except Exception as e:  # noqa: BLE001
+        _backend_failed(state, e)
+        return _bypass(route, args, kwargs, "backend unavailable")
+    try:
+        try:
+            again = backend.lookup(key, route.tags)
+        except Exception as e:  # noqa: BLE001
+            _backend_failed(state, e)
+            return _bypass(route, args, kwargs, "backend unavailable")
+        if again.entry is not None:
+            state.counters.hits += 1
+            return from_entry(again.entry, environ.get("HTTP_IF_NONE_MATCH"), time.time())
+        state.counters.misses += 1
+        rec = Recorder(state.key_header, environ)
+        with tracking(ctx, rec):
+            rv = route.view(*args, **kwargs)
+            response = current_app.make_response(rv)
+        _maybe_store(state, route, key, again.generation, response, rec, dropped)
+        return response
+    finally:
+        try:
+            flight.__exit__(None, None, None)
+        except Exception as e:  # noqa: BLE001
+            _backend_failed(state, e)
+
+
+def _maybe_store(
+    state: State,
+    route: CachedRoute,
+    key: CacheKey,
+    generation: tuple[int, ...],
+    response: Response,
+    rec: Recorder,
+    dropped: frozenset[str],
+) -> None:
+    coverage = KeyCoverage(dropped_params=dropped, host_keyed=state.host is None)
+    unkeyed = unkeyed_reads(rec.reads, route.policy, coverage)
+    if unkeyed:
+        state.counters.unkeyed_input += 1
+        state.counters.not_stored += 1
+        response.headers["Cache-Status"] = "cacheward; fwd=miss; detail=unkeyed-input"
+        first = unkeyed[0]
+        error = UnkeyedInputError(route.name, describe(first), fix_for(first, route.policy))
+        for read in unkeyed:
+            state.warn_once(
+                route.name,
+                f"{read[0].value}:{read[1]}",
+                f"cacheward: not storing {route.name}: it read {describe(read)}, which is not"
+                f" in its cache key; {fix_for(read, route.policy)}",
+            )
+        if state.strict:
+            raise error
+        return
+    for name in route.policy.vary:
+        if name.startswith(":"):
+            continue
+        if not any(r[1] == name for r in rec.reads):
+            logger.debug("cacheward: %s varies on %s but never read it", route.name, name)
+    why = refusal(response, route.policy, state.max_entry_bytes)
+    if why is not None:
+        state.counters.not_stored += 1
+        response.headers["Cache-Status"] = "cacheward; fwd=miss; detail=not-storable"
+        logger.debug("cacheward: not storing %s: %s", route.name, why)
+        return
+    ttl = route.ttl if route.ttl is not None else state.default_ttl
+    entry = to_entry(response, key.scope, ttl, route.tags, generation)
+    try:
+        state.backend.store(key, entry)
+    except Exception as e:  # noqa: BLE001
+        _backend_failed(state, e)
+        return
+    state.counters.stored += 1
+    response.headers["Cache-Status"] = "cacheward; fwd=miss; stored"
+
+
+def _bypass(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any], why: str) -> Any:
+    response = current_app.make_response(route.view(*args, **kwargs))
+    response.headers["Cache-Status"] = f"cacheward; fwd=bypass; detail={why.replace(' ', '-')}"
+    return response
+
+
+def _backend_failed(state: State, error: Exception) -> None:
+    state.counters.backend_errors += 1
+    state.warn_once(
+        "*",
+        f"backend:{type(error).__name__}",
+        f"cacheward: cache backend failed ({type(error).__name__}); serving uncached",
+    )

@@ -1,0 +1,155 @@
+"""Per-application state, kept in ``app.extensions["cacheward"]``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask
+
+from ..backends.base import Backend
+from ..backends.url import backend_from_url
+from ..core.cachekey import principal_scope, scope_token, tenant_scope
+from ..core.policy import Scope
+from ..core.principal import Principal
+from ..core.secret import Secrets
+from ..errors import ConfigurationError
+from ..keys.store import KeyStore
+from . import config
+
+logger = logging.getLogger("cacheward")
+
+_SCOPE_CACHE_LIMIT = 4096
+
+
+@dataclass
+class Counters:
+    """What the guard counts on top of the backend's own statistics."""
+
+    hits: int = 0
+    misses: int = 0
+    stored: int = 0
+    not_stored: int = 0
+    unkeyed_input: int = 0
+    backend_errors: int = 0
+    bypass: int = 0
+
+
+@dataclass
+class State:
+    """Everything the guard needs at request time, built once by ``init_app``."""
+
+    secrets: Secrets
+    backend: Backend
+    keys: KeyStore | None
+    key_header: str
+    key_environ: str
+    allow_query_key: bool
+    strict: bool
+    downstream: config.Downstream
+    default_ttl: float
+    namespace: str
+    host: str | None
+    max_entry_bytes: int
+    flight_timeout: float
+    enabled: bool
+    reject_duplicate_params: bool
+    counters: Counters = field(default_factory=Counters)
+    warned: set[tuple[str, str]] = field(default_factory=set)
+    _scopes: dict[tuple[Scope, str, str | None], str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def scope_token(self, scope: Scope, principal: Principal) -> str:
+        """The scope token of ``principal`` for ``scope``, memoized (an HMAC otherwise)."""
+        memo = (scope, principal.id, principal.tenant)
+        token = self._scopes.get(memo)
+        if token is None:
+            token = scope_token(scope, principal, self.secrets)
+            if len(self._scopes) >= _SCOPE_CACHE_LIMIT:
+                self._scopes.clear()
+            self._scopes[memo] = token
+        return token
+
+    def principal_scope(self, principal_id: str) -> str:
+        return principal_scope(principal_id, self.secrets)
+
+    def tenant_scope(self, tenant: str) -> str:
+        return tenant_scope(tenant, self.secrets)
+
+    def warn_once(self, route: str, what: str, message: str) -> None:
+        """Log ``message`` once per route and input."""
+        marker = (route, what)
+        if marker in self.warned:
+            return
+        with self._lock:
+            if marker in self.warned:
+                return
+            self.warned.add(marker)
+        logger.warning(message)
+
+
+def _get(app: Flask, name: str) -> Any:
+    return app.config.get(name, config.DEFAULTS.get(name))
+
+
+def build_state(app: Flask, keys: KeyStore | None, backend: Backend | None) -> State:
+    """Read and check the ``CACHEWARD_*`` settings of ``app``.
+
+    :raises ConfigurationError: a missing secret or an invalid setting.
+    """
+    secret = app.config.get(config.SECRET)
+    if not secret:
+        raise ConfigurationError(
+            "CACHEWARD_SECRET is required: it keys the cache scopes and entry tags."
+            " Generate one with: python -c 'import secrets; print(secrets.token_hex(32))'"
+        )
+    secrets = Secrets(secret)
+    try:
+        downstream = config.Downstream(_get(app, config.DOWNSTREAM))
+    except ValueError:
+        choices = ", ".join(d.value for d in config.Downstream)
+        raise ConfigurationError(f"CACHEWARD_DOWNSTREAM must be one of: {choices}") from None
+    key_header = str(_get(app, config.KEY_HEADER))
+    if not key_header or not key_header.replace("-", "").isalnum():
+        raise ConfigurationError(f"CACHEWARD_KEY_HEADER is not a header name: {key_header!r}")
+    if key_header.lower() == "authorization":
+        raise ConfigurationError(
+            "CACHEWARD_KEY_HEADER: Authorization: Bearer is always accepted; name another header"
+        )
+    if backend is None:
+        url = str(_get(app, config.BACKEND))
+        backend = backend_from_url(url, secrets, limit=_number(app, config.MEMORY_LIMIT, int))
+    strict = _get(app, config.STRICT)
+    if strict is None:
+        strict = bool(app.debug or app.testing)
+    host = _get(app, config.HOST)
+    return State(
+        secrets=secrets,
+        backend=backend,
+        keys=keys,
+        key_header=key_header,
+        key_environ="HTTP_" + key_header.upper().replace("-", "_"),
+        allow_query_key=bool(_get(app, config.ALLOW_QUERY_KEY)),
+        strict=bool(strict),
+        downstream=downstream,
+        default_ttl=_number(app, config.DEFAULT_TTL, float),
+        namespace=str(_get(app, config.KEY_PREFIX)),
+        host=str(host).lower() if host else None,
+        max_entry_bytes=_number(app, config.MAX_ENTRY_BYTES, int),
+        flight_timeout=_number(app, config.SINGLE_FLIGHT_TIMEOUT, float),
+        enabled=bool(_get(app, config.ENABLED)),
+        reject_duplicate_params=bool(_get(app, config.REJECT_DUPLICATE_PARAMS)),
+    )
+
+
+def _number(app: Flask, name: str, kind: type[int] | type[float]) -> Any:
+    value = _get(app, name)
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{name} must be a number, not {value!r}") from None
+    if number <= 0:
+        raise ConfigurationError(f"{name} must be positive, not {value!r}")
+    return number
