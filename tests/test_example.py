@@ -19,8 +19,9 @@ def test_example_api_guards_and_caches(capsys):
     module = load()
     out = capsys.readouterr().out
     keys = dict(
-        line.strip().split(": ", 1) for line in out.splitlines() if line.startswith("  alice")
-        or line.startswith("  bob")
+        line.strip().split(": ", 1)
+        for line in out.splitlines()
+        if line.startswith("  alice") or line.startswith("  bob")
     )
     keys = {k.strip(): v.strip() for k, v in keys.items()}
     c = module.app.test_client()

@@ -18,7 +18,7 @@ from ..keys.store import KeyStore
 from .auth import authenticate
 from .config import Downstream
 from .errors import bad_input_response, error_response
-from .response import tell_downstream
+from .response import FINAL, tell_downstream
 from .route import CACHED_MARK, PROTECTED_MARK, CachedRoute, PrincipalSource
 from .serve import PRE_READS_ATTR, PRINCIPAL_ATTR, ROUTE_ATTR, serve
 from .state import State, build_state
@@ -200,6 +200,8 @@ def _foreign_auth(view: Callable[..., Any]) -> bool:
 
 def _after_request(response: Response) -> Response:
     """Tell caches in front the truth about every authenticated response (invariant 5)."""
+    if FINAL in response.__dict__ and "Set-Cookie" not in response.headers:
+        return response  # a hit: its headers were made final with it
     principal: Principal | None = g.get(PRINCIPAL_ATTR)
     route: CachedRoute | None = g.get(ROUTE_ATTR)
     if principal is None and route is None:

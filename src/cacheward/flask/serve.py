@@ -82,7 +82,9 @@ def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         return _bypass(route, args, kwargs, "backend unavailable")
     if found.entry is not None:
         state.counters.hits += 1
-        return from_entry(found.entry, environ.get("HTTP_IF_NONE_MATCH"), time.time())
+        return from_entry(
+            found.entry, environ.get("HTTP_IF_NONE_MATCH"), time.time(), state.hit_headers(route)
+        )
 
     try:
         flight = backend.single_flight(key, state.flight_timeout)
@@ -98,7 +100,12 @@ def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
             return _bypass(route, args, kwargs, "backend unavailable")
         if again.entry is not None:
             state.counters.hits += 1
-            return from_entry(again.entry, environ.get("HTTP_IF_NONE_MATCH"), time.time())
+            return from_entry(
+                again.entry,
+                environ.get("HTTP_IF_NONE_MATCH"),
+                time.time(),
+                state.hit_headers(route),
+            )
         state.counters.misses += 1
         rec = Recorder(state.key_header, environ)
         if pre is not None:

@@ -24,6 +24,14 @@ _WINDOW = "_cacheward_window"
 def begin_window() -> None:
     """Registered as the app's first ``before_request`` handler."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    state: State = app.extensions["cacheward"]
+    if state.has_before_request is None:
+        # Flask refuses new handlers once the first request ran, so this is final.
+        state.has_before_request = any(
+            f is not begin_window for fs in app.before_request_funcs.values() for f in fs
+        )
+    if not state.has_before_request:
+        return
     ctx = _cv_request.get()
     req = ctx.request
     rule = req.url_rule
@@ -35,7 +43,6 @@ def begin_window() -> None:
     funcs = app.before_request_funcs
     if len(funcs.get(None, ())) <= 1 and not any(funcs.get(bp) for bp in req.blueprints):
         return
-    state: State = app.extensions["cacheward"]
     rec = Recorder(state.key_header, req.environ)
     setattr(ctx, _WINDOW, Swap(ctx, rec))
 
