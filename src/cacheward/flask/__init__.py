@@ -1,0 +1,1 @@
+"""The Flask extension: API-key authentication and a response cache that cannot be poisoned."""
