@@ -6,6 +6,7 @@ import multiprocessing
 import sqlite3
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -107,20 +108,23 @@ def test_threads_verifying_while_another_revokes(store: SQLiteKeyStore) -> None:
         deadline = time.monotonic() + 10
         after = 0
         while after < 200 and time.monotonic() < deadline:
-            was_revoking, was_revoked = revoking.is_set(), revoked.is_set()
+            was_revoked = revoked.is_set()
             try:
                 principal = store.verify(issued.plaintext)
                 bob = store.verify(other.plaintext)
             except Exception as exc:
                 errors.append(repr(exc))
                 return
+            # A verify that overlapped the revoke may answer either way; one that ended
+            # before it began must accept, one that began after it ended must refuse.
+            revoking_yet = revoking.is_set()
             if bob is None:
                 errors.append("a live key was refused")
             if was_revoked:
                 after += 1
                 if principal is not None:
                     errors.append("a revoked key was accepted")
-            elif not was_revoking and principal is None:
+            elif not revoking_yet and principal is None:
                 errors.append("a key was refused before its revocation")
             counts[n] += 1
 
@@ -171,6 +175,41 @@ def test_revocation_in_one_process_is_seen_by_another(db_path: Path) -> None:
     store.close()
 
 
+def _verify_after_fork(store: SQLiteKeyStore, plaintext: str, pipe: Connection) -> None:
+    """Run in a forked child that inherited ``store`` with an open connection."""
+    pipe.send(store.verify(plaintext) is not None)
+    assert pipe.recv() == "revoked"
+    pipe.send(store.verify(plaintext) is not None)
+    store.close()
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs os.fork")
+def test_a_forked_child_opens_its_own_connection(db_path: Path) -> None:
+    store = SQLiteKeyStore(db_path)
+    issued = store.create("alice")
+    assert store.verify(issued.plaintext) is not None  # the parent's connection is open
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, 3.12+
+        process = ctx.Process(target=_verify_after_fork, args=(store, issued.plaintext, child))
+        process.start()
+    try:
+        assert parent.poll(30) and parent.recv() is True
+        store.revoke(issued.id)
+        parent.send("revoked")
+        assert parent.poll(30) and parent.recv() is False
+    finally:
+        process.join(30)
+        if process.is_alive():
+            process.kill()
+    assert process.exitcode == 0
+    # The parent's connection still works after the child closed its own.
+    assert store.verify(issued.plaintext) is None
+    assert store.verify(store.create("bob").plaintext) is not None
+    store.close()
+
+
 @pytest.fixture
 def locked(db_path: Path, store: SQLiteKeyStore) -> Iterator[sqlite3.Connection]:
     """Another connection holding the write lock."""
@@ -204,11 +243,15 @@ def test_a_write_locked_database_still_verifies_right(db_path: Path) -> None:
     other = sqlite3.connect(db_path, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")
     try:
-        # WAL readers do not wait for writers; last_used is skipped, not awaited.
+        # WAL readers do not wait for writers; last_used is skipped, not awaited...
         started = time.monotonic()
         principal = store.verify(issued.plaintext)
         assert time.monotonic() - started < 1
         assert principal is not None and principal.id == "alice"
+        # ...and not retried on every request while the lock lasts.
+        started = time.monotonic()
+        assert store.verify(issued.plaintext) is not None
+        assert time.monotonic() - started < 0.05
         assert store.verify(revoked.plaintext) is None
     finally:
         other.execute("ROLLBACK")

@@ -65,6 +65,8 @@ class _Conn:
     pid: int
     data_version: int = -1
     records: dict[str, KeyRecord] = field(default_factory=dict)
+    #: When a ``last_used`` write last failed, per key: not retried within the interval.
+    touch_failed: dict[str, float] = field(default_factory=dict)
 
 
 def _record(row: tuple[Any, ...]) -> KeyRecord:
@@ -103,10 +105,13 @@ class SQLiteKeyStore(KeyStore):
         self.path = path
         self.busy_timeout = busy_timeout
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        self._all: list[_Conn] = []
         self._all_lock = threading.Lock()
         with self._errors("open"):
             self._migrate(self._conn().db)
+        # Apps are often built in a parent that then forks (gunicorn --preload): leave
+        # no connection open for the children to inherit.
+        self.close()
 
     def __repr__(self) -> str:
         return f"SQLiteKeyStore({self.path!r})"
@@ -119,7 +124,8 @@ class SQLiteKeyStore(KeyStore):
         if conn is not None and conn.pid == pid:
             return conn
         # First use in this thread, or in a child after fork: a connection must never
-        # cross a fork, so the inherited one is left alone and a new one opened.
+        # cross a fork, so the inherited one is kept (in ``_all``) but never used, nor
+        # closed, since closing it would drop the POSIX locks of this process's others.
         with self._errors("open"):
             db = sqlite3.connect(
                 self.path,
@@ -132,16 +138,19 @@ class SQLiteKeyStore(KeyStore):
         conn = _Conn(db, pid)
         self._local.conn = conn
         with self._all_lock:
-            self._all.append(db)
+            self._all.append(conn)
         return conn
 
     def close(self) -> None:
-        """Close every connection this store opened; using it again reopens them."""
+        """Close every connection this store opened in this process; using the store
+        again reopens them."""
+        pid = os.getpid()
         with self._all_lock:
-            dbs, self._all = self._all, []
-        for db in dbs:
-            db.close()
-        self._local = threading.local()
+            mine = [c for c in self._all if c.pid == pid]
+            self._all = [c for c in self._all if c.pid != pid]
+            self._local = threading.local()
+        for conn in mine:
+            conn.db.close()
 
     @contextmanager
     def _errors(self, action: str) -> Iterator[None]:
@@ -231,6 +240,9 @@ class SQLiteKeyStore(KeyStore):
         # Best effort with a short wait: the key was already verified, and a busy
         # database must not turn a good request into an error or a slow one.
         conn = self._conn()
+        failed = conn.touch_failed.get(key_id)
+        if failed is not None and now - failed < self.last_used_interval:
+            return
         db = conn.db
         try:
             db.execute(f"PRAGMA busy_timeout = {_TOUCH_TIMEOUT_MS}")
@@ -243,7 +255,11 @@ class SQLiteKeyStore(KeyStore):
                     db.execute("ROLLBACK")
                 db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
         except sqlite3.Error:
+            if len(conn.touch_failed) >= _CACHE_SIZE:
+                conn.touch_failed.clear()
+            conn.touch_failed[key_id] = now
             return
+        conn.touch_failed.pop(key_id, None)
         cached = conn.records.get(key_id)
         if cached is not None:
             conn.records[key_id] = replace(cached, last_used=now)
