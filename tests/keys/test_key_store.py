@@ -200,6 +200,8 @@ def test_malformed_keys_never_reach_the_store(kind: str, tmp_path: Path) -> None
     assert gets == []
     assert store.verify(good) is not None
     assert gets == [issued.id]
+    if isinstance(store, SQLiteKeyStore):
+        store.close()
 
 
 def test_last_used_is_written_at_most_once_a_minute(

@@ -107,11 +107,13 @@ class SQLiteKeyStore(KeyStore):
         self._local = threading.local()
         self._all: list[_Conn] = []
         self._all_lock = threading.Lock()
-        with self._errors("open"):
-            self._migrate(self._conn().db)
-        # Apps are often built in a parent that then forks (gunicorn --preload): leave
-        # no connection open for the children to inherit.
-        self.close()
+        try:
+            with self._errors("open"):
+                self._migrate(self._conn().db)
+        finally:
+            # Apps are often built in a parent that then forks (gunicorn --preload):
+            # leave no connection open for the children to inherit.
+            self.close()
 
     def __repr__(self) -> str:
         return f"SQLiteKeyStore({self.path!r})"
@@ -133,8 +135,12 @@ class SQLiteKeyStore(KeyStore):
                 isolation_level=None,  # we issue BEGIN ourselves
                 check_same_thread=False,  # only so that close() may close every one
             )
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+            except BaseException:
+                db.close()
+                raise
         conn = _Conn(db, pid)
         self._local.conn = conn
         with self._all_lock:
@@ -279,12 +285,12 @@ class SQLiteKeyStore(KeyStore):
         with self._errors("list keys"):
             if principal is None:
                 rows = db.execute(
-                    f"SELECT {_COLUMNS} FROM cacheward_keys ORDER BY created DESC"  # noqa: S608
+                    f"SELECT {_COLUMNS} FROM cacheward_keys ORDER BY created DESC, rowid DESC"  # noqa: S608
                 ).fetchall()
             else:
                 rows = db.execute(
                     f"SELECT {_COLUMNS} FROM cacheward_keys WHERE principal_id = ?"  # noqa: S608
-                    " ORDER BY created DESC",
+                    " ORDER BY created DESC, rowid DESC",
                     (principal,),
                 ).fetchall()
         return [_record(row) for row in rows]
