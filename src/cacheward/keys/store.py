@@ -180,5 +180,6 @@ class MemoryKeyStore(KeyStore):
             return True
 
     def list(self, principal: str | None = None) -> list[KeyRecord]:
-        records = [r for r in self._records.values() if principal in (None, r.principal_id)]
+        with self._lock:  # a concurrent create would change the dict mid-iteration
+            records = [r for r in self._records.values() if principal in (None, r.principal_id)]
         return sorted(records, key=lambda r: r.created, reverse=True)
