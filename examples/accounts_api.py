@@ -14,7 +14,7 @@ import secrets
 from flask import Flask, jsonify
 
 from cacheward import Cacheward, current_principal
-from cacheward.keys import MemoryKeyStore
+from cacheward.keys import SQLiteKeyStore
 
 ACCOUNTS = {
     "alice": {"owner": "alice", "balance": "1,204.10 EUR"},
@@ -63,13 +63,9 @@ def create_app() -> Flask:
     return app
 
 
-def _key_store(app: Flask) -> MemoryKeyStore:
-    try:
-        from cacheward.keys import SQLiteKeyStore  # type: ignore[attr-defined]
-    except ImportError:
-        return MemoryKeyStore()
+def _key_store(app: Flask) -> SQLiteKeyStore:
     os.makedirs(app.instance_path, exist_ok=True)
-    return SQLiteKeyStore(os.path.join(app.instance_path, "keys.db"))  # type: ignore[no-any-return]
+    return SQLiteKeyStore(os.path.join(app.instance_path, "keys.db"))
 
 
 app = create_app()
