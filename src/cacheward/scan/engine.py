@@ -1,0 +1,125 @@
+"""One scan: set up every endpoint, run its probes, gather one :class:`Report`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import httpx
+
+from .. import __version__
+from ..core.finding import Finding, Report
+from .context import BusterState, Options, ProbeContext
+from .credential import Credential, Redactor
+from .detect import setup
+from .probes import PROBES, ProbeSpec
+from .progress import Progress, Silent
+from .runner import Budget, BudgetExceeded, Sender, drive
+from .target import Endpoint
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The scan's limits and switches (the CLI's numeric options)."""
+
+    concurrency: int = 8
+    rate: float = 50.0
+    budget: int = 400
+    timeout: float = 10.0
+    aggressive: bool = False
+
+
+@dataclass
+class _Outcome:
+    findings: list[Finding]
+    notes: list[str]
+    requests: int
+
+
+async def _endpoint(
+    endpoint: Endpoint, creds: list[Credential], settings: Settings, sender: Sender
+) -> _Outcome:
+    ctx = ProbeContext(endpoint, creds, Options(aggressive=settings.aggressive))
+    budget = Budget(settings.budget)
+    notes: list[str] = []
+    try:
+        notes += await drive(setup(ctx), sender, budget)
+    except BudgetExceeded:
+        return _Outcome([], [f"{endpoint}: budget exhausted during setup"], budget.used)
+    except httpx.HTTPError as exc:
+        return _Outcome([], [f"{endpoint}: not scanned: {type(exc).__name__}: {exc}"], budget.used)
+
+    async def run(spec: ProbeSpec) -> list[Finding]:
+        try:
+            return await drive(spec.run(ctx), sender, budget)
+        except BudgetExceeded:
+            notes.append(f"{endpoint}: request budget ({budget.limit}) ran out in {spec.name}")
+        except httpx.HTTPError as exc:
+            notes.append(f"{endpoint}: {spec.name} stopped: {type(exc).__name__}: {exc}")
+        return []
+
+    specs = [s for s in PROBES if not s.active or ctx.buster is BusterState.WORKS]
+    results = await asyncio.gather(*(run(s) for s in specs))
+    return _Outcome([f for r in results for f in r], notes, budget.used)
+
+
+async def scan_async(
+    endpoints: Sequence[Endpoint],
+    creds: list[Credential],
+    settings: Settings = Settings(),  # noqa: B008 - frozen, so a shared default is safe
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    progress: Progress | None = None,
+    notes: Sequence[str] = (),
+) -> Report:
+    """Scan ``endpoints`` as ``creds`` and return the redacted report."""
+    redact = Redactor(creds)
+    progress = progress or Silent()
+    progress.start(len(endpoints))
+    start = time.monotonic()
+    async with httpx.AsyncClient(
+        transport=transport, timeout=settings.timeout, follow_redirects=False
+    ) as client:
+        sender = Sender(client, redact=redact, concurrency=settings.concurrency, rate=settings.rate)
+
+        async def one(e: Endpoint) -> _Outcome:
+            out = await _endpoint(e, creds, settings, sender)
+            progress.advance(redact(str(e)), out.requests)
+            return out
+
+        outcomes = await asyncio.gather(*(one(e) for e in endpoints))
+    progress.close()
+    elapsed = time.monotonic() - start
+    all_notes = list(notes)
+    if len([c for c in creds if not c.low]) < 2:
+        all_notes.append("fewer than two allowed keys: cross-key-leak was not tested")
+    all_notes += [n for o in outcomes for n in o.notes]
+    findings = sorted((f for o in outcomes for f in o.findings), key=lambda f: (f.url or "", f.id))
+    per = [o.requests for o in outcomes]
+    stats = {
+        "requests": sender.requests,
+        "duration_s": round(elapsed, 3),
+        "endpoints": len(endpoints),
+        "requests_per_endpoint_max": max(per, default=0),
+        "requests_per_endpoint_mean": round(sum(per) / len(per), 1) if per else 0,
+    }
+    return Report(
+        tool="scan",
+        version=__version__,
+        targets=tuple(redact(e.url) for e in endpoints),
+        findings=tuple(findings),
+        stats=stats,
+        notes=tuple(redact(n) for n in all_notes),
+    )
+
+
+def scan(
+    endpoints: Sequence[Endpoint],
+    creds: list[Credential],
+    settings: Settings = Settings(),  # noqa: B008
+    **kwargs: object,
+) -> Report:
+    """Synchronous wrapper around :func:`scan_async`."""
+    return asyncio.run(scan_async(endpoints, creds, settings, **kwargs))  # type: ignore[arg-type]
