@@ -16,23 +16,12 @@ import click
 from ..core.finding import Severity
 from ..report import Format, render
 from . import credential
-from .credential import CredentialError, Placement, Redactor
+from .credential import CredentialError, Placement, RedactingFilter, Redactor
 from .engine import Settings, scan_async
 from .progress import Silent, for_stream
 from .target import TargetError, endpoints
 
 _SEVERITIES = [s.value for s in Severity if s is not Severity.INFO]
-
-
-class _RedactingFilter(logging.Filter):
-    def __init__(self, redact: Redactor) -> None:
-        super().__init__()
-        self._redact = redact
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self._redact(record.getMessage())
-        record.args = None
-        return True
 
 
 def _fail(message: str, redact: Redactor | None = None) -> None:
@@ -158,7 +147,7 @@ def scan_command(
         _fail("no endpoints to scan")
     if verbose:
         handler = logging.StreamHandler(sys.stderr)
-        handler.addFilter(_RedactingFilter(redact))
+        handler.addFilter(RedactingFilter(redact))
         logger = logging.getLogger("cacheward.scan")
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)

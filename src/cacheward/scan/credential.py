@@ -8,8 +8,10 @@ written anywhere.
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from urllib.parse import quote
@@ -132,3 +134,41 @@ class Redactor:
             if raw:
                 text = text.replace(raw, shown)
         return text
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that runs every record's final message through a :class:`Redactor`."""
+
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__()
+        self._redact = redact
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self._redact(record.getMessage())
+        record.args = None
+        return True
+
+
+#: Loggers of the HTTP stack that may print a URL (and so a key sent in a query string).
+HTTP_LOGGERS = (
+    "cacheward.scan",
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+)
+
+
+@contextmanager
+def redacted_logs(redact: Redactor) -> Iterator[None]:
+    """While active, records of :data:`HTTP_LOGGERS` are redacted at the source."""
+    flt = RedactingFilter(redact)
+    loggers = [logging.getLogger(name) for name in HTTP_LOGGERS]
+    for lg in loggers:
+        lg.addFilter(flt)
+    try:
+        yield
+    finally:
+        for lg in loggers:
+            lg.removeFilter(flt)

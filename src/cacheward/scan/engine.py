@@ -12,7 +12,7 @@ import httpx
 from .. import __version__
 from ..core.finding import Finding, Report
 from .context import BusterState, Options, ProbeContext
-from .credential import Credential, Redactor
+from .credential import Credential, Redactor, redacted_logs
 from .detect import setup
 from .probes import PROBES, ProbeSpec
 from .progress import Progress, Silent
@@ -79,6 +79,21 @@ async def scan_async(
     progress = progress or Silent()
     progress.start(len(endpoints))
     start = time.monotonic()
+    with redacted_logs(redact):
+        outcomes = await _run(endpoints, creds, settings, transport, progress, redact)
+    progress.close()
+    elapsed = time.monotonic() - start
+    return _report(endpoints, creds, outcomes, notes, elapsed, redact)
+
+
+async def _run(
+    endpoints: Sequence[Endpoint],
+    creds: list[Credential],
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None,
+    progress: Progress,
+    redact: Redactor,
+) -> list[_Outcome]:
     async with httpx.AsyncClient(
         transport=transport, timeout=settings.timeout, follow_redirects=False
     ) as client:
@@ -89,9 +104,17 @@ async def scan_async(
             progress.advance(redact(str(e)), out.requests)
             return out
 
-        outcomes = await asyncio.gather(*(one(e) for e in endpoints))
-    progress.close()
-    elapsed = time.monotonic() - start
+        return list(await asyncio.gather(*(one(e) for e in endpoints)))
+
+
+def _report(
+    endpoints: Sequence[Endpoint],
+    creds: list[Credential],
+    outcomes: list[_Outcome],
+    notes: Sequence[str],
+    elapsed: float,
+    redact: Redactor,
+) -> Report:
     all_notes = list(notes)
     if len([c for c in creds if not c.low]) < 2:
         all_notes.append("fewer than two allowed keys: cross-key-leak was not tested")
@@ -99,7 +122,7 @@ async def scan_async(
     findings = sorted((f for o in outcomes for f in o.findings), key=lambda f: (f.url or "", f.id))
     per = [o.requests for o in outcomes]
     stats = {
-        "requests": sender.requests,
+        "requests": sum(per),
         "duration_s": round(elapsed, 3),
         "endpoints": len(endpoints),
         "requests_per_endpoint_max": max(per, default=0),
@@ -119,7 +142,11 @@ def scan(
     endpoints: Sequence[Endpoint],
     creds: list[Credential],
     settings: Settings = Settings(),  # noqa: B008
-    **kwargs: object,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    progress: Progress | None = None,
 ) -> Report:
     """Synchronous wrapper around :func:`scan_async`."""
-    return asyncio.run(scan_async(endpoints, creds, settings, **kwargs))  # type: ignore[arg-type]
+    return asyncio.run(
+        scan_async(endpoints, creds, settings, transport=transport, progress=progress)
+    )

@@ -26,7 +26,7 @@ class ProbeRequest:
 
     ``url`` is sent as written (percent-escapes and ``;`` are preserved). ``cred`` is the
     principal to send as (``None``: anonymous); ``placement`` overrides where the key
-    goes (``key-in-url``).
+    goes and ``query_names`` which query parameters carry it (``key-in-url``).
     """
 
     url: str
@@ -35,7 +35,7 @@ class ProbeRequest:
     headers: tuple[tuple[str, str], ...] = ()
     content: bytes | None = None
     placement: Placement | None = None
-    query_name: str | None = None
+    query_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,13 +73,15 @@ def build_request(client: httpx.Client | httpx.AsyncClient, req: ProbeRequest) -
     url = req.url
     if req.cred is not None:
         placement = req.placement or req.cred.placement
-        name = req.query_name or req.cred.name_for(placement)
         if placement is Placement.QUERY:
-            url += ("&" if "?" in url else "?") + f"{name}={req.cred.quoted_key}"
+            names = req.query_names or (req.cred.query,)
+            url += ("&" if "?" in url else "?") + "&".join(
+                f"{name}={req.cred.quoted_key}" for name in names
+            )
         elif placement is Placement.BEARER:
             headers.append(("Authorization", f"Bearer {req.cred.key}"))
         else:
-            headers.append((name, req.cred.key))
+            headers.append((req.cred.header, req.cred.key))
     return client.build_request(req.method, url, headers=headers, content=req.content)
 
 

@@ -31,7 +31,7 @@ def step(req: ProbeRequest, resp: ProbeResponse, extra: str = "") -> str:
     """One line of a finding's reproduction, credentials redacted."""
     added = "".join(f" [{k}: {v}]" for k, v in req.headers)
     body = f" [body {len(req.content)} bytes]" if req.content else ""
-    via = f" (key in ?{req.query_name})" if req.query_name else ""
+    via = f" (key in ?{'/'.join(req.query_names)})" if req.query_names else ""
     return f"{req.method} {req.url}{added}{body} as {who(req)}{via} -> {resp.status}{extra}"
 
 

@@ -1,33 +1,49 @@
 """``key-in-url``: the API accepts its key in the query string.
 
 A key in a URL is written to access logs, proxy logs and browser history, leaks in
-``Referer``, and becomes part of cache keys. The probe sends the primary key in common
-query parameter names, with no header, on a fresh buster.
+``Referer``, and becomes part of cache keys. Testing this necessarily puts a key in the
+target's logs, so the probe uses the least-privileged key it has (a ``--low-key`` if
+given), sends it under every common parameter name in *one* request, and only splits
+the names up when that request authenticates.
+
+Oracle: with the key in the query and no header, the response matches that principal's
+own baseline (even a 403, for a low key) and differs from the anonymous one.
 """
 
 from __future__ import annotations
 
 from ...core.finding import Severity
-from ..compare import carries, markers, same
+from ..compare import same
 from ..context import ProbeContext
 from ..credential import Placement
-from ..exchange import Probe, ProbeRequest
+from ..exchange import Probe, ProbeRequest, ProbeResponse
 from .base import finding, step
 
 NAMES = ("api_key", "apikey", "key", "access_token", "token", "api-key", "auth")
 
 
 def probe(ctx: ProbeContext) -> Probe:
-    """Stop at the first parameter name that authenticates."""
-    a = ctx.primary
-    base_a, anon = ctx.baseline(a), ctx.baseline(None)
-    if not base_a.ok or anon.ok:
+    """One request with every name; then one per name to say which."""
+    low = [c for c in ctx.creds if c.low]
+    cred = (low or [ctx.primary])[0]
+    own, anon = ctx.baseline(cred), ctx.baseline(None)
+    if same(own, anon):
+        return []  # the endpoint cannot tell this key from no key
+    names = tuple(dict.fromkeys((cred.query, *NAMES)))
+
+    def accepted(resp: ProbeResponse) -> bool:
+        return same(resp, own) and not same(resp, anon)
+
+    def request(group: tuple[str, ...]) -> ProbeRequest:
+        return ProbeRequest(ctx.url(), cred, placement=Placement.QUERY, query_names=group)
+
+    batch = yield request(names)
+    if not accepted(batch):
         return []
-    marks = markers(base_a, anon)
-    for name in dict.fromkeys((a.query, *NAMES)):
-        req = ProbeRequest(ctx.url(), a, placement=Placement.QUERY, query_name=name)
+    for name in names:
+        req = request((name,))
         got = yield req
-        if got.ok and (same(got, base_a) or carries(got, marks)):
+        if accepted(got):
             return [
                 finding(
                     ctx,
@@ -37,7 +53,7 @@ def probe(ctx: ProbeContext) -> Probe:
                     "Accept keys only in a header (X-API-Key or Authorization: Bearer);"
                     " refuse query-string keys with 400 and strip them from logs and cache keys.",
                     cwe=598,
-                    evidence={"parameter": name, "principal": str(a), "status": got.status},
+                    evidence={"parameter": name, "principal": str(cred), "status": got.status},
                     steps=(step(req, got),),
                 )
             ]
