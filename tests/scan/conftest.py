@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # makes `targets` importable
 
@@ -25,13 +25,32 @@ def fixed_app() -> object:
     return fixed.create_app()
 
 
+class _KeepAlive(WSGIRequestHandler):
+    """HTTP/1.1 keep-alive: a new connection per request triples the scan's wall time."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass  # the target's access log is not the scanner's output
+
+
 @pytest.fixture
 def serve() -> Iterator[object]:
     """Serve an app on 127.0.0.1, port 0, in a thread; shut down after the test."""
     servers = []
+    # Server threads and the async client share one GIL; the default 5 ms switch
+    # interval would dominate every loopback round trip.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.0002)
 
     def start(app: object) -> str:
-        server = make_server("127.0.0.1", 0, app, threaded=True)  # type: ignore[arg-type]
+        server = make_server(
+            "127.0.0.1",
+            0,
+            app,
+            threaded=True,
+            request_handler=_KeepAlive,  # type: ignore[arg-type]
+        )
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         servers.append((server, thread))
@@ -42,3 +61,4 @@ def serve() -> Iterator[object]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+    sys.setswitchinterval(interval)

@@ -119,7 +119,7 @@ def test_usage_errors_exit_2_without_the_key(runner: CliRunner, argv: list[str])
     _assert_no_raw_key(res.stdout, res.stderr)
 
 
-def test_unreachable_target_is_a_note_not_a_crash(runner: CliRunner) -> None:
+def test_unreachable_target_is_an_error_not_clean(runner: CliRunner) -> None:
     res = runner.invoke(
         main,
         [
@@ -133,6 +133,7 @@ def test_unreachable_target_is_a_note_not_a_crash(runner: CliRunner) -> None:
             "json",
         ],
     )
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 2, res.output
     assert any("not scanned" in n for n in json.loads(res.stdout)["notes"])
+    assert "no endpoint could be scanned" in res.stderr
     _assert_no_raw_key(res.stdout, res.stderr)

@@ -94,3 +94,11 @@ def create_app() -> Flask:
         return resp
 
     return app
+
+
+if __name__ == "__main__":
+    import sys
+
+    from .kit import serve_main
+
+    serve_main(create_app, sys.argv)

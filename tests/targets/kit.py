@@ -124,3 +124,11 @@ def path_query() -> str:
 def path_query_principal() -> str:
     p = current()
     return f"{path_query()}#{p.id if p else '-'}"
+
+
+def serve_main(create_app: Callable[[], Any], argv: list[str]) -> None:
+    """``python -m targets.vulnerable [PORT]``: serve on 127.0.0.1 only, for demos."""
+    from werkzeug.serving import run_simple
+
+    port = int(argv[1]) if len(argv) > 1 else 5000
+    run_simple("127.0.0.1", port, create_app(), threaded=True)

@@ -217,3 +217,11 @@ def create_app() -> Flask:  # noqa: C901 - one small view per planted bug
         return authed(account)
 
     return app
+
+
+if __name__ == "__main__":
+    import sys
+
+    from .kit import serve_main
+
+    serve_main(create_app, sys.argv)

@@ -1,6 +1,7 @@
 """``cacheward scan``: the command-line front of the scanner.
 
-Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 usage or runtime error.
+Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 usage or runtime error
+(including a scan in which no endpoint could be reached: that is not "clean").
 No key ever reaches stdout, stderr, ``--output`` or a log line in clear.
 """
 
@@ -164,4 +165,6 @@ def scan_command(
         Path(output).write_text(text, encoding="utf-8")
     else:
         click.echo(text, nl=False)
+    if report.stats.get("endpoints_scanned") == 0:
+        _fail("no endpoint could be scanned (see the notes)")
     sys.exit(1 if report.at_or_above(Severity(fail_on)) else 0)

@@ -36,6 +36,7 @@ class _Outcome:
     findings: list[Finding]
     notes: list[str]
     requests: int
+    scanned: bool = True
 
 
 async def _endpoint(
@@ -47,9 +48,10 @@ async def _endpoint(
     try:
         notes += await drive(setup(ctx), sender, budget)
     except BudgetExceeded:
-        return _Outcome([], [f"{endpoint}: budget exhausted during setup"], budget.used)
+        return _Outcome([], [f"{endpoint}: budget exhausted during setup"], budget.used, False)
     except httpx.HTTPError as exc:
-        return _Outcome([], [f"{endpoint}: not scanned: {type(exc).__name__}: {exc}"], budget.used)
+        note = f"{endpoint}: not scanned: {type(exc).__name__}: {exc}"
+        return _Outcome([], [note], budget.used, False)
 
     async def run(spec: ProbeSpec) -> list[Finding]:
         try:
@@ -125,6 +127,7 @@ def _report(
         "requests": sum(per),
         "duration_s": round(elapsed, 3),
         "endpoints": len(endpoints),
+        "endpoints_scanned": sum(o.scanned for o in outcomes),
         "requests_per_endpoint_max": max(per, default=0),
         "requests_per_endpoint_mean": round(sum(per) / len(per), 1) if per else 0,
     }
