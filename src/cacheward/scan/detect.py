@@ -15,8 +15,7 @@ from enum import Enum
 
 from .compare import identical
 from .context import BusterState, ProbeContext
-from .exchange import ProbeRequest, ProbeResponse
-from .probes.base import Setup
+from .exchange import ProbeRequest, ProbeResponse, Setup
 
 _STATUS_HEADERS = (
     "x-cache",

@@ -18,6 +18,8 @@ from .credential import Credential, Placement
 
 #: A probe: yields requests, receives responses, returns findings.
 Probe = Generator["ProbeRequest", "ProbeResponse", list[Finding]]
+#: The per-endpoint setup step: yields requests, returns notes.
+Setup = Generator["ProbeRequest", "ProbeResponse", list[str]]
 
 
 @dataclass(frozen=True)

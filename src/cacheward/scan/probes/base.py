@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ...core.finding import Confidence, Finding, Severity
 from ..context import ProbeContext
 from ..exchange import Probe, ProbeRequest, ProbeResponse
-
-#: The setup step: yields requests, returns notes.
-Setup = Generator[ProbeRequest, ProbeResponse, list[str]]
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from ...core.finding import Finding, Severity
 from ..compare import carries, markers, same
 from ..context import ProbeContext
+from ..detect import cache_headers
 from ..exchange import Probe, ProbeRequest
 from .base import finding, step
 
@@ -71,8 +72,9 @@ def probe(ctx: ProbeContext) -> Probe:
                     "reader_baseline_status": own.status,
                     "served_status": got.status,
                     "markers": sorted(marks)[:5],
+                    "cache_headers": cache_headers(got),
                 },
-                steps=(step(warm_req, warm), step(req, got, " (A's body)")),
+                steps=(step(warm_req, warm), step(req, got, f" ({a.name}'s body)")),
             )
         )
     return out
