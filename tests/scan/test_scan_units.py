@@ -146,3 +146,11 @@ def test_openapi_endpoints(tmp_path: Path) -> None:
         load_spec(bad)
     with pytest.raises(TargetError):
         endpoints(["ftp://x"], None)
+
+
+def test_redactor_scrubs_json_escaped_keys() -> None:
+    odd = 'we"ird\\key-0123456789'
+    redact = Redactor([Credential("w", odd)])
+    rendered = json.dumps({"evidence": f"sent {odd}"})
+    assert 'we\\"ird' not in redact(rendered)
+    assert "w=…89" in redact(rendered)

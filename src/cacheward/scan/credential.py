@@ -8,6 +8,7 @@ written anywhere.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -47,7 +48,17 @@ def mask(key: str) -> str:
 
 @dataclass(frozen=True)
 class Credential:
-    """One principal's key. ``repr`` and ``str`` are redacted."""
+    """One principal's key. ``repr`` and ``str`` are redacted.
+
+    :param name: the label shown in outputs (``alice``).
+    :param key: the secret; never printed.
+    :param placement: where requests carry it.
+    :param header: header name for :attr:`Placement.HEADER`.
+    :param query: parameter name for :attr:`Placement.QUERY`.
+    :param low: a ``--low-key`` principal, expected to be denied.
+
+    .. versionadded:: 0.1
+    """
 
     name: str
     key: str = field(repr=False)
@@ -111,7 +122,15 @@ def build(
     query: str = "api_key",
     low: Iterable[str] = (),
 ) -> list[Credential]:
-    """Credentials in the given order; names in ``low`` are principals that must be denied."""
+    """Credentials in the given order.
+
+    :param pairs: ``(name, key)`` pairs, the first being the primary principal.
+    :param placement: where every key travels.
+    :param header: the key header for :attr:`Placement.HEADER`.
+    :param query: the key parameter for :attr:`Placement.QUERY`.
+    :param low: names of principals that must be denied (``--low-key``).
+    :raises CredentialError: a ``low`` name that names no key.
+    """
     low_names = set(low)
     unknown = low_names - {n for n, _ in pairs}
     if unknown:
@@ -120,12 +139,17 @@ def build(
 
 
 class Redactor:
-    """Replaces every raw key (plain or URL-encoded) in a text by ``name=mask``."""
+    """Replaces every raw key (plain, URL-encoded or JSON-escaped) in a text by ``name=mask``.
+
+    :param creds: the credentials whose keys must never be shown.
+
+    .. versionadded:: 0.1
+    """
 
     def __init__(self, creds: Iterable[Credential]) -> None:
         subs: dict[str, str] = {}
         for c in creds:
-            for form in {c.key, c.quoted_key, quote(c.key)}:
+            for form in {c.key, c.quoted_key, quote(c.key), json.dumps(c.key)[1:-1]}:
                 subs[form] = str(c)
         self._subs = sorted(subs.items(), key=lambda kv: -len(kv[0]))
 

@@ -22,7 +22,14 @@ from .target import Endpoint
 
 @dataclass(frozen=True)
 class Settings:
-    """The scan's limits and switches (the CLI's numeric options)."""
+    """The scan's limits and switches (the CLI's numeric options).
+
+    :param concurrency: requests in flight at once.
+    :param rate: request starts per second across the scan (``0``: unlimited).
+    :param budget: requests per endpoint, setup included.
+    :param timeout: seconds per request.
+    :param aggressive: also send unsafe methods as override values.
+    """
 
     concurrency: int = 8
     rate: float = 50.0
@@ -76,7 +83,17 @@ async def scan_async(
     progress: Progress | None = None,
     notes: Sequence[str] = (),
 ) -> Report:
-    """Scan ``endpoints`` as ``creds`` and return the redacted report."""
+    """Scan ``endpoints`` as ``creds`` and return the report (keys already masked).
+
+    :param endpoints: what to probe; every request adds its own cache buster.
+    :param creds: principals, the first allowed one being the victim probes try to leak.
+    :param settings: concurrency, rate, per-endpoint budget, timeout, aggressiveness.
+    :param transport: an httpx transport (tests pass an in-process one).
+    :param progress: where to report progress (default: nowhere).
+    :param notes: notes to carry into the report (e.g. skipped OpenAPI operations).
+
+    .. versionadded:: 0.1
+    """
     redact = Redactor(creds)
     progress = progress or Silent()
     progress.start(len(endpoints))

@@ -88,7 +88,12 @@ def build_request(client: httpx.Client | httpx.AsyncClient, req: ProbeRequest) -
 
 
 def drive_sync(probe: Probe, client: httpx.Client) -> list[Finding]:
-    """Run ``probe`` to completion with a synchronous client."""
+    """Run ``probe`` to completion with a synchronous client.
+
+    :param probe: a probe generator.
+    :param client: any :class:`httpx.Client` (e.g. over :class:`httpx.MockTransport`).
+    :returns: the probe's findings.
+    """
     return drive_with(
         probe, lambda r: ProbeResponse.from_httpx(client.send(build_request(client, r)))
     )

@@ -88,7 +88,11 @@ def _params(item: Mapping[str, Any], op: Mapping[str, Any]) -> list[Mapping[str,
 
 
 def from_openapi(spec: Mapping[str, Any], base: str) -> tuple[list[Endpoint], list[str]]:
-    """Endpoints of ``spec`` under ``base``, and notes on operations skipped."""
+    """Endpoints of ``spec`` under ``base``, and notes on operations skipped.
+
+    :param spec: a parsed OpenAPI 3 (or Swagger 2) document.
+    :param base: the API's base URL; spec paths are appended to it.
+    """
     base = check_url(base).rstrip("/")
     out: list[Endpoint] = []
     notes: list[str] = []
