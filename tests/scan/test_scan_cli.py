@@ -137,3 +137,35 @@ def test_unreachable_target_is_an_error_not_clean(runner: CliRunner) -> None:
     assert any("not scanned" in n for n in json.loads(res.stdout)["notes"])
     assert "no endpoint could be scanned" in res.stderr
     _assert_no_raw_key(res.stdout, res.stderr)
+
+
+def test_openapi_spec_drives_the_endpoints(
+    runner: CliRunner, serve: Callable[[object], str], vulnerable_app: object, tmp_path: Path
+) -> None:
+    base = serve(vulnerable_app)
+    spec = tmp_path / "api.yaml"
+    spec.write_text(
+        "openapi: 3.0.3\n"
+        "paths:\n"
+        "  /v/{page}:\n"
+        "    get:\n"
+        "      parameters:\n"
+        "        - {name: page, in: path, required: true, schema: {type: string, example: cors}}\n"
+        "  /v/campaign:\n"
+        "    get: {}\n"
+        "    post: {}\n"
+        "  /v/{nope}/x:\n"
+        "    get: {}\n",
+        encoding="utf-8",
+    )
+    res = runner.invoke(
+        main, ["scan", base, "--openapi", str(spec), "--rate", "0", *_keys(), "--format", "json"]
+    )
+    assert res.exit_code == 1, res.output
+    doc = json.loads(res.stdout)
+    assert {(f["url"].removeprefix(base), f["id"]) for f in doc["findings"]} == {
+        ("/v/cors", "unkeyed-header"),
+        ("/v/campaign", "unkeyed-param"),
+    }
+    assert any("/v/{nope}/x" in n for n in doc["notes"])
+    _assert_no_raw_key(res.stdout, res.stderr)

@@ -97,3 +97,13 @@ def test_plain_progress_lines() -> None:
     progress.advance("GET http://127.0.0.1/a", 30)
     progress.close()
     assert out.getvalue() == "scan 1/2: GET http://127.0.0.1/a (30 requests)\n"
+
+
+def test_rich_bar_runs_without_a_terminal() -> None:
+    from cacheward.scan.progress import Bar, for_stream
+
+    bar = Bar()
+    bar.start(1)
+    bar.advance("GET http://127.0.0.1/a", 3)
+    bar.close()
+    assert isinstance(for_stream(io.StringIO()), Lines)
