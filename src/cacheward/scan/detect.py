@@ -14,7 +14,7 @@ import re
 from enum import Enum
 
 from .compare import identical
-from .context import BusterState, ProbeContext
+from .context import BUSTER_PARAM, BusterState, ProbeContext
 from .exchange import ProbeRequest, ProbeResponse, Setup
 
 _STATUS_HEADERS = (
@@ -98,8 +98,8 @@ def setup(ctx: ProbeContext) -> Setup:
     notes = []
     if ctx.buster is BusterState.BROKEN:
         notes.append(
-            f"{ctx.endpoint}: a fresh {ctx.url(value='…').rsplit('?', 1)[-1]} buster was"
-            " served from cache; active checks skipped so the shared entry is never touched"
+            f"{ctx.endpoint}: a fresh {BUSTER_PARAM}= buster was served from cache;"
+            " active checks skipped so the shared entry is never touched"
         )
     elif ctx.buster is BusterState.UNVERIFIED:
         notes.append(
