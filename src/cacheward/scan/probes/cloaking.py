@@ -61,7 +61,9 @@ def probe(ctx: ProbeContext) -> Probe:
         cands = candidates(influential(ctx.endpoint.url), lambda n, c: c)
 
         def apply(
-            group: Sequence[Candidate], url: str, build: Callable[..., str] = build
+            group: Sequence[Candidate],
+            url: str,
+            build: Callable[[Sequence[Candidate]], str] = build,
         ) -> ProbeRequest:
             return ProbeRequest(f"{url}&{build(group)}", a)
 
