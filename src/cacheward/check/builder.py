@@ -1,0 +1,213 @@
+"""Classify decorators, find views and app-wide settings: fills an :class:`AppModel`."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Sequence
+
+from . import names as n
+from .flow import Analyzer, Effect, EffectKind, FunctionNode
+from .model import (
+    AppModel,
+    CacheFlavor,
+    Decorator,
+    DecoratorKind,
+    Def,
+    Index,
+    Site,
+    Source,
+    View,
+)
+
+_ROUTE_OWNER = re.compile(r"(^|_)(app|bp|blueprint|api|router)$", re.IGNORECASE)
+_HOOKS = frozenset({"after_request", "after_app_request"})
+_READ_COVER = {
+    EffectKind.IDENTITY: "identity",
+    EffectKind.CREDENTIAL: "identity",
+    EffectKind.HOST: "host",
+    EffectKind.QUERY: "query",
+    EffectKind.QUERY_CREDENTIAL: "query",
+}
+
+
+def build(sources: Sequence[Source]) -> AppModel:
+    """Build the model of the app spread over ``sources``."""
+    index = Index(sources)
+    model = AppModel(sources=tuple(sources), analyzer=Analyzer(index))
+    _Builder(model, index).run()
+    return model
+
+
+class _Builder:
+    def __init__(self, model: AppModel, index: Index) -> None:
+        self.model = model
+        self.index = index
+        self.keys: list[tuple[str, FunctionNode]] = []
+        self._custom: dict[int, bool] = {}
+
+    def run(self) -> None:
+        views: list[View] = []
+        proxyfixes: list[Site] = []
+        cache_types: list[Site] = []
+        for source in self.model.sources:
+            for fn in source.defs:
+                decorators = tuple(self.decorator(source, d) for d in fn.decorator_list)
+                kinds = {d.kind for d in decorators}
+                if DecoratorKind.HOOK in kinds and any(
+                    e.kind is EffectKind.CACHE_CONTROL for e in self.effects(source, fn)
+                ):
+                    self.model.hooks_set_cache_control = True
+                both = {DecoratorKind.CACHE, DecoratorKind.AUTH} <= kinds
+                if DecoratorKind.ROUTE in kinds or both:
+                    views.append(self.view(source, fn, decorators))
+            proxyfixes.extend(_proxyfixes(source))
+            cache_types.extend(_cache_types(source))
+        self.model.views = tuple(views)
+        self.model.proxyfixes = tuple(proxyfixes)
+        self.model.cache_types = tuple(cache_types)
+        self.model.key_functions = tuple(self.keys)
+
+    def effects(self, source: Source, fn: FunctionNode) -> tuple[Effect, ...]:
+        return self.model.analyzer.effects(source.path, fn)
+
+    # -- decorators ----------------------------------------------------------------------
+    def decorator(self, source: Source, node: ast.expr) -> Decorator:
+        func = node.func if isinstance(node, ast.Call) else node
+        name = n.dotted(func)
+        if name is None:
+            return Decorator(node, "?", DecoratorKind.OTHER)
+        tail = n.last(name)
+        owner = name[: -len(tail) - 1] if "." in name else ""
+        kind = self.index.object_kind(source, owner) if owner else None
+        if tail in n.ROUTE_METHODS and owner:
+            if kind in {"Flask", "Blueprint"} or _ROUTE_OWNER.search(n.last(owner)):
+                return Decorator(node, name, DecoratorKind.ROUTE)
+        if tail in _HOOKS:
+            return Decorator(node, name, DecoratorKind.HOOK)
+        if tail in {"cached", "memoize"} and owner:
+            ward = kind == "Cacheward" or (kind is None and n.last(owner) == "ward")
+            flavor = CacheFlavor.CACHEWARD if ward else CacheFlavor.FLASK_CACHING
+            return Decorator(node, name, DecoratorKind.CACHE, flavor)
+        if tail in n.AUTH_DECORATORS or (
+            tail == "protected" and (kind == "Cacheward" or n.last(owner) == "ward")
+        ):
+            return Decorator(node, name, DecoratorKind.AUTH)
+        if self.custom_auth(source, func):
+            return Decorator(node, name, DecoratorKind.AUTH)
+        return Decorator(node, name, DecoratorKind.OTHER)
+
+    def custom_auth(self, source: Source, func: ast.expr) -> bool:
+        """A decorator in the tree whose wrapper reads a credential and denies with 401/403."""
+        target = self.index.resolve(source.path, func)
+        if target is None:
+            return False
+        path, fn = target
+        if id(fn) not in self._custom:
+            nested = any(
+                isinstance(x, ast.FunctionDef | ast.AsyncFunctionDef) and x is not fn
+                for x in ast.walk(fn)
+            )
+            kinds = {e.kind for e in self.model.analyzer.effects(path, fn)}
+            self._custom[id(fn)] = (
+                nested
+                and EffectKind.AUTH_CHECK in kinds
+                and bool(
+                    kinds
+                    & {EffectKind.CREDENTIAL, EffectKind.IDENTITY, EffectKind.QUERY_CREDENTIAL}
+                )
+            )
+        return self._custom[id(fn)]
+
+    # -- views ---------------------------------------------------------------------------
+    def view(self, source: Source, fn: Def, decorators: tuple[Decorator, ...]) -> View:
+        routes: list[str] = []
+        blueprint: str | None = None
+        for d in decorators:
+            if d.kind is not DecoratorKind.ROUTE or d.call is None:
+                continue
+            rule = d.call.args[0] if d.call.args else n.keyword(d.call, "rule")
+            if (text := n.const_str(rule)) is not None:
+                routes.append(text)
+            owner = d.name.rsplit(".", 1)[0]
+            if self.index.object_kind(source, owner) == "Blueprint":
+                blueprint = owner
+        cache = next((d for d in decorators if d.kind is DecoratorKind.CACHE), None)
+        return View(
+            source=source,
+            func=fn,
+            decorators=decorators,
+            routes=tuple(routes),
+            blueprint=blueprint,
+            effects=self.model.analyzer.effects(source.path, fn),
+            cover=self.cover(source, cache) if cache else frozenset({"*"}),
+        )
+
+    def cover(self, source: Source, cache: Decorator) -> frozenset[str]:
+        """The request inputs the key of ``cache`` includes (``*``: everything or unknown)."""
+        if cache.flavor is CacheFlavor.CACHEWARD:
+            return frozenset({"*"})
+        call = cache.call
+        cover = {"path"}
+        if call is None or n.last(cache.name) == "memoize":
+            return frozenset(cover)
+        if n.truthy(n.keyword(call, "query_string")):
+            cover.add("query")
+        options = [n.keyword(call, "make_cache_key"), n.keyword(call, "key_prefix")]
+        if len(call.args) > 1:
+            options.append(call.args[1])
+        for option in options:
+            if option is None or n.const_str(option) is not None:
+                continue
+            fn: FunctionNode | None = option if isinstance(option, ast.Lambda) else None
+            path = source.path
+            if fn is None and (target := self.index.resolve(source.path, option)) is not None:
+                path, fn = target
+            if fn is None:
+                return frozenset({"*"})
+            self.keys.append((path, fn))
+            for e in self.model.analyzer.effects(path, fn, key_function=True):
+                if e.kind is EffectKind.HEADER or (
+                    e.kind is EffectKind.CREDENTIAL and e.detail != "Authorization"
+                ):
+                    cover.add(f"header:{e.detail.lower()}")
+                if e.kind is EffectKind.COOKIE:
+                    cover.add(f"cookie:{e.detail}")
+                if e.kind in _READ_COVER:
+                    cover.add(_READ_COVER[e.kind])
+        return frozenset(cover)
+
+
+def _proxyfixes(source: Source) -> list[Site]:
+    found = []
+    for node in ast.walk(source.tree):
+        if isinstance(node, ast.Call) and n.last(n.dotted(node.func) or "") == "ProxyFix":
+            x_host = n.keyword(node, "x_host")
+            if x_host is None and len(node.args) > 5:
+                x_host = node.args[5]
+            value = n.const_int(x_host) if x_host is not None else 0
+            found.append(Site(source.path, node, "?" if value is None else str(value)))
+    return found
+
+
+def _cache_types(source: Source) -> list[Site]:
+    """``CACHE_TYPE`` settings naming a shared, pickling Flask-Caching backend."""
+    found = []
+    for node in ast.walk(source.tree):
+        pairs: list[tuple[str | None, ast.AST | None]] = []
+        if isinstance(node, ast.Dict):
+            pairs = [(n.const_str(k), v) for k, v in zip(node.keys, node.values, strict=False)]
+        elif isinstance(node, ast.Call):
+            pairs = [(kw.arg, kw.value) for kw in node.keywords]
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    pairs.append((target.id, node.value))
+                elif isinstance(target, ast.Subscript):
+                    pairs.append((n.const_str(target.slice), node.value))
+        for key, value in pairs:
+            text = n.const_str(value)
+            if key == "CACHE_TYPE" and text is not None and value is not None:
+                if n.last(text).lower() in n.SHARED_CACHE_TYPES:
+                    found.append(Site(source.path, value, text))
+    return found

@@ -1,0 +1,424 @@
+"""What a function does to the request, the cache and the response, in source order.
+
+The analysis walks one function body and records :class:`Effect` values: inputs read,
+cache lookups, authorization checks, ``Cache-Control`` writes, credentials put in keys.
+Calls to functions defined in the scanned tree are followed (through a :class:`Resolver`);
+their effects are re-sited at the call, so ordering inside the caller stays true.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Protocol
+
+from . import names as n
+
+FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
+
+
+class EffectKind(Enum):
+    """What one piece of code does."""
+
+    HEADER = "header"
+    COOKIE = "cookie"
+    HOST = "host"
+    QUERY = "query"
+    IDENTITY = "identity"
+    CREDENTIAL = "credential"
+    QUERY_CREDENTIAL = "query-credential"
+    CACHE_LOOKUP = "cache-lookup"
+    AUTH_CHECK = "auth-check"
+    CACHE_CONTROL = "cache-control"
+    CACHE_CONTROL_PUBLIC = "cache-control-public"
+    CREDENTIAL_KEY = "credential-key"
+
+
+#: Effects that are reads of a request input.
+READS = frozenset(
+    {
+        EffectKind.HEADER,
+        EffectKind.COOKIE,
+        EffectKind.HOST,
+        EffectKind.QUERY,
+        EffectKind.IDENTITY,
+        EffectKind.CREDENTIAL,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One effect: ``origin`` is where it happens, ``site`` the line in the analysed function.
+
+    :param detail: the header, cookie or parameter name, or a short description.
+    :param path: the file of ``origin``.
+    """
+
+    kind: EffectKind
+    detail: str
+    site: ast.AST
+    origin: ast.AST
+    path: str
+
+    @property
+    def line(self) -> int:
+        return getattr(self.site, "lineno", 1)
+
+    @property
+    def origin_line(self) -> int:
+        return getattr(self.origin, "lineno", 1)
+
+    @property
+    def direct(self) -> bool:
+        """Whether the effect is in the analysed function itself, not in a helper."""
+        return self.site is self.origin
+
+
+class Resolver(Protocol):
+    """Finds the function a call goes to and what the module binds."""
+
+    def resolve(self, path: str, func: ast.expr) -> tuple[str, FunctionNode] | None:
+        """The file and definition ``func`` refers to, when it is in the scanned tree."""
+
+    def caches(self, path: str) -> frozenset[str]:
+        """Names bound to cache objects in the module ``path``."""
+
+    def flask_session(self, path: str) -> bool:
+        """Whether ``session`` is Flask's session in the module ``path``."""
+
+
+class _Walker:
+    """Walks one function; see :func:`analyze`."""
+
+    def __init__(self, an: Analyzer, path: str, key_function: bool) -> None:
+        self.an = an
+        self.path = path
+        self.key_function = key_function
+        self.caches = an.resolver.caches(path)
+        self.session = an.resolver.flask_session(path)
+        self.taint: set[str] = set()
+        self.out: list[Effect] = []
+
+    def emit(self, kind: EffectKind, detail: str, node: ast.AST) -> None:
+        self.out.append(Effect(kind, detail, node, node, self.path))
+
+    # -- taint: does an expression carry a raw credential? ---------------------------
+    def tainted(self, e: ast.AST | None) -> bool:
+        if e is None:
+            return False
+        if isinstance(e, ast.Name):
+            return e.id in self.taint or bool(n.CREDENTIAL_NAME.match(e.id))
+        if isinstance(e, ast.Starred):
+            return self.tainted(e.value)
+        if isinstance(e, ast.Attribute | ast.Subscript):
+            return _credential_source(e) is not None or self.tainted(e.value)
+        if isinstance(e, ast.Call):
+            if _credential_source(e) is not None:
+                return True
+            f = e.func
+            if isinstance(f, ast.Attribute):
+                if f.attr in {"format", "join", "replace"}:
+                    return self.tainted(f.value) or any(self.tainted(a) for a in e.args)
+                return self.tainted(f.value)
+            if isinstance(f, ast.Name) and f.id in {"str", "repr", "format"}:
+                return any(self.tainted(a) for a in e.args)
+            return False
+        if isinstance(e, ast.JoinedStr):
+            return any(self.tainted(v.value) for v in e.values if isinstance(v, ast.FormattedValue))
+        if isinstance(e, ast.BinOp):
+            return self.tainted(e.left) or self.tainted(e.right)
+        if isinstance(e, ast.BoolOp):
+            return any(self.tainted(v) for v in e.values)
+        if isinstance(e, ast.IfExp):
+            return self.tainted(e.body) or self.tainted(e.orelse)
+        if isinstance(e, ast.Tuple | ast.List):
+            return any(self.tainted(v) for v in e.elts)
+        return False
+
+    def check_key(self, key: ast.AST | None) -> None:
+        if self.tainted(key) and key is not None:
+            self.emit(EffectKind.CREDENTIAL_KEY, "cache key", key)
+
+    # -- statements ------------------------------------------------------------------
+    def visit(self, node: ast.AST) -> None:
+        if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            self.assign(node)
+            return
+        if isinstance(node, ast.Return):
+            if node.value is not None:
+                if _denies(node.value):
+                    self.emit(EffectKind.AUTH_CHECK, "returns 401/403", node)
+                if self.key_function:
+                    self.check_key(node.value)
+                self.visit(node.value)
+            return
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+            if n.DENY_EXCEPTIONS.search(n.dotted(exc) or ""):
+                self.emit(EffectKind.AUTH_CHECK, "raises", node)
+        if self.expr(node):
+            return
+        for child in ast.iter_child_nodes(node):
+            self.visit(child)
+
+    def assign(self, node: ast.Assign | ast.AnnAssign | ast.AugAssign) -> None:
+        value = node.value
+        if value is not None:
+            self.visit(value)
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        for target in targets:
+            self.store(target, value)
+        if value is None or not self.tainted(value):
+            return
+        for target in targets:
+            if not isinstance(target, ast.Name):
+                continue
+            building = isinstance(value, ast.JoinedStr | ast.BinOp) or (
+                isinstance(value, ast.Call)
+                and isinstance(value.func, ast.Attribute)
+                and value.func.attr in {"format", "join"}
+            )
+            keyish = "key" in target.id.lower() and not n.CREDENTIAL_NAME.match(target.id)
+            if building and keyish:
+                self.emit(EffectKind.CREDENTIAL_KEY, target.id, value)
+            else:
+                self.taint.add(target.id)
+
+    def store(self, target: ast.AST, value: ast.expr | None) -> None:
+        name = n.dotted(target) or ""
+        if ".cache_control." in f".{name}":
+            self.emit(EffectKind.CACHE_CONTROL, name, target)
+            attr = n.last(name)
+            if (attr == "public" and n.truthy(value)) or attr == "s_maxage":
+                self.emit(EffectKind.CACHE_CONTROL_PUBLIC, name, target)
+            return
+        if isinstance(target, ast.Subscript):
+            header = n.const_str(target.slice)
+            if header is not None and header.lower() == "cache-control":
+                self.cache_control(n.const_str(value), target)
+            elif n.is_cacheish(target.value, self.caches):
+                self.check_key(target.slice)
+            self.visit(target.value)
+            self.visit(target.slice)
+        elif isinstance(target, ast.Tuple | ast.List):
+            for elt in target.elts:
+                self.store(elt, None)
+
+    def cache_control(self, value: str | None, node: ast.AST) -> None:
+        self.emit(EffectKind.CACHE_CONTROL, value or "", node)
+        if value is not None and n.is_public_cache_control(value):
+            self.emit(EffectKind.CACHE_CONTROL_PUBLIC, value, node)
+
+    # -- expressions -------------------------------------------------------------------
+    def expr(self, node: ast.AST) -> bool:
+        """Record what ``node`` does; ``True`` when its children need no visit."""
+        source = _credential_source(node)
+        if source is not None:
+            kind, detail = source
+            self.emit(kind, detail, node)
+            if kind is EffectKind.QUERY_CREDENTIAL:
+                self.emit(EffectKind.QUERY, detail, node)
+            self.visit_args(node)
+            return True
+        read = _request_read(node)
+        if read is not None:
+            for kind, detail in read:
+                self.emit(kind, detail, node)
+            self.visit_args(node)
+            return True
+        if isinstance(node, ast.Name):
+            if node.id in n.IDENTITY_NAMES or (node.id == "session" and self.session):
+                self.emit(EffectKind.IDENTITY, node.id, node)
+            return True
+        if isinstance(node, ast.Attribute):
+            base = n.dotted(node.value)
+            if base == "g" and node.attr in n.G_IDENTITY:
+                self.emit(EffectKind.IDENTITY, f"g.{node.attr}", node)
+                return True
+        if isinstance(node, ast.Compare):
+            for op, right in zip(node.ops, node.comparators, strict=False):
+                if isinstance(op, ast.In | ast.NotIn) and n.is_cacheish(right, self.caches):
+                    self.emit(EffectKind.CACHE_LOOKUP, n.dotted(right) or "cache", node)
+                    self.check_key(node.left)
+            return False
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+            if n.is_cacheish(node.value, self.caches):
+                self.emit(EffectKind.CACHE_LOOKUP, n.dotted(node.value) or "cache", node)
+                self.check_key(node.slice)
+            return False
+        if isinstance(node, ast.Dict):
+            for k, v in zip(node.keys, node.values, strict=False):
+                key = n.const_str(k)
+                if key is not None and key.lower() == "cache-control":
+                    self.cache_control(n.const_str(v), v)
+            return False
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        return False
+
+    def call(self, node: ast.Call) -> bool:
+        func = node.func
+        name = n.dotted(func) or ""
+        tail = n.last(name) if name else ""
+        if tail == "abort" and node.args and n.const_int(node.args[0]) in n.DENY_STATUSES:
+            self.emit(EffectKind.AUTH_CHECK, "abort", node)
+        elif tail == "url_for" and n.truthy(n.keyword(node, "_external")):
+            self.emit(EffectKind.HOST, "url_for(_external=True)", node)
+        elif name in n.IDENTITY_CALLS or (
+            isinstance(func, ast.Attribute) and func.attr in {"current_user", "username"}
+        ):
+            self.emit(EffectKind.IDENTITY, f"{name}()", node)
+        elif isinstance(func, ast.Attribute) and n.is_cacheish(func.value, self.caches):
+            if func.attr in n.LOOKUP_METHODS:
+                self.emit(EffectKind.CACHE_LOOKUP, name, node)
+            if func.attr in n.KEYED_METHODS and node.args:
+                self.check_key(node.args[0])
+        elif isinstance(func, ast.Attribute) and func.attr in {"set", "add", "setdefault"}:
+            header = n.const_str(node.args[0]) if node.args else None
+            if header is not None and header.lower() == "cache-control":
+                value = n.const_str(node.args[1]) if len(node.args) > 1 else None
+                self.cache_control(value, node)
+        if _status_arg_denies(node):
+            self.emit(EffectKind.AUTH_CHECK, "401/403 response", node)
+        target = self.an.resolver.resolve(self.path, func)
+        if target is not None:
+            for effect in self.an.effects(target[0], target[1]):
+                self.out.append(replace(effect, site=node))
+        elif tail and n.AUTH_CALL.match(tail):
+            self.emit(EffectKind.AUTH_CHECK, f"{name}()", node)
+        return False
+
+    def visit_args(self, node: ast.AST) -> None:
+        if isinstance(node, ast.Call):
+            for arg in [*node.args, *(kw.value for kw in node.keywords)]:
+                self.visit(arg)
+
+
+def _credential_source(node: ast.AST) -> tuple[EffectKind, str] | None:
+    """Whether ``node`` reads a credential from the request (or ``g``)."""
+    name = n.dotted(node)
+    if name == "request.authorization":
+        return EffectKind.CREDENTIAL, "Authorization"
+    if name is not None and name.startswith("g.") and n.last(name) in n.G_CREDENTIAL:
+        return EffectKind.CREDENTIAL, name
+    field, key = _request_item(node)
+    if key is None:
+        return None
+    if field == "headers" and key.lower() in n.CREDENTIAL_HEADERS:
+        return EffectKind.CREDENTIAL, key
+    if field in {"args", "values"} and key.lower() in n.CREDENTIAL_PARAMS:
+        return EffectKind.QUERY_CREDENTIAL, key
+    return None
+
+
+def _request_item(node: ast.AST) -> tuple[str | None, str | None]:
+    """``("headers", "X-Api-Key")`` for ``request.headers.get("X-Api-Key")`` and friends."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        owner = n.dotted(node.func.value)
+        if (
+            owner is not None
+            and owner.startswith("request.")
+            and node.func.attr
+            in {
+                "get",
+                "getlist",
+                "get_all",
+                "pop",
+            }
+        ):
+            return owner.split(".", 1)[1], n.const_str(node.args[0]) if node.args else "*"
+    if isinstance(node, ast.Subscript):
+        owner = n.dotted(node.value)
+        if owner is not None and owner.startswith("request."):
+            return owner.split(".", 1)[1], n.const_str(node.slice) or "*"
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        owner = n.dotted(node.comparators[0])
+        if isinstance(node.ops[0], ast.In | ast.NotIn) and owner and owner.startswith("request."):
+            return owner.split(".", 1)[1], n.const_str(node.left) or "*"
+    return None, None
+
+
+def _request_read(node: ast.AST) -> list[tuple[EffectKind, str]] | None:
+    """The request inputs ``node`` reads, when it is a read of ``request``."""
+    field, key = _request_item(node)
+    if field is None:
+        name = n.dotted(node)
+        if name is None or not name.startswith("request.") or name.count(".") != 1:
+            return None
+        field, key = name.split(".", 1)[1], "*"
+    reads: list[tuple[EffectKind, str]] = []
+    if field == "headers":
+        reads.append((EffectKind.HEADER, key or "*"))
+    elif field == "cookies":
+        reads.append((EffectKind.COOKIE, key or "*"))
+    if field in n.HOST_ATTRS:
+        reads.append((EffectKind.HOST, f"request.{field}"))
+    if field in n.QUERY_ATTRS:
+        reads.append((EffectKind.QUERY, key if key and key != "*" else f"request.{field}"))
+    return reads or None
+
+
+def _denies(value: ast.expr) -> bool:
+    """``return body, 401`` or ``return body, 403, headers``."""
+    if isinstance(value, ast.Tuple) and len(value.elts) >= 2:
+        return n.const_int(value.elts[1]) in n.DENY_STATUSES
+    return False
+
+
+def _status_arg_denies(node: ast.Call) -> bool:
+    """``make_response(body, 401)``, ``Response(status=403)``."""
+    tail = n.last(n.dotted(node.func) or "")
+    if tail not in {"make_response", "Response", "jsonify_error"}:
+        return False
+    args = [*node.args[1:2], *(kw.value for kw in node.keywords if kw.arg == "status")]
+    return any(n.const_int(a) in n.DENY_STATUSES for a in args)
+
+
+class Analyzer:
+    """Computes and memoizes the effects of functions in the scanned tree."""
+
+    def __init__(self, resolver: Resolver, depth: int = 4) -> None:
+        self.resolver = resolver
+        self.depth = depth
+        self._memo: dict[tuple[int, bool], tuple[Effect, ...]] = {}
+        self._active: list[int] = []
+
+    def effects(
+        self, path: str, fn: FunctionNode, *, key_function: bool = False
+    ) -> tuple[Effect, ...]:
+        """Every effect of ``fn`` (and the helpers it calls), sited in ``fn``.
+
+        :param key_function: treat returned values as cache keys (``make_cache_key``).
+        """
+        memo = (id(fn), key_function)
+        if memo in self._memo:
+            return self._memo[memo]
+        if id(fn) in self._active or len(self._active) >= self.depth:
+            return ()
+        self._active.append(id(fn))
+        try:
+            walker = _Walker(self, path, key_function)
+            if isinstance(fn, ast.Lambda):
+                if key_function:
+                    walker.check_key(fn.body)
+                walker.visit(fn.body)
+            else:
+                for stmt in fn.body:
+                    walker.visit(stmt)
+            result = tuple(sorted(walker.out, key=_position))
+        finally:
+            self._active.pop()
+        self._memo[memo] = result
+        return result
+
+
+def _position(effect: Effect) -> tuple[int, int]:
+    return getattr(effect.site, "lineno", 0), getattr(effect.site, "col_offset", 0)
+
+
+def of_kind(effects: tuple[Effect, ...], *kinds: EffectKind) -> Iterator[Effect]:
+    """The effects whose kind is one of ``kinds``."""
+    return (e for e in effects if e.kind in kinds)
