@@ -14,3 +14,8 @@ def main() -> None:
 
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or runtime error.
     """
+
+
+from .check.cli import check_command  # noqa: E402  (registered after the group exists)
+
+main.add_command(check_command)
