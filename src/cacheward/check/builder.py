@@ -7,7 +7,8 @@ import re
 from collections.abc import Sequence
 
 from . import names as n
-from .flow import Analyzer, Effect, EffectKind, FunctionNode
+from .effect import Effect, EffectKind
+from .flow import Analyzer, FunctionNode
 from .model import (
     AppModel,
     CacheFlavor,
@@ -61,8 +62,8 @@ class _Builder:
                 both = {DecoratorKind.CACHE, DecoratorKind.AUTH} <= kinds
                 if DecoratorKind.ROUTE in kinds or both:
                     views.append(self.view(source, fn, decorators))
-            proxyfixes.extend(_proxyfixes(source))
-            cache_types.extend(_cache_types(source))
+            proxyfixes.extend(source.proxyfixes)
+            cache_types.extend(source.cache_types)
         self.model.views = tuple(views)
         self.model.proxyfixes = tuple(proxyfixes)
         self.model.cache_types = tuple(cache_types)
@@ -176,38 +177,3 @@ class _Builder:
                 if e.kind in _READ_COVER:
                     cover.add(_READ_COVER[e.kind])
         return frozenset(cover)
-
-
-def _proxyfixes(source: Source) -> list[Site]:
-    found = []
-    for node in ast.walk(source.tree):
-        if isinstance(node, ast.Call) and n.last(n.dotted(node.func) or "") == "ProxyFix":
-            x_host = n.keyword(node, "x_host")
-            if x_host is None and len(node.args) > 5:
-                x_host = node.args[5]
-            value = n.const_int(x_host) if x_host is not None else 0
-            found.append(Site(source.path, node, "?" if value is None else str(value)))
-    return found
-
-
-def _cache_types(source: Source) -> list[Site]:
-    """``CACHE_TYPE`` settings naming a shared, pickling Flask-Caching backend."""
-    found = []
-    for node in ast.walk(source.tree):
-        pairs: list[tuple[str | None, ast.AST | None]] = []
-        if isinstance(node, ast.Dict):
-            pairs = [(n.const_str(k), v) for k, v in zip(node.keys, node.values, strict=False)]
-        elif isinstance(node, ast.Call):
-            pairs = [(kw.arg, kw.value) for kw in node.keywords]
-        elif isinstance(node, ast.Assign):
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    pairs.append((target.id, node.value))
-                elif isinstance(target, ast.Subscript):
-                    pairs.append((n.const_str(target.slice), node.value))
-        for key, value in pairs:
-            text = n.const_str(value)
-            if key == "CACHE_TYPE" and text is not None and value is not None:
-                if n.last(text).lower() in n.SHARED_CACHE_TYPES:
-                    found.append(Site(source.path, value, text))
-    return found

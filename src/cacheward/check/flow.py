@@ -9,72 +9,14 @@ their effects are re-sited at the call, so ordering inside the caller stays true
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from enum import Enum
+from dataclasses import replace
 from typing import Protocol
 
 from . import names as n
+from .effect import Effect, EffectKind
+from .pattern import credential_source, denies, request_read, status_arg_denies
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
-
-
-class EffectKind(Enum):
-    """What one piece of code does."""
-
-    HEADER = "header"
-    COOKIE = "cookie"
-    HOST = "host"
-    QUERY = "query"
-    IDENTITY = "identity"
-    CREDENTIAL = "credential"
-    QUERY_CREDENTIAL = "query-credential"
-    CACHE_LOOKUP = "cache-lookup"
-    AUTH_CHECK = "auth-check"
-    CACHE_CONTROL = "cache-control"
-    CACHE_CONTROL_PUBLIC = "cache-control-public"
-    CREDENTIAL_KEY = "credential-key"
-
-
-#: Effects that are reads of a request input.
-READS = frozenset(
-    {
-        EffectKind.HEADER,
-        EffectKind.COOKIE,
-        EffectKind.HOST,
-        EffectKind.QUERY,
-        EffectKind.IDENTITY,
-        EffectKind.CREDENTIAL,
-    }
-)
-
-
-@dataclass(frozen=True)
-class Effect:
-    """One effect: ``origin`` is where it happens, ``site`` the line in the analysed function.
-
-    :param detail: the header, cookie or parameter name, or a short description.
-    :param path: the file of ``origin``.
-    """
-
-    kind: EffectKind
-    detail: str
-    site: ast.AST
-    origin: ast.AST
-    path: str
-
-    @property
-    def line(self) -> int:
-        return getattr(self.site, "lineno", 1)
-
-    @property
-    def origin_line(self) -> int:
-        return getattr(self.origin, "lineno", 1)
-
-    @property
-    def direct(self) -> bool:
-        """Whether the effect is in the analysed function itself, not in a helper."""
-        return self.site is self.origin
 
 
 class Resolver(Protocol):
@@ -88,6 +30,10 @@ class Resolver(Protocol):
 
     def flask_session(self, path: str) -> bool:
         """Whether ``session`` is Flask's session in the module ``path``."""
+
+
+#: Node types that can read the request.
+_READ_NODES = (ast.Attribute, ast.Subscript, ast.Call, ast.Compare)
 
 
 class _Walker:
@@ -114,9 +60,9 @@ class _Walker:
         if isinstance(e, ast.Starred):
             return self.tainted(e.value)
         if isinstance(e, ast.Attribute | ast.Subscript):
-            return _credential_source(e) is not None or self.tainted(e.value)
+            return credential_source(e) is not None or self.tainted(e.value)
         if isinstance(e, ast.Call):
-            if _credential_source(e) is not None:
+            if credential_source(e) is not None:
                 return True
             f = e.func
             if isinstance(f, ast.Attribute):
@@ -149,7 +95,7 @@ class _Walker:
             return
         if isinstance(node, ast.Return):
             if node.value is not None:
-                if _denies(node.value):
+                if denies(node.value):
                     self.emit(EffectKind.AUTH_CHECK, "returns 401/403", node)
                 if self.key_function:
                     self.check_key(node.value)
@@ -215,20 +161,23 @@ class _Walker:
     # -- expressions -------------------------------------------------------------------
     def expr(self, node: ast.AST) -> bool:
         """Record what ``node`` does; ``True`` when its children need no visit."""
-        source = _credential_source(node)
-        if source is not None:
-            kind, detail = source
-            self.emit(kind, detail, node)
-            if kind is EffectKind.QUERY_CREDENTIAL:
-                self.emit(EffectKind.QUERY, detail, node)
-            self.visit_args(node)
+        if isinstance(node, ast.Constant):
             return True
-        read = _request_read(node)
-        if read is not None:
-            for kind, detail in read:
+        if isinstance(node, _READ_NODES):
+            source = credential_source(node)
+            if source is not None:
+                kind, detail = source
                 self.emit(kind, detail, node)
-            self.visit_args(node)
-            return True
+                if kind is EffectKind.QUERY_CREDENTIAL:
+                    self.emit(EffectKind.QUERY, detail, node)
+                self.visit_args(node)
+                return True
+            read = request_read(node)
+            if read is not None:
+                for kind, detail in read:
+                    self.emit(kind, detail, node)
+                self.visit_args(node)
+                return True
         if isinstance(node, ast.Name):
             if node.id in n.IDENTITY_NAMES or (node.id == "session" and self.session):
                 self.emit(EffectKind.IDENTITY, node.id, node)
@@ -281,7 +230,7 @@ class _Walker:
             if header is not None and header.lower() == "cache-control":
                 value = n.const_str(node.args[1]) if len(node.args) > 1 else None
                 self.cache_control(value, node)
-        if _status_arg_denies(node):
+        if status_arg_denies(node):
             self.emit(EffectKind.AUTH_CHECK, "401/403 response", node)
         target = self.an.resolver.resolve(self.path, func)
         if target is not None:
@@ -295,86 +244,6 @@ class _Walker:
         if isinstance(node, ast.Call):
             for arg in [*node.args, *(kw.value for kw in node.keywords)]:
                 self.visit(arg)
-
-
-def _credential_source(node: ast.AST) -> tuple[EffectKind, str] | None:
-    """Whether ``node`` reads a credential from the request (or ``g``)."""
-    name = n.dotted(node)
-    if name == "request.authorization":
-        return EffectKind.CREDENTIAL, "Authorization"
-    if name is not None and name.startswith("g.") and n.last(name) in n.G_CREDENTIAL:
-        return EffectKind.CREDENTIAL, name
-    field, key = _request_item(node)
-    if key is None:
-        return None
-    if field == "headers" and key.lower() in n.CREDENTIAL_HEADERS:
-        return EffectKind.CREDENTIAL, key
-    if field in {"args", "values"} and key.lower() in n.CREDENTIAL_PARAMS:
-        return EffectKind.QUERY_CREDENTIAL, key
-    return None
-
-
-def _request_item(node: ast.AST) -> tuple[str | None, str | None]:
-    """``("headers", "X-Api-Key")`` for ``request.headers.get("X-Api-Key")`` and friends."""
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-        owner = n.dotted(node.func.value)
-        if (
-            owner is not None
-            and owner.startswith("request.")
-            and node.func.attr
-            in {
-                "get",
-                "getlist",
-                "get_all",
-                "pop",
-            }
-        ):
-            return owner.split(".", 1)[1], n.const_str(node.args[0]) if node.args else "*"
-    if isinstance(node, ast.Subscript):
-        owner = n.dotted(node.value)
-        if owner is not None and owner.startswith("request."):
-            return owner.split(".", 1)[1], n.const_str(node.slice) or "*"
-    if isinstance(node, ast.Compare) and len(node.ops) == 1:
-        owner = n.dotted(node.comparators[0])
-        if isinstance(node.ops[0], ast.In | ast.NotIn) and owner and owner.startswith("request."):
-            return owner.split(".", 1)[1], n.const_str(node.left) or "*"
-    return None, None
-
-
-def _request_read(node: ast.AST) -> list[tuple[EffectKind, str]] | None:
-    """The request inputs ``node`` reads, when it is a read of ``request``."""
-    field, key = _request_item(node)
-    if field is None:
-        name = n.dotted(node)
-        if name is None or not name.startswith("request.") or name.count(".") != 1:
-            return None
-        field, key = name.split(".", 1)[1], "*"
-    reads: list[tuple[EffectKind, str]] = []
-    if field == "headers":
-        reads.append((EffectKind.HEADER, key or "*"))
-    elif field == "cookies":
-        reads.append((EffectKind.COOKIE, key or "*"))
-    if field in n.HOST_ATTRS:
-        reads.append((EffectKind.HOST, f"request.{field}"))
-    if field in n.QUERY_ATTRS:
-        reads.append((EffectKind.QUERY, key if key and key != "*" else f"request.{field}"))
-    return reads or None
-
-
-def _denies(value: ast.expr) -> bool:
-    """``return body, 401`` or ``return body, 403, headers``."""
-    if isinstance(value, ast.Tuple) and len(value.elts) >= 2:
-        return n.const_int(value.elts[1]) in n.DENY_STATUSES
-    return False
-
-
-def _status_arg_denies(node: ast.Call) -> bool:
-    """``make_response(body, 401)``, ``Response(status=403)``."""
-    tail = n.last(n.dotted(node.func) or "")
-    if tail not in {"make_response", "Response", "jsonify_error"}:
-        return False
-    args = [*node.args[1:2], *(kw.value for kw in node.keywords if kw.arg == "status")]
-    return any(n.const_int(a) in n.DENY_STATUSES for a in args)
 
 
 class Analyzer:
@@ -417,8 +286,3 @@ class Analyzer:
 
 def _position(effect: Effect) -> tuple[int, int]:
     return getattr(effect.site, "lineno", 0), getattr(effect.site, "col_offset", 0)
-
-
-def of_kind(effects: tuple[Effect, ...], *kinds: EffectKind) -> Iterator[Effect]:
-    """The effects whose kind is one of ``kinds``."""
-    return (e for e in effects if e.kind in kinds)

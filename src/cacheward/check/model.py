@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from . import names as n
-from .flow import Analyzer, Effect, EffectKind, FunctionNode
+from .effect import Effect, EffectKind
+from .flow import Analyzer, FunctionNode
 
 Def = ast.FunctionDef | ast.AsyncFunctionDef
 
@@ -72,6 +73,8 @@ class Source:
     objects: dict[str, str] = field(default_factory=dict)
     flask_session: bool = False
     defs: list[Def] = field(default_factory=list)
+    proxyfixes: list[Site] = field(default_factory=list)
+    cache_types: list[Site] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ class Index:
         self.by_path = {s.path: s for s in sources}
         self.by_module: dict[str, Source] = {}
         self.by_suffix: dict[str, list[Source]] = {}
+        self._caches: dict[str, frozenset[str]] = {}
         for s in sources:
             self.by_module.setdefault(s.module, s)
             parts = s.module.split(".")
@@ -230,9 +234,16 @@ class Index:
         return self.by_path[path].flask_session
 
 
-def read_source(path: str, module: str, tree: ast.Module, is_package: bool) -> Source:
-    """Index the module-level names of one parsed file."""
+def read_source(
+    path: str, module: str, tree: ast.Module, is_package: bool, text: str | None = None
+) -> Source:
+    """Index the module-level names of one parsed file.
+
+    :param text: the file's source, when known: lets the walk skip settings it lacks.
+    """
     source = Source(path=path, module=module, tree=tree, is_package=is_package)
+    proxyfix = text is None or "ProxyFix" in text
+    cache_type = text is None or "CACHE_TYPE" in text
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             source.functions[node.name] = node
@@ -248,10 +259,15 @@ def read_source(path: str, module: str, tree: ast.Module, is_package: bool) -> S
                 source.imports[alias.asname or alias.name] = (base, alias.name)
                 if base == "flask" and alias.name == "session":
                     source.flask_session = True
-    for item in ast.walk(tree):
+    for item in ast.walk(tree):  # the one walk over the whole file
         if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
             source.defs.append(item)
-        elif isinstance(item, ast.Assign) and isinstance(item.value, ast.Call):
+            continue
+        if proxyfix and isinstance(item, ast.Call) and (fix := _proxyfix(path, item)):
+            source.proxyfixes.append(fix)
+        if cache_type and isinstance(item, ast.Dict | ast.Call | ast.Assign):
+            source.cache_types.extend(_cache_types(path, item))
+        if isinstance(item, ast.Assign) and isinstance(item.value, ast.Call):
             kind = n.dotted(item.value.func)
             for target in item.targets:
                 if isinstance(target, ast.Name) and kind is not None:
@@ -267,3 +283,34 @@ def _absolute(source: Source, node: ast.ImportFrom) -> str:
         parts = parts[:-1]
     parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
     return ".".join([*parts, *([node.module] if node.module else [])])
+
+
+def _proxyfix(path: str, node: ast.Call) -> Site | None:
+    """A ``ProxyFix(...)`` call, with its ``x_host`` (``?`` when not a constant)."""
+    if n.last(n.dotted(node.func) or "") != "ProxyFix":
+        return None
+    x_host = n.keyword(node, "x_host")
+    if x_host is None and len(node.args) > 5:
+        x_host = node.args[5]
+    value = n.const_int(x_host) if x_host is not None else 0
+    return Site(path, node, "?" if value is None else str(value))
+
+
+def _cache_types(path: str, node: ast.AST) -> Iterator[Site]:
+    """``CACHE_TYPE`` settings in ``node`` naming a shared, pickling Flask-Caching backend."""
+    pairs: list[tuple[str | None, ast.AST | None]] = []
+    if isinstance(node, ast.Dict):
+        pairs = [(n.const_str(k), v) for k, v in zip(node.keys, node.values, strict=False)]
+    elif isinstance(node, ast.Call):
+        pairs = [(kw.arg, kw.value) for kw in node.keywords]
+    elif isinstance(node, ast.Assign):
+        for target in node.targets:
+            if isinstance(target, ast.Name):
+                pairs.append((target.id, node.value))
+            elif isinstance(target, ast.Subscript):
+                pairs.append((n.const_str(target.slice), node.value))
+    for key, value in pairs:
+        text = n.const_str(value)
+        if key == "CACHE_TYPE" and text is not None and value is not None:
+            if n.last(text).lower() in n.SHARED_CACHE_TYPES:
+                yield Site(path, value, text)

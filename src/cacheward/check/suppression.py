@@ -37,6 +37,8 @@ class Suppression:
 def suppressions(text: str) -> dict[int, Suppression]:
     """The suppressions in ``text``, by line; comments only, never string contents."""
     found: dict[int, Suppression] = {}
+    if "cacheward:" not in text:
+        return found
     try:
         for tok in tokenize.generate_tokens(io.StringIO(text).readline):
             if tok.type != tokenize.COMMENT:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ...core.finding import Confidence, Severity
-from ..flow import EffectKind
+from ..effect import EffectKind
 from ..model import AppModel
 from ..registry import Issue, rule
 
