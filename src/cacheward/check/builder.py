@@ -51,14 +51,15 @@ class _Builder:
         views: list[View] = []
         proxyfixes: list[Site] = []
         cache_types: list[Site] = []
+        hooks: list[tuple[Source, Def]] = []
         for source in self.model.sources:
             for fn in source.defs:
                 decorators = tuple(self.decorator(source, d) for d in fn.decorator_list)
                 kinds = {d.kind for d in decorators}
-                if DecoratorKind.HOOK in kinds and any(
-                    e.kind is EffectKind.CACHE_CONTROL for e in self.effects(source, fn)
-                ):
-                    self.model.hooks_set_cache_control = True
+                if DecoratorKind.HOOK in kinds:
+                    hooks.append((source, fn))
+                    if any(e.kind is EffectKind.CACHE_CONTROL for e in self.effects(source, fn)):
+                        self.model.hooks_set_cache_control = True
                 both = {DecoratorKind.CACHE, DecoratorKind.AUTH} <= kinds
                 if DecoratorKind.ROUTE in kinds or both:
                     views.append(self.view(source, fn, decorators))
@@ -68,6 +69,7 @@ class _Builder:
         self.model.proxyfixes = tuple(proxyfixes)
         self.model.cache_types = tuple(cache_types)
         self.model.key_functions = tuple(self.keys)
+        self.model.hooks = tuple(hooks)
 
     def effects(self, source: Source, fn: FunctionNode) -> tuple[Effect, ...]:
         return self.model.analyzer.effects(source.path, fn)

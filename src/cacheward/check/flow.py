@@ -84,9 +84,18 @@ class _Walker:
             return any(self.tainted(v) for v in e.elts)
         return False
 
-    def check_key(self, key: ast.AST | None) -> None:
-        if self.tainted(key) and key is not None:
-            self.emit(EffectKind.CREDENTIAL_KEY, "cache key", key)
+    def check_key(self, key: ast.AST | None) -> bool:
+        """Report a credential in ``key``; whether there was one."""
+        if key is None or not self.tainted(key):
+            return False
+        self.emit(EffectKind.CREDENTIAL_KEY, "cache key", key)
+        return True
+
+    def lookup(self, cache: str, key: ast.AST | None, node: ast.AST) -> None:
+        # A lookup keyed by the credential is key verification (authentication itself),
+        # not a response served before auth; credential-in-key reports it instead.
+        if not self.check_key(key):
+            self.emit(EffectKind.CACHE_LOOKUP, cache, node)
 
     # -- statements ------------------------------------------------------------------
     def visit(self, node: ast.AST) -> None:
@@ -190,13 +199,11 @@ class _Walker:
         if isinstance(node, ast.Compare):
             for op, right in zip(node.ops, node.comparators, strict=False):
                 if isinstance(op, ast.In | ast.NotIn) and n.is_cacheish(right, self.caches):
-                    self.emit(EffectKind.CACHE_LOOKUP, n.dotted(right) or "cache", node)
-                    self.check_key(node.left)
+                    self.lookup(n.dotted(right) or "cache", node.left, node)
             return False
         if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
             if n.is_cacheish(node.value, self.caches):
-                self.emit(EffectKind.CACHE_LOOKUP, n.dotted(node.value) or "cache", node)
-                self.check_key(node.slice)
+                self.lookup(n.dotted(node.value) or "cache", node.slice, node)
             return False
         if isinstance(node, ast.Dict):
             for k, v in zip(node.keys, node.values, strict=False):
@@ -221,10 +228,11 @@ class _Walker:
         ):
             self.emit(EffectKind.IDENTITY, f"{name}()", node)
         elif isinstance(func, ast.Attribute) and n.is_cacheish(func.value, self.caches):
+            key = node.args[0] if node.args else None
             if func.attr in n.LOOKUP_METHODS:
-                self.emit(EffectKind.CACHE_LOOKUP, name, node)
-            if func.attr in n.KEYED_METHODS and node.args:
-                self.check_key(node.args[0])
+                self.lookup(name, key, node)
+            elif func.attr in n.KEYED_METHODS:
+                self.check_key(key)
         elif isinstance(func, ast.Attribute) and func.attr in {"set", "add", "setdefault"}:
             header = n.const_str(node.args[0]) if node.args else None
             if header is not None and header.lower() == "cache-control":

@@ -157,6 +157,7 @@ class AppModel:
     proxyfixes: tuple[Site, ...] = ()
     cache_types: tuple[Site, ...] = ()
     key_functions: tuple[tuple[str, FunctionNode], ...] = ()
+    hooks: tuple[tuple[Source, Def], ...] = ()
     hooks_set_cache_control: bool = False
 
     def functions(self) -> Iterator[tuple[Source, Def]]:

@@ -25,7 +25,8 @@ def public_authenticated(model: AppModel) -> Iterator[Issue]:
     Shared caches in front of the app (nginx ``proxy_cache``, Varnish, a CDN) store such a
     response and serve it to other callers; nginx did so for requests carrying
     ``Authorization``, a ``Cookie`` or ``X-API-Key``, and no shared cache knows that
-    ``X-API-Key`` is a credential.
+    ``X-API-Key`` is a credential. An ``after_request`` hook that makes every response
+    public is reported too (medium confidence: the hook may skip authenticated ones).
 
     Vulnerable::
 
@@ -46,9 +47,20 @@ def public_authenticated(model: AppModel) -> Iterator[Issue]:
             resp.cache_control.private = True
             return resp
     """
-    for view in model.views:
-        if not view.authenticated:
-            continue
+    authenticated = [view for view in model.views if view.authenticated]
+    for view in authenticated:
         for e in view.effects:
             if e.kind is EffectKind.CACHE_CONTROL_PUBLIC:
                 yield Issue(view.source.path, e.site, {"view": view.func.name, "set": e.detail})
+    if not authenticated:
+        return
+    views = sorted({v.func.name for v in authenticated})[:10]
+    for source, hook in model.hooks:
+        for e in model.analyzer.effects(source.path, hook):
+            if e.kind is EffectKind.CACHE_CONTROL_PUBLIC:
+                yield Issue(
+                    source.path,
+                    e.site,
+                    {"hook": hook.name, "set": e.detail, "authenticated_views": views},
+                    confidence=Confidence.MEDIUM,
+                )
