@@ -45,7 +45,7 @@ class _Builder:
         self.model = model
         self.index = index
         self.keys: list[tuple[str, FunctionNode]] = []
-        self._custom: dict[int, bool] = {}
+        self._custom: dict[int, DecoratorKind] = {}
 
     def run(self) -> None:
         views: list[View] = []
@@ -96,15 +96,20 @@ class _Builder:
             tail == "protected" and (kind == "Cacheward" or n.last(owner) == "ward")
         ):
             return Decorator(node, name, DecoratorKind.AUTH)
-        if self.custom_auth(source, func):
-            return Decorator(node, name, DecoratorKind.AUTH)
-        return Decorator(node, name, DecoratorKind.OTHER)
+        custom = self.custom(source, func)
+        if custom is DecoratorKind.CACHE:
+            return Decorator(node, name, DecoratorKind.CACHE, CacheFlavor.CUSTOM)
+        return Decorator(node, name, custom)
 
-    def custom_auth(self, source: Source, func: ast.expr) -> bool:
-        """A decorator in the tree whose wrapper reads a credential and denies with 401/403."""
+    def custom(self, source: Source, func: ast.expr) -> DecoratorKind:
+        """What a decorator defined in the scanned tree does.
+
+        AUTH: its wrapper reads a credential or the caller and denies with 401/403.
+        CACHE: its wrapper reads a cache and checks nothing.
+        """
         target = self.index.resolve(source.path, func)
         if target is None:
-            return False
+            return DecoratorKind.OTHER
         path, fn = target
         if id(fn) not in self._custom:
             nested = any(
@@ -112,14 +117,13 @@ class _Builder:
                 for x in ast.walk(fn)
             )
             kinds = {e.kind for e in self.model.analyzer.effects(path, fn)}
-            self._custom[id(fn)] = (
-                nested
-                and EffectKind.AUTH_CHECK in kinds
-                and bool(
-                    kinds
-                    & {EffectKind.CREDENTIAL, EffectKind.IDENTITY, EffectKind.QUERY_CREDENTIAL}
-                )
-            )
+            reads = {EffectKind.CREDENTIAL, EffectKind.IDENTITY, EffectKind.QUERY_CREDENTIAL}
+            kind = DecoratorKind.OTHER
+            if nested and EffectKind.AUTH_CHECK in kinds and kinds & reads:
+                kind = DecoratorKind.AUTH
+            elif nested and EffectKind.CACHE_LOOKUP in kinds and EffectKind.AUTH_CHECK not in kinds:
+                kind = DecoratorKind.CACHE
+            self._custom[id(fn)] = kind
         return self._custom[id(fn)]
 
     # -- views ---------------------------------------------------------------------------
@@ -148,8 +152,8 @@ class _Builder:
 
     def cover(self, source: Source, cache: Decorator) -> frozenset[str]:
         """The request inputs the key of ``cache`` includes (``*``: everything or unknown)."""
-        if cache.flavor is CacheFlavor.CACHEWARD:
-            return frozenset({"*"})
+        if cache.flavor is not CacheFlavor.FLASK_CACHING:
+            return frozenset({"*"})  # cacheward enforces its key; a custom one is unknown
         call = cache.call
         cover = {"path"}
         if call is None or n.last(cache.name) == "memoize":
@@ -159,15 +163,19 @@ class _Builder:
         options = [n.keyword(call, "make_cache_key"), n.keyword(call, "key_prefix")]
         if len(call.args) > 1:
             options.append(call.args[1])
+        unless = self.function(source, n.keyword(call, "unless"))
+        if unless is not None:
+            # unless=lambda: current_user.is_authenticated: callers are never cached.
+            kinds = {e.kind for e in self.model.analyzer.effects(*unless)}
+            if kinds & {EffectKind.IDENTITY, EffectKind.CREDENTIAL}:
+                cover.add("identity")
         for option in options:
             if option is None or n.const_str(option) is not None:
                 continue
-            fn: FunctionNode | None = option if isinstance(option, ast.Lambda) else None
-            path = source.path
-            if fn is None and (target := self.index.resolve(source.path, option)) is not None:
-                path, fn = target
-            if fn is None:
+            target = self.function(source, option)
+            if target is None:
                 return frozenset({"*"})
+            path, fn = target
             self.keys.append((path, fn))
             for e in self.model.analyzer.effects(path, fn, key_function=True):
                 if e.kind is EffectKind.HEADER or (
@@ -179,3 +187,11 @@ class _Builder:
                 if e.kind in _READ_COVER:
                     cover.add(_READ_COVER[e.kind])
         return frozenset(cover)
+
+    def function(self, source: Source, option: ast.expr | None) -> tuple[str, FunctionNode] | None:
+        """The lambda or the function in the tree that a decorator option names."""
+        if option is None:
+            return None
+        if isinstance(option, ast.Lambda):
+            return source.path, option
+        return self.index.resolve(source.path, option)

@@ -35,6 +35,7 @@ class CacheFlavor(Enum):
 
     FLASK_CACHING = "flask-caching"
     CACHEWARD = "cacheward"
+    CUSTOM = "custom"
 
 
 @dataclass(frozen=True)
