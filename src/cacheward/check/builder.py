@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from . import names as n
 from .effect import Effect, EffectKind
@@ -23,6 +24,8 @@ from .model import (
 
 _ROUTE_OWNER = re.compile(r"(^|_)(app|bp|blueprint|api|router)$", re.IGNORECASE)
 _HOOKS = frozenset({"after_request", "after_app_request"})
+_GUARDS = frozenset({"before_request", "before_app_request"})
+_CALLER_READS = frozenset({EffectKind.CREDENTIAL, EffectKind.IDENTITY, EffectKind.QUERY_CREDENTIAL})
 _READ_COVER = {
     EffectKind.IDENTITY: "identity",
     EffectKind.CREDENTIAL: "identity",
@@ -52,6 +55,8 @@ class _Builder:
         proxyfixes: list[Site] = []
         cache_types: list[Site] = []
         hooks: list[tuple[Source, Def]] = []
+        routed: list[tuple[Source, Def, tuple[Decorator, ...]]] = []
+        guards: set[tuple[str, str]] = set()
         for source in self.model.sources:
             for fn in source.defs:
                 decorators = tuple(self.decorator(source, d) for d in fn.decorator_list)
@@ -60,11 +65,18 @@ class _Builder:
                     hooks.append((source, fn))
                     if any(e.kind is EffectKind.CACHE_CONTROL for e in self.effects(source, fn)):
                         self.model.hooks_set_cache_control = True
+                if DecoratorKind.GUARD in kinds and self.checks_caller(source, fn):
+                    guards.update(self.guarded_scope(source, d) for d in decorators)
                 both = {DecoratorKind.CACHE, DecoratorKind.AUTH} <= kinds
                 if DecoratorKind.ROUTE in kinds or both:
-                    views.append(self.view(source, fn, decorators))
+                    routed.append((source, fn, decorators))
             proxyfixes.extend(source.proxyfixes)
             cache_types.extend(source.cache_types)
+        for source, fn, decorators in routed:
+            view = self.view(source, fn, decorators)
+            if ("*", "*") in guards or (source.path, view.blueprint or "") in guards:
+                view = replace(view, guarded=True)
+            views.append(view)
         self.model.views = tuple(views)
         self.model.proxyfixes = tuple(proxyfixes)
         self.model.cache_types = tuple(cache_types)
@@ -73,6 +85,20 @@ class _Builder:
 
     def effects(self, source: Source, fn: FunctionNode) -> tuple[Effect, ...]:
         return self.model.analyzer.effects(source.path, fn)
+
+    def checks_caller(self, source: Source, fn: Def) -> bool:
+        """Whether ``fn`` reads a credential or the caller and denies with 401/403."""
+        kinds = {e.kind for e in self.effects(source, fn)}
+        return EffectKind.AUTH_CHECK in kinds and bool(kinds & _CALLER_READS)
+
+    def guarded_scope(self, source: Source, hook: Decorator) -> tuple[str, str]:
+        """``("*", "*")`` for an app-wide before_request, else the blueprint's file and name."""
+        owner = hook.name.rsplit(".", 1)[0]
+        if n.last(hook.name) == "before_app_request" or (
+            self.index.object_kind(source, owner) != "Blueprint"
+        ):
+            return "*", "*"
+        return source.path, owner
 
     # -- decorators ----------------------------------------------------------------------
     def decorator(self, source: Source, node: ast.expr) -> Decorator:
@@ -88,6 +114,8 @@ class _Builder:
                 return Decorator(node, name, DecoratorKind.ROUTE)
         if tail in _HOOKS:
             return Decorator(node, name, DecoratorKind.HOOK)
+        if tail in _GUARDS:
+            return Decorator(node, name, DecoratorKind.GUARD)
         if tail in {"cached", "memoize"} and owner:
             ward = kind == "Cacheward" or (kind is None and n.last(owner) == "ward")
             flavor = CacheFlavor.CACHEWARD if ward else CacheFlavor.FLASK_CACHING
@@ -117,9 +145,8 @@ class _Builder:
                 for x in ast.walk(fn)
             )
             kinds = {e.kind for e in self.model.analyzer.effects(path, fn)}
-            reads = {EffectKind.CREDENTIAL, EffectKind.IDENTITY, EffectKind.QUERY_CREDENTIAL}
             kind = DecoratorKind.OTHER
-            if nested and EffectKind.AUTH_CHECK in kinds and kinds & reads:
+            if nested and EffectKind.AUTH_CHECK in kinds and kinds & _CALLER_READS:
                 kind = DecoratorKind.AUTH
             elif nested and EffectKind.CACHE_LOOKUP in kinds and EffectKind.AUTH_CHECK not in kinds:
                 kind = DecoratorKind.CACHE

@@ -27,6 +27,7 @@ class DecoratorKind(Enum):
     CACHE = "cache"
     AUTH = "auth"
     HOOK = "hook"
+    GUARD = "guard"
     OTHER = "other"
 
 
@@ -89,6 +90,7 @@ class View:
     blueprint: str | None
     effects: tuple[Effect, ...]
     cover: frozenset[str]
+    guarded: bool = False
 
     @property
     def cache(self) -> Decorator | None:
@@ -100,11 +102,15 @@ class View:
 
     @property
     def authenticated(self) -> bool:
-        """An auth decorator, or a credential read with a 401/403 in the body."""
+        """An auth decorator or before_request guard, or a credential check in the body."""
         kinds = {e.kind for e in self.effects}
-        return bool(self.auth) or (
-            EffectKind.AUTH_CHECK in kinds
-            and bool(kinds & {EffectKind.CREDENTIAL, EffectKind.IDENTITY})
+        return (
+            bool(self.auth)
+            or self.guarded
+            or (
+                EffectKind.AUTH_CHECK in kinds
+                and bool(kinds & {EffectKind.CREDENTIAL, EffectKind.IDENTITY})
+            )
         )
 
     def covers(self, *needed: str) -> bool:
