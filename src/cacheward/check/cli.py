@@ -47,8 +47,8 @@ def check_command(
 ) -> None:
     """Statically check Flask source in PATHS for cache poisoning and cross-key leakage.
 
-    Reads Python with ast; never imports or runs it. Silence one finding with a reason:
-    ``# cacheward: ignore[ID] why it is safe``.
+    Reads Python with ast; never imports or runs it. Silence one finding on its line
+    with a reason: "# cacheward: ignore[ID] why it is safe".
 
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or runtime error.
     """
