@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from . import __version__
+from .check.cli import check_command
 from .scan.cli import scan_command
 
 
@@ -18,3 +19,4 @@ def main() -> None:
 
 
 main.add_command(scan_command)
+main.add_command(check_command)
