@@ -144,6 +144,9 @@ def _devtools_port(profile: Path, proc: subprocess.Popen[bytes], timeout: float)
 @contextmanager
 def chromium(binary: str, profile: Path, log: Path) -> Iterator[Page]:
     """Start ``binary`` headless with its own profile; yield its first page; stop it."""
+    profile.mkdir(parents=True, exist_ok=True)
+    # A reused profile keeps the port of the last run: read only this run's.
+    (profile / "DevToolsActivePort").unlink(missing_ok=True)
     with log.open("wb") as stderr:
         proc = subprocess.Popen(
             [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],

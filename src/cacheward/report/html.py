@@ -39,7 +39,7 @@ min-width:110px;border-top:4px solid var(--info)}
 .count span{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.05em}
 .count.critical{border-top-color:var(--critical)}.count.high{border-top-color:var(--high)}
 .count.medium{border-top-color:var(--medium)}.count.low{border-top-color:var(--low)}
-.count.zero{opacity:.55}
+.count.zero{border-top-color:var(--line)}.count.zero b,.count.zero span{color:#a3aab7}
 .panel{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:12px 16px;
 margin-bottom:16px}
 .panel h2{font-size:13px;margin:0 0 6px;color:var(--muted);text-transform:uppercase;
