@@ -37,6 +37,11 @@ CHROMIUM_FLAGS = (
 
 
 def find_chromium() -> str | None:
+    """The Chromium binary: ``$CHROMIUM`` if set (set it to a missing path to see the
+    skip, or under ``CI=true`` the failure), else Debian's or one on ``PATH``."""
+    override = os.environ.get("CHROMIUM")
+    if override is not None:
+        return shutil.which(override)
     for candidate in ("/usr/bin/chromium", "chromium", "chromium-browser"):
         found = shutil.which(candidate)
         if found:
