@@ -270,8 +270,8 @@ def demo_command(output: str, serve: bool) -> None:
             if not result.as_expected:
                 err("cacheward demo: the scan did not show what it should (see above)")
             if serve:
-                click.echo("\n" + _curl_lines(demo))
-                try:
+                try:  # Ctrl-C is how --serve ends, even while the lines are printed
+                    click.echo("\n" + _curl_lines(demo))
                     _wait_for_ctrl_c()
                 except KeyboardInterrupt:
                     err("\nstopping both APIs")
