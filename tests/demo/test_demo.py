@@ -148,39 +148,79 @@ def test_demo_close_stops_servers_and_removes_its_directory() -> None:
     assert not workdir.exists()
 
 
+class _Process:
+    """``cacheward demo`` in a child process, its merged output read by a thread."""
+
+    def __init__(self, cwd: Path, *args: str) -> None:
+        self.tmp = cwd / "tmp"
+        self.tmp.mkdir()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(self.tmp)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from cacheward.cli import main; main()", "demo", *args],
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        self._lines: queue.Queue[str] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.text = ""
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._lines.put(line)
+
+    def wait_for(self, marker: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while marker not in self.text:
+            self.text += self._lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        return self.text
+
+    def ports(self) -> list[int]:
+        return sorted({int(p) for p in re.findall(r"http://127\.0\.0\.1:(\d+)", self.text)})
+
+    def interrupt(self) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(timeout=15)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(timeout=5)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+
+
 def test_serve_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from cacheward.cli import main; main()", "demo", "--serve"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    assert proc.stdout is not None
-    reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    seen: list[str] = []
+    demo = _Process(tmp_path, "--serve")
     try:
-        deadline = time.monotonic() + 60
-        while not any("until Ctrl-C" in x for x in seen):
-            seen.append(lines.get(timeout=max(0.1, deadline - time.monotonic())))
-        text = "".join(seen)
-        ports = sorted({int(p) for p in re.findall(r"http://127\.0\.0\.1:(\d+)", text)})
+        text = demo.wait_for("until Ctrl-C")
+        ports = demo.ports()
         assert len(ports) == 2, text
         assert "curl" in text and FULL_KEY.search(text)  # --serve shows the demo keys
         guarded = re.search(r"guarded by cacheward: (http://127\.0\.0\.1:\d+)", text)
         assert guarded is not None
         assert httpx.get(guarded.group(1) + "/catalog").status_code == 401  # still serving
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=15) == 0
+        assert demo.interrupt() == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    reader.join(timeout=5)
-    proc.stdout.close()
+        demo.close()
     assert all(_closed(p) for p in ports)
     assert (tmp_path / "cacheward-demo.html").exists()
+    assert list(demo.tmp.iterdir()) == []  # the key store's directory is gone
+
+
+def test_ctrl_c_during_the_scan_stops_everything(tmp_path: Path) -> None:
+    demo = _Process(tmp_path)
+    try:
+        demo.wait_for("scanning both APIs")
+        ports = demo.ports()
+        assert len(ports) == 2, demo.text
+        assert demo.interrupt() == 2
+    finally:
+        demo.close()
+    assert all(_closed(p) for p in ports)
+    assert list(demo.tmp.iterdir()) == []

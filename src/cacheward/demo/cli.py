@@ -8,9 +8,9 @@ writes a self-contained HTML report. Exit codes: 0 when the demo showed what it 
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import threading
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -207,6 +207,11 @@ def html_report(result: DemoResult, urls: dict[str, str]) -> str:
     return render_html(report)
 
 
+def err(message: str) -> None:
+    """Progress and status go to stderr; the reports go to stdout."""
+    click.echo(message, err=True)
+
+
 def _wait_for_ctrl_c() -> None:
     stop = threading.Event()
     while not stop.wait(0.5):
@@ -249,8 +254,11 @@ def _curl_lines(demo: Demo) -> str:
 def demo_command(output: str, serve: bool) -> None:
     """Show the bug and the cure: scan an API cached the common way and the same API
     guarded by cacheward, side by side (everything on 127.0.0.1, nothing to install)."""
-    err: Callable[[str], None] = lambda m: click.echo(m, err=True)  # noqa: E731
     tty = sys.stdout.isatty()
+    if importlib.util.find_spec("flask_caching") is None:
+        err("cacheward demo: error: the API built the common way needs Flask-Caching:")
+        err('  pip install "cacheward[demo]"   (uv run from a clone has it already)')
+        sys.exit(2)
     err(f"cacheward demo: starting two versions of the same API on 127.0.0.1 ({len(PATHS)} routes)")
     try:
         with Demo() as demo:
@@ -277,10 +285,6 @@ def demo_command(output: str, serve: bool) -> None:
                     err("\nstopping both APIs")
     except KeyboardInterrupt:
         err("\ncacheward demo: interrupted; stopped both APIs")
-        sys.exit(2)
-    except ImportError as exc:
-        err(f"cacheward demo: error: {exc}. The demo's vulnerable API needs Flask-Caching:")
-        err("  pip install flask-caching")
         sys.exit(2)
     except OSError as exc:
         err(f"cacheward demo: error: {exc}")
