@@ -192,6 +192,9 @@ def html_report(result: DemoResult, urls: dict[str, str]) -> str:
     """The vulnerable API's report as one HTML page, with the comparison in its notes."""
     guard = result.guarded
     summary = [
+        f"This report is the API built the common way ({urls['vulnerable']}): Flask-Caching"
+        " @cache.cached above an X-API-Key decorator, Cache-Control: public,"
+        " ProxyFix(x_host=1), url_for(_external=True) links.",
         f"Comparison: the same API guarded by cacheward ({urls['guarded']}) had"
         f" {len(guard.findings)} findings on {guard.stats.get('endpoints_scanned', 0)}"
         f" endpoints in {guard.stats.get('requests', 0)} requests.",
@@ -226,10 +229,12 @@ def _curl_lines(demo: Demo) -> str:
     lines += [
         "",
         "The common way: Alice warms the cache, then Bob and an anonymous caller get her data:",
-        f"  curl -s -H 'X-API-Key: {a}' {vuln}/invoices",
-        f"  curl -s -H 'X-API-Key: {b}' {vuln}/invoices",
-        f"  curl -s {vuln}/invoices",
+        f"  curl -s -H 'X-API-Key: {a}' {vuln}/invoices   # alice",
+        f"  curl -s -H 'X-API-Key: {b}' {vuln}/invoices   # bob gets alice's invoices",
+        f"  curl -s {vuln}/invoices   # so does a caller with no key",
+        "Poison the profile's links with one header; every later caller gets them:",
         f"  curl -s -H 'X-Forwarded-Host: evil.example' -H 'X-API-Key: {a}' {vuln}/profile",
+        f"  curl -s {vuln}/profile",
         "",
         "Guarded by cacheward: each caller gets their own data, or a 401:",
         f"  curl -si -H 'X-API-Key: {a}' {guard}/invoices",
