@@ -170,11 +170,10 @@ def _rich(result: DemoResult, urls: dict[str, str]) -> None:
     for name, title in _SIDES:
         table.add_column(f"{title}\n{urls[name]}")
     for check, left, right in rows:
-        style = {"none": "green"}
         table.add_row(
             check,
-            f"[{style.get(left, 'red')}]{left}[/]",
-            f"[{style.get(right, 'red')}]{right}[/]",
+            f"[{'green' if left == 'none' else 'red'}]{left}[/]",
+            f"[{'green' if right == 'none' else 'red'}]{right}[/]",
             end_section=check == rows[-2][0],
         )
     console.print(table)
@@ -273,7 +272,7 @@ def demo_command(output: str, serve: bool) -> None:
                 err(f"  {title}: {urls[name]}")
             err("  keys issued for alice, bob and eve (eve holds no scope)")
             err("scanning both APIs with the cacheward scanner ...")
-            result = _scan(demo, tty)
+            result = _scan(demo)
             if tty:
                 _rich(result, urls)
             else:
@@ -291,13 +290,14 @@ def demo_command(output: str, serve: bool) -> None:
     except KeyboardInterrupt:
         err("\ncacheward demo: interrupted; stopped both APIs")
         sys.exit(2)
-    except OSError as exc:
-        err(f"cacheward demo: error: {exc}")
+    except Exception as exc:  # noqa: BLE001 - any crash is exit 2, with a message, not a traceback
+        err(f"cacheward demo: error: {type(exc).__name__}: {exc}")
         sys.exit(2)
     sys.exit(0 if result.as_expected else 2)
 
 
-def _scan(demo: Demo, tty: bool) -> DemoResult:
+def _scan(demo: Demo) -> DemoResult:
+    """Scan both APIs, showing progress on stderr (a rich bar on a terminal)."""
     labels = dict(_SIDES)
     if not sys.stderr.isatty():
         steps: dict[str, Progress] = {n: _Step(labels[n], None, sys.stderr) for n in labels}
