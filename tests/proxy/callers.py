@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
@@ -29,7 +29,7 @@ class Caller:
     principal: str | None
     tenant: str | None
     via: Via
-    key: str | None = None
+    key: str | None = field(default=None, repr=False)
     key_id: str | None = None
 
     def headers(self) -> dict[str, str]:
