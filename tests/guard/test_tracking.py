@@ -219,3 +219,39 @@ def test_stored_exactly_when_reads_are_within_the_key(reads, vary, scope, droppe
 
     stored = not unkeyed_reads(reads, policy, coverage)
     assert stored == all(expected(r) for r in reads)
+
+
+@pytest.mark.parametrize("keyed", [False, True])
+def test_before_request_reads_count(keyed):
+    from flask import g
+
+    app, ward, store = make_app(CACHEWARD_STRICT=True)
+    key = store.create("alice").plaintext
+    seen_types = []
+
+    @app.before_request
+    def pick_language():
+        g.lang = request.headers.get("Accept-Language", "en")
+
+    @app.after_request
+    def check_request_restored(response):
+        seen_types.append(type(request._get_current_object()).__name__)
+        return response
+
+    @app.get("/hello")
+    @ward.protected()
+    @ward.cached(vary=["Accept-Language"] if keyed else [])
+    def hello():
+        return f"hello in {g.lang}"
+
+    c = app.test_client()
+    hdrs = {"X-API-Key": key, "Accept-Language": "fr"}
+    if not keyed:
+        with pytest.raises(UnkeyedInputError, match="Accept-Language"):
+            c.get("/hello", headers=hdrs)
+        return
+    assert c.get("/hello", headers=hdrs).headers["Cache-Status"].endswith("stored")
+    hit = c.get("/hello", headers=hdrs)
+    assert hit.headers["Cache-Status"] == "cacheward; hit" and hit.text == "hello in fr"
+    assert c.get("/hello", headers={"X-API-Key": key}).text == "hello in en"
+    assert seen_types == ["Request"] * 3  # the recording proxy never outlives the window

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .facts import RequestFacts
 from .policy import KeyPolicy, Scope
@@ -15,8 +15,7 @@ SHARED_SCOPE = "shared"
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 
 
-@dataclass(frozen=True)
-class CacheKey:
+class CacheKey(NamedTuple):
     """A stored response's address.
 
     :param digest: what a backend stores the entry under (hex BLAKE2b of the parts).
@@ -92,10 +91,7 @@ def build_cache_key(
         # An absent header and an empty one are different inputs.
         parts.append(("h:" + name, "\0absent" if value is None else value.strip()))
     parts.append(("scope", scope))
-    h = hashlib.blake2b(digest_size=20)
-    for name, value in parts:
-        for piece in (name, value):
-            data = piece.encode("utf-8", "surrogatepass")
-            h.update(len(data).to_bytes(4, "big"))
-            h.update(data)
-    return CacheKey(h.hexdigest(), scope, tuple(parts)), dropped
+    # Each value is length-prefixed, so the encoding is injective whatever it holds.
+    text = "\n".join([f"{name}={len(value)}:{value}" for name, value in parts])
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=20).hexdigest()
+    return CacheKey(digest, scope, tuple(parts)), dropped

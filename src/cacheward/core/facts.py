@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
 class HeaderSource(Protocol):
@@ -12,8 +11,7 @@ class HeaderSource(Protocol):
     def get(self, key: str, /) -> str | None: ...
 
 
-@dataclass(frozen=True)
-class RequestFacts:
+class RequestFacts(NamedTuple):
     """What a cache key may be built from.
 
     :param method: request method, upper case.

@@ -21,6 +21,7 @@ MAX_QUERY_PARAMS = 256
 MAX_QUERY_LENGTH = 8192
 
 Pairs = tuple[tuple[str, str], ...]
+_NOTHING: frozenset[str] = frozenset()
 
 
 def parse_query(query_string: str) -> Pairs:
@@ -61,6 +62,8 @@ def canonical_query(
         a cache that keys the first value and an app that reads the last disagree).
     :raises MalformedQuery: on a repeated name while ``reject_duplicates`` is on.
     """
+    if not pairs:
+        return "", _NOTHING
     kept: list[tuple[str, str]] = []
     dropped: set[str] = set()
     seen: set[str] = set()

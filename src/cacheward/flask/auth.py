@@ -77,9 +77,10 @@ def authenticate(state: State, environ: Mapping[str, Any]) -> Principal | Respon
         return error_response(500, "no_key_store", "Cacheward(app, keys=...) has no key store")
     try:
         principal = state.keys.verify(credential)
-    except KeyStoreError as e:
-        # Fail closed: no key store means no authentication, never a free pass.
-        logger.error("cacheward: key store unavailable, refusing requests: %s", e)
+    except Exception as e:  # noqa: BLE001 - any store failure fails closed
+        # No key store means no authentication, never a free pass.
+        detail = str(e) if isinstance(e, KeyStoreError) else type(e).__name__
+        logger.error("cacheward: key store unavailable, refusing requests: %s", detail)
         response = error_response(503, "key_store_unavailable", "try again shortly")
         response.headers["Retry-After"] = "1"
         return response

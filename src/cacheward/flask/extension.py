@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, request
+from flask.globals import _cv_request
 
 from ..backends.base import Backend
 from ..core.policy import KeyPolicy, Scope
@@ -17,10 +18,12 @@ from ..keys.store import KeyStore
 from .auth import authenticate
 from .config import Downstream
 from .errors import bad_input_response, error_response
-from .response import tell_downstream
+from .response import FINAL, tell_downstream
 from .route import CACHED_MARK, PROTECTED_MARK, CachedRoute, PrincipalSource
-from .serve import PRINCIPAL_ATTR, ROUTE_ATTR, serve
+from .serve import PRE_READS_ATTR, PRINCIPAL_ATTR, ROUTE_ATTR, serve
 from .state import State, build_state
+from .window import _WINDOW as _WINDOW_ATTR
+from .window import begin_window, end_window
 
 F = TypeVar("F", bound=Callable[..., Any])
 Authorize = Callable[..., bool]
@@ -58,6 +61,7 @@ class Cacheward:
         app.extensions["cacheward"] = build_state(app, self.keys, self._backend)
         app.register_error_handler(BadRequestInput, bad_input_response)
         app.after_request(_after_request)
+        app.before_request_funcs.setdefault(None, []).insert(0, begin_window)
 
     @staticmethod
     def state(app: Flask | None = None) -> State:
@@ -81,7 +85,9 @@ class Cacheward:
             @functools.wraps(view)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 state: State = current_app.extensions["cacheward"]
-                outcome = authenticate(state, request.environ)
+                ctx = _cv_request.get()
+                pre = end_window(ctx) if _WINDOW_ATTR in ctx.__dict__ else None
+                outcome = authenticate(state, ctx.request.environ)
                 if isinstance(outcome, Response):
                     return outcome
                 if not outcome.has_scopes(required):
@@ -90,6 +96,8 @@ class Cacheward:
                 if authorize is not None and not authorize(outcome, *args, **kwargs):
                     return error_response(403, "forbidden", "this key may not access this resource")
                 setattr(g, PRINCIPAL_ATTR, outcome)
+                if pre is not None:
+                    setattr(g, PRE_READS_ATTR, pre)
                 return view(*args, **kwargs)
 
             setattr(wrapper, PROTECTED_MARK, True)
@@ -192,6 +200,8 @@ def _foreign_auth(view: Callable[..., Any]) -> bool:
 
 def _after_request(response: Response) -> Response:
     """Tell caches in front the truth about every authenticated response (invariant 5)."""
+    if FINAL in response.__dict__ and "Set-Cookie" not in response.headers:
+        return response  # a hit: its headers were made final with it
     principal: Principal | None = g.get(PRINCIPAL_ATTR)
     route: CachedRoute | None = g.get(ROUTE_ATTR)
     if principal is None and route is None:

@@ -6,7 +6,6 @@ import hashlib
 import time
 
 from flask import Response
-from werkzeug.datastructures import Headers
 
 from ..core.entry import Entry
 from ..core.policy import KeyPolicy
@@ -84,15 +83,54 @@ def to_entry(
     )
 
 
-def from_entry(entry: Entry, if_none_match: str | None, now: float) -> Response:
-    """The response a hit answers with: ``304`` when the client holds the same ETag."""
-    headers = Headers(entry.headers)
-    headers["Age"] = str(max(0, int(now - entry.created)))
-    headers["Cache-Status"] = "cacheward; hit"
+#: Set on responses whose downstream headers are final (cache hits): the after-request
+#: hook leaves them alone.
+FINAL = "_cacheward_final"
+
+
+def from_entry(
+    entry: Entry, if_none_match: str | None, now: float, extra: list[tuple[str, str]]
+) -> Response:
+    """The response a hit answers with: ``304`` when the client holds the same ETag.
+
+    :param extra: the route's downstream headers (``Cache-Control``, ``Vary``).
+    """
+    headers = [
+        *entry.headers,
+        ("Age", str(max(0, int(now - entry.created)))),
+        ("Cache-Status", "cacheward; hit"),
+        *extra,
+    ]
     if if_none_match and _etag_matches(if_none_match, entry.etag):
-        headers.remove("Content-Type")
-        return Response(status=304, headers=headers)
-    return Response(entry.body, status=entry.status, headers=headers)
+        headers = [(k, v) for k, v in headers if k != "Content-Type"]
+        response = Response(status=304, headers=headers)
+    else:
+        response = Response(entry.body, status=entry.status, headers=headers)
+    response.__dict__[FINAL] = True
+    return response
+
+
+def downstream_headers(
+    downstream: Downstream, ttl: float, credential_headers: tuple[str, ...], vary: tuple[str, ...]
+) -> list[tuple[str, str]]:
+    """What a stored response of a route tells caches in front (invariant 5)."""
+    if downstream is Downstream.PER_KEY:
+        names = credential_headers + vary
+        out = [("Cache-Control", f"public, max-age={int(ttl)}")]
+    else:
+        names = vary
+        out = [("Cache-Control", "no-store" if downstream is Downstream.NO_STORE else _PRIVATE)]
+    shown = [_title(n) for n in names if not n.startswith(":")]
+    if shown:
+        out.append(("Vary", ", ".join(shown)))
+    return out
+
+
+_PRIVATE = "private, no-cache"
+
+
+def _title(name: str) -> str:
+    return "-".join(p.capitalize() for p in name.split("-"))
 
 
 def _etag_matches(header: str, etag: str) -> bool:
@@ -131,7 +169,7 @@ def tell_downstream(
         headers["Cache-Control"] = f"public, max-age={int(ttl)}"
         _add_vary(response, credential_headers + vary)
     elif not (cc.private or cc.no_store):
-        headers["Cache-Control"] = "private, no-cache"
+        headers["Cache-Control"] = _PRIVATE
     if vary and downstream is not Downstream.PER_KEY:
         _add_vary(response, vary)
     if "Set-Cookie" in headers and not cc.no_store:
@@ -145,4 +183,4 @@ def _add_vary(response: Response, names: tuple[str, ...]) -> None:
             continue
         if name.lower() not in present:
             present.add(name.lower())
-            response.vary.add("-".join(p.capitalize() for p in name.split("-")))
+            response.vary.add(_title(name))

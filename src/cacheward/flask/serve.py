@@ -19,16 +19,20 @@ from .response import from_entry, refusal, to_entry
 from .route import CachedRoute, as_principal
 from .state import State, logger
 from .tracking import Recorder, tracking
+from .window import end_window
 
 PRINCIPAL_ATTR = "_cacheward_principal"
 ROUTE_ATTR = "_cacheward_route"
-STATUS_ATTR = "_cacheward_status"
+PRE_READS_ATTR = "_cacheward_pre_reads"
 
 
 def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Answer a request to a cached route."""
     state: State = current_app.extensions["cacheward"]
     ctx = _cv_request.get()
+    pre: Recorder | None = getattr(g, PRE_READS_ATTR, None)
+    if "_cacheward_window" in ctx.__dict__:
+        pre = end_window(ctx)
     req = ctx.request
     environ = req.environ
     setattr(g, ROUTE_ATTR, route)
@@ -78,7 +82,9 @@ def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         return _bypass(route, args, kwargs, "backend unavailable")
     if found.entry is not None:
         state.counters.hits += 1
-        return from_entry(found.entry, environ.get("HTTP_IF_NONE_MATCH"), time.time())
+        return from_entry(
+            found.entry, environ.get("HTTP_IF_NONE_MATCH"), time.time(), state.hit_headers(route)
+        )
 
     try:
         flight = backend.single_flight(key, state.flight_timeout)
@@ -94,9 +100,16 @@ def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
             return _bypass(route, args, kwargs, "backend unavailable")
         if again.entry is not None:
             state.counters.hits += 1
-            return from_entry(again.entry, environ.get("HTTP_IF_NONE_MATCH"), time.time())
+            return from_entry(
+                again.entry,
+                environ.get("HTTP_IF_NONE_MATCH"),
+                time.time(),
+                state.hit_headers(route),
+            )
         state.counters.misses += 1
         rec = Recorder(state.key_header, environ)
+        if pre is not None:
+            rec.reads |= pre.reads
         with tracking(ctx, rec):
             rv = route.view(*args, **kwargs)
             response = current_app.make_response(rv)

@@ -18,6 +18,8 @@ from ..core.secret import Secrets
 from ..errors import ConfigurationError
 from ..keys.store import KeyStore
 from . import config
+from .response import downstream_headers
+from .route import CachedRoute
 
 logger = logging.getLogger("cacheward")
 
@@ -58,7 +60,9 @@ class State:
     reject_duplicate_params: bool
     counters: Counters = field(default_factory=Counters)
     warned: set[tuple[str, str]] = field(default_factory=set)
+    has_before_request: bool | None = None
     _scopes: dict[tuple[Scope, str, str | None], str] = field(default_factory=dict)
+    _hit_headers: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def scope_token(self, scope: Scope, principal: Principal) -> str:
@@ -71,6 +75,17 @@ class State:
                 self._scopes.clear()
             self._scopes[memo] = token
         return token
+
+    def hit_headers(self, route: CachedRoute) -> list[tuple[str, str]]:
+        """The downstream headers of ``route``'s hits, computed once."""
+        found = self._hit_headers.get(id(route))
+        if found is None:
+            ttl = route.ttl if route.ttl is not None else self.default_ttl
+            found = downstream_headers(
+                self.downstream, ttl, (self.key_header, "Authorization"), route.vary
+            )
+            self._hit_headers[id(route)] = found
+        return found
 
     def principal_scope(self, principal_id: str) -> str:
         return principal_scope(principal_id, self.secrets)

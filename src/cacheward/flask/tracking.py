@@ -246,18 +246,32 @@ class TrackedEnviron(_Tracked):
 from .tracked_request import TrackedRequest, TrackedUrlAdapter  # noqa: E402
 
 
+class Swap:
+    """An active swap of a request context's request and URL adapter."""
+
+    __slots__ = ("ctx", "rec", "request", "adapter", "token")
+
+    def __init__(self, ctx: RequestContext, rec: Recorder) -> None:
+        self.ctx = ctx
+        self.rec = rec
+        self.request: Request = ctx.request
+        self.adapter = ctx.url_adapter
+        ctx.request = TrackedRequest(self.request, rec)  # type: ignore[assignment]
+        if self.adapter is not None:
+            ctx.url_adapter = TrackedUrlAdapter(self.adapter, rec)  # type: ignore[assignment]
+        self.token = current_recorder.set(rec)
+
+    def undo(self) -> None:
+        current_recorder.reset(self.token)
+        self.ctx.request = self.request
+        self.ctx.url_adapter = self.adapter
+
+
 @contextmanager
 def tracking(ctx: RequestContext, rec: Recorder) -> Iterator[Recorder]:
     """Swap ``ctx.request`` and ``ctx.url_adapter`` for recording proxies."""
-    request: Request = ctx.request
-    adapter = ctx.url_adapter
-    ctx.request = TrackedRequest(request, rec)  # type: ignore[assignment]
-    if adapter is not None:
-        ctx.url_adapter = TrackedUrlAdapter(adapter, rec)  # type: ignore[assignment]
-    token = current_recorder.set(rec)
+    swap = Swap(ctx, rec)
     try:
         yield rec
     finally:
-        current_recorder.reset(token)
-        ctx.request = request
-        ctx.url_adapter = adapter
+        swap.undo()

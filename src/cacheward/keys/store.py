@@ -3,6 +3,9 @@
 Secrets are stored only as SHA-256 digests: keys carry 190 random bits, so a slow
 password hash would add latency to every request and no security. Digests are compared
 with :func:`cacheward.core.secret.constant_time_equal`.
+
+``last_used`` is refreshed at most once per :attr:`KeyStore.last_used_interval` per key,
+so that verifying, the hot path, almost never writes.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ..core.principal import Principal
 from ..core.secret import constant_time_equal
@@ -46,7 +49,7 @@ class KeyRecord:
     expires: float | None
     revoked: float | None
     last_used: float | None
-    digest: str
+    digest: str = field(repr=False)  # not a secret, but no log needs it
 
     @property
     def active(self) -> bool:
@@ -79,6 +82,9 @@ class KeyStore(abc.ABC):
 
     .. versionadded:: 0.1
     """
+
+    #: Seconds between two writes of a key's ``last_used``; verifying in between reads only.
+    last_used_interval: float = 60.0
 
     def create(
         self,
@@ -114,7 +120,18 @@ class KeyStore(abc.ABC):
         parsed = key_format.parse(plaintext)
         if parsed is None:
             return None
-        return check_record(self._get(parsed.id), parsed.secret, time.time())
+        now = time.time()
+        record = self._get(parsed.id)
+        principal = check_record(record, parsed.secret, now)
+        if principal is not None and record is not None:
+            last = record.last_used
+            if last is None or now - last >= self.last_used_interval:
+                self._touch(record.id, now)
+        return principal
+
+    def get(self, key_id: str) -> KeyRecord | None:
+        """The record of one key (live or not), or ``None`` if there is no such key."""
+        return self._get(key_id)
 
     @abc.abstractmethod
     def revoke(self, key_id: str) -> bool:
@@ -129,6 +146,9 @@ class KeyStore(abc.ABC):
 
     @abc.abstractmethod
     def _get(self, key_id: str) -> KeyRecord | None: ...
+
+    def _touch(self, key_id: str, now: float) -> None:  # noqa: B027 (optional hook)
+        """Record that ``key_id`` was used at ``now``; stores that track no use skip it."""
 
 
 class MemoryKeyStore(KeyStore):
@@ -145,6 +165,12 @@ class MemoryKeyStore(KeyStore):
     def _get(self, key_id: str) -> KeyRecord | None:
         return self._records.get(key_id)
 
+    def _touch(self, key_id: str, now: float) -> None:
+        with self._lock:
+            record = self._records.get(key_id)
+            if record is not None:
+                self._records[key_id] = replace(record, last_used=now)
+
     def revoke(self, key_id: str) -> bool:
         with self._lock:
             record = self._records.get(key_id)
@@ -154,5 +180,6 @@ class MemoryKeyStore(KeyStore):
             return True
 
     def list(self, principal: str | None = None) -> list[KeyRecord]:
-        records = [r for r in self._records.values() if principal in (None, r.principal_id)]
+        with self._lock:  # a concurrent create would change the dict mid-iteration
+            records = [r for r in self._records.values() if principal in (None, r.principal_id)]
         return sorted(records, key=lambda r: r.created, reverse=True)
