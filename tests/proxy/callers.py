@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
-from tests.proxy.apps.filekeys import FileKeyStore
+from cacheward.keys import SQLiteKeyStore
 
 PRINCIPALS = 20
 TENANTS = 4
@@ -45,7 +45,7 @@ class Keyring:
     """The key file and the callers holding its keys."""
 
     path: Path
-    store: FileKeyStore
+    store: SQLiteKeyStore
     valid: list[Caller]
     revocable: list[Caller]
 
@@ -69,7 +69,7 @@ class Keyring:
 
 
 def issue_keys(path: Path) -> Keyring:
-    store = FileKeyStore(path)
+    store = SQLiteKeyStore(path)
     valid: list[Caller] = []
     for i in range(PRINCIPALS):
         principal, tenant = f"p{i:02d}", f"t{i % TENANTS}"

@@ -16,10 +16,12 @@ from tests.proxy.callers import Keyring, issue_keys
 
 
 @pytest.fixture(scope="module")
-def keyring(tmp_path_factory: pytest.TempPathFactory) -> Keyring:
+def keyring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keyring]:
     """20 principals in 4 tenants (half send ``X-API-Key``, half ``Authorization:
-    Bearer``), plus keys that the tests revoke, in a file every worker reads."""
-    return issue_keys(tmp_path_factory.mktemp("keys") / "keys.json")
+    Bearer``), plus keys that the tests revoke, in an SQLite file every worker reads."""
+    keyring = issue_keys(tmp_path_factory.mktemp("keys") / "keys.db")
+    yield keyring
+    keyring.store.close()
 
 
 def _serve(

@@ -3,7 +3,7 @@
 Every JSON body names who it was made for (``principal``, ``account`` or ``tenant``), so
 that a leak oracle can check each response against the key that asked for it.
 
-Configured by environment: ``CW_KEYS_FILE`` (a :class:`FileKeyStore` shared by the
+Configured by environment: ``CW_KEYS_FILE`` (an SQLite key store shared by the
 workers and the test) and ``CW_DOWNSTREAM`` (``CACHEWARD_DOWNSTREAM``).
 """
 
@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 
 from flask import Flask, Response, jsonify
-from tests.proxy.apps.filekeys import FileKeyStore
 
 from cacheward import Cacheward, current_principal
+from cacheward.keys import SQLiteKeyStore
 
 SECRET = "proxy-suite-secret-0123456789abcdef"
 STATIC_JS = "console.log('public asset, the same for everyone');\n"
@@ -26,7 +26,7 @@ def create_app() -> Flask:
         CACHEWARD_SECRET=SECRET,
         CACHEWARD_DOWNSTREAM=os.environ.get("CW_DOWNSTREAM", "private"),
     )
-    ward = Cacheward(app, keys=FileKeyStore(os.environ["CW_KEYS_FILE"]))
+    ward = Cacheward(app, keys=SQLiteKeyStore(os.environ["CW_KEYS_FILE"]))
 
     @app.get("/me")
     @ward.protected("read")
