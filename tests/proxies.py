@@ -22,6 +22,8 @@ Proxy profiles (:data:`PROFILES`):
 ``nginx-recommended``
     ``nginx`` plus what cacheward recommends: never store or answer from the cache
     for a request that carries a credential.
+``cdn-static-recommended``
+    ``cdn-static`` with the same rule on its force-cached paths.
 """
 
 from __future__ import annotations
@@ -42,7 +44,13 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 
-NGINX_PROFILES = ("nginx", "cdn-static", "cdn-utm", "nginx-recommended")
+NGINX_PROFILES = (
+    "nginx",
+    "cdn-static",
+    "cdn-utm",
+    "nginx-recommended",
+    "cdn-static-recommended",
+)
 PROFILES = ("nginx", "varnish", "cdn-static", "cdn-utm")
 
 
@@ -336,6 +344,12 @@ def nginx_config(profile: str, tmp: Path, port: int, upstream: int) -> str:
             "        location / {\n" + _PROXY + "        }\n"
             "        location ~* \\.(css|js)$ {\n" + _PROXY + "            proxy_ignore_headers"
             " Cache-Control Expires Set-Cookie Vary;\n        }\n"
+        )
+    elif profile == "cdn-static-recommended":
+        locations = (
+            "        location / {\n" + _PROXY + RECOMMENDED_NGINX + "        }\n"
+            "        location ~* \\.(css|js)$ {\n" + _PROXY + RECOMMENDED_NGINX + "            "
+            "proxy_ignore_headers Cache-Control Expires Set-Cookie Vary;\n        }\n"
         )
     elif profile == "cdn-utm":
         http_extra = _UTM_MAPS

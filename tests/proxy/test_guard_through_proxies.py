@@ -86,3 +86,39 @@ def test_the_public_asset_is_cached_by_every_proxy(proxy: ProxyFactory, guarded:
         front = proxy(profile, guarded)
         seen = [httpx.get(front.url + "/static/app.js").headers.get("X-Cache") for _ in range(2)]
         assert seen == ["MISS", "HIT"], (profile, seen)
+
+
+def served_settings(front: Server, keyring: Keyring) -> tuple[int, list[str]]:
+    """The first principal asks for its ``/me/settings.js``, then the other 19 do: how
+    many got the first one's body, and the ``X-Cache`` values they saw."""
+    first, *others = keyring.valid
+    url = front.url + "/me/settings.js"
+    assert httpx.get(url, headers=first.headers()).json() == {"principal": first.principal}
+    leaked, seen = 0, []
+    for caller in others:
+        r = httpx.get(url, headers=caller.headers())
+        leaked += r.json() != {"principal": caller.principal}
+        seen.append(r.headers["X-Cache"])
+    return leaked, seen
+
+
+def test_a_cache_that_ignores_cache_control_defeats_the_guard(
+    proxy: ProxyFactory, guarded: Server, keyring: Keyring
+) -> None:
+    """Observed limit: a CDN rule that force-caches ``*.js`` ignoring ``Cache-Control``
+    serves a guarded per-principal response at such a path to every other key. No
+    response header can prevent this; only the cache's configuration can."""
+    leaked, seen = served_settings(proxy("cdn-static", guarded), keyring)
+    print(f"cdn-static, guarded /me/settings.js: served to {leaked} of 19 other keys")
+    assert leaked == 19 and set(seen) == {"HIT"}
+
+
+def test_the_recommended_cdn_rule_keeps_credentialed_requests_out(
+    proxy: ProxyFactory, guarded: Server, keyring: Keyring
+) -> None:
+    """The same force-caching rule, skipped for requests with a credential header."""
+    front = proxy("cdn-static-recommended", guarded)
+    leaked, seen = served_settings(front, keyring)
+    assert leaked == 0 and set(seen) == {"BYPASS"}
+    public = [httpx.get(front.url + "/static/app.js").headers["X-Cache"] for _ in range(2)]
+    assert public == ["MISS", "HIT"]

@@ -40,6 +40,15 @@ def create_app() -> Flask:
     def account(account_id: str) -> Response:
         return jsonify(account=account_id)
 
+    @app.get("/me/settings.js")
+    @ward.protected("read")
+    @ward.cached(ttl=30)
+    def settings() -> Response:
+        # Per-principal data at a path a "cache everything static" rule matches.
+        response = jsonify(principal=current_principal.id)
+        response.mimetype = "text/javascript"
+        return response
+
     @app.get("/tenant")
     @ward.protected("read")
     @ward.cached(ttl=30, scope="tenant")
