@@ -24,6 +24,9 @@ Proxy profiles (:data:`PROFILES`):
     for a request that carries a credential.
 ``cdn-static-recommended``
     ``cdn-static`` with the same rule on its force-cached paths.
+``varnish-recommended``
+    ``varnish`` plus what cacheward recommends: pass requests with ``X-API-Key`` as the
+    builtin VCL passes those with ``Authorization`` or ``Cookie``.
 """
 
 from __future__ import annotations
@@ -408,6 +411,7 @@ backend default {{
     .port = "{upstream}";
 }}
 
+{recv}
 # Everything else falls through to the builtin VCL.
 sub vcl_deliver {{
     if (obj.hits > 0) {{
@@ -419,7 +423,18 @@ sub vcl_deliver {{
 """
 
 
-def start_varnish(workdir: Path, upstream: int) -> Server:
+# What cacheward recommends: the builtin VCL passes Authorization and Cookie requests but
+# knows nothing of X-API-Key; pass those too. No return: the builtin vcl_recv still runs.
+RECOMMENDED_VCL_RECV = """\
+sub vcl_recv {
+    if (req.http.X-API-Key) {
+        return (pass);
+    }
+}
+"""
+
+
+def start_varnish(workdir: Path, upstream: int, recommended: bool = False) -> Server:
     """Varnish with the builtin VCL in front of ``127.0.0.1:upstream``.
 
     ``-j none``: no jail. As root the default ``unix`` jail drops the worker to the
@@ -431,7 +446,8 @@ def start_varnish(workdir: Path, upstream: int) -> Server:
 
     def build(port: int) -> Server:
         vcl = workdir / "default.vcl"
-        vcl.write_text(VCL.format(host=HOST, upstream=upstream))
+        recv = RECOMMENDED_VCL_RECV if recommended else ""
+        vcl.write_text(VCL.format(host=HOST, upstream=upstream, recv=recv))
         argv = [
             varnishd,
             "-F",
@@ -454,7 +470,7 @@ def start_varnish(workdir: Path, upstream: int) -> Server:
 
 
 def start_proxy(profile: str, workdir: Path, upstream: int) -> Server:
-    """A proxy of any profile in :data:`PROFILES` (or ``nginx-recommended``)."""
-    if profile == "varnish":
-        return start_varnish(workdir, upstream)
+    """A proxy of any profile in :data:`PROFILES` or a ``*-recommended`` one."""
+    if profile in ("varnish", "varnish-recommended"):
+        return start_varnish(workdir, upstream, recommended=profile != "varnish")
     return start_nginx(profile, workdir, upstream)

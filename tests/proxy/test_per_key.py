@@ -7,6 +7,8 @@ anonymous callers (their 401 is ``no-store``).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from tests.proxies import Server, nginx_cached_entries
@@ -64,6 +66,13 @@ def test_one_copy_per_key_and_none_for_anonymous(
         for caller in bearer:
             assert seen[(caller.name, caller.via.value)] == ["MISS", "HIT", "HIT"]
         assert nginx_cached_entries(front) == len(x_api_key) + len(bearer)
+        # nginx keeps a hash of the Vary values, not the keys themselves.
+        cache = front.extra["cache_dir"]
+        assert isinstance(cache, Path)
+        stored = b"".join(p.read_bytes() for p in cache.rglob("*") if p.is_file())
+        assert b"/me" in stored
+        for caller in [*x_api_key, *bearer]:
+            assert caller.key is not None and caller.key.encode() not in stored
 
 
 @pytest.mark.parametrize("profile", PER_KEY_PROXIES)
