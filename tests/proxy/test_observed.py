@@ -130,3 +130,16 @@ def test_control_varnish_caches_an_x_api_key_response_without_headers(
     assert leaked == 19
     age = httpx.get(front.url + "/whoami", params=query, headers={"X-API-Key": "z"})
     assert age.headers["X-Cache"] == "HIT" and int(age.headers["Age"]) < 120
+
+
+def test_cdn_utm_profile_drops_utm_params_from_the_key(proxy: ProxyFactory, plain: Server) -> None:
+    """The profile does what CDNs do: ``utm_*`` is forwarded but not in the cache key."""
+    front = proxy("cdn-utm", plain)
+    base = {"cc": "public, max-age=60", "buster": uuid.uuid4().hex}
+    url = front.url + "/whoami"
+    first = httpx.get(url, params={**base, "utm_source": "a"}, headers={"X-API-Key": "a"})
+    second = httpx.get(url, params={"utm_medium": "b", **base, "utm_source": "b"})
+    other = httpx.get(url, params={**base, "page": "2"})
+    assert [first.headers["X-Cache"], second.headers["X-Cache"]] == ["MISS", "HIT"]
+    assert second.json() == {"who": "a"}
+    assert other.headers["X-Cache"] == "MISS"
