@@ -41,7 +41,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,7 +176,7 @@ def _spawn(
     workdir: Path,
     port: int,
     env: Mapping[str, str] | None = None,
-    timeout: float = 20.0,
+    timeout: float = 30.0,
 ) -> Server:
     """Start ``argv`` and wait until ``port`` accepts connections."""
     log = workdir / f"{name}.log"
@@ -464,7 +466,7 @@ def start_varnish(workdir: Path, upstream: int, recommended: bool = False) -> Se
             "-s",
             "malloc,32m",
         ]
-        return _spawn("varnish", argv, workdir, port, timeout=30.0)
+        return _spawn("varnish", argv, workdir, port, timeout=60.0)
 
     return _start_on_free_port(build)
 
@@ -474,3 +476,12 @@ def start_proxy(profile: str, workdir: Path, upstream: int) -> Server:
     if profile in ("varnish", "varnish-recommended"):
         return start_varnish(workdir, upstream, recommended=profile != "varnish")
     return start_nginx(profile, workdir, upstream)
+
+
+#: Generous: the suite shares a 2-core CI machine with the servers it starts.
+HTTP_TIMEOUT = 30.0
+
+
+def http_get(url: str, **kwargs: Any) -> httpx.Response:
+    """``httpx.get`` with :data:`HTTP_TIMEOUT` and no cookie jar carried between calls."""
+    return httpx.get(url, timeout=HTTP_TIMEOUT, **kwargs)

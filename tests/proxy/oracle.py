@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import httpx
+from tests.proxies import HTTP_TIMEOUT
 from tests.proxy.apps.guarded import STATIC_JS
 from tests.proxy.callers import Caller
 
@@ -134,7 +135,7 @@ def hammer(
         client: httpx.Client | None = getattr(local, "client", None)
         if client is None:
             # No cookie jar: a caller must never send another caller's cookies.
-            client = local.client = httpx.Client(base_url=base_url, timeout=10.0)
+            client = local.client = httpx.Client(base_url=base_url, timeout=HTTP_TIMEOUT)
             with lock:
                 clients.append(client)
         client.cookies.clear()

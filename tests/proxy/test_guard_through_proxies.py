@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import os
 
-import httpx
 import pytest
-from tests.proxies import PROFILES, Server, nginx_cached_entries
+from tests.proxies import PROFILES, Server, http_get, nginx_cached_entries
 from tests.proxy.callers import Keyring
 from tests.proxy.conftest import ProxyFactory
 from tests.proxy.oracle import Report, hammer, plan
@@ -84,7 +83,7 @@ def test_the_public_asset_is_cached_by_every_proxy(proxy: ProxyFactory, guarded:
     """Positive control: the proxies are caching, so the zero above means something."""
     for profile in PROFILES:
         front = proxy(profile, guarded)
-        seen = [httpx.get(front.url + "/static/app.js").headers.get("X-Cache") for _ in range(2)]
+        seen = [http_get(front.url + "/static/app.js").headers.get("X-Cache") for _ in range(2)]
         assert seen == ["MISS", "HIT"], (profile, seen)
 
 
@@ -93,10 +92,10 @@ def served_settings(front: Server, keyring: Keyring) -> tuple[int, list[str]]:
     many got the first one's body, and the ``X-Cache`` values they saw."""
     first, *others = keyring.valid
     url = front.url + "/me/settings.js"
-    assert httpx.get(url, headers=first.headers()).json() == {"principal": first.principal}
+    assert http_get(url, headers=first.headers()).json() == {"principal": first.principal}
     leaked, seen = 0, []
     for caller in others:
-        r = httpx.get(url, headers=caller.headers())
+        r = http_get(url, headers=caller.headers())
         leaked += r.json() != {"principal": caller.principal}
         seen.append(r.headers["X-Cache"])
     return leaked, seen
@@ -120,5 +119,5 @@ def test_the_recommended_cdn_rule_keeps_credentialed_requests_out(
     front = proxy("cdn-static-recommended", guarded)
     leaked, seen = served_settings(front, keyring)
     assert leaked == 0 and set(seen) == {"BYPASS"}
-    public = [httpx.get(front.url + "/static/app.js").headers["X-Cache"] for _ in range(2)]
+    public = [http_get(front.url + "/static/app.js").headers["X-Cache"] for _ in range(2)]
     assert public == ["MISS", "HIT"]

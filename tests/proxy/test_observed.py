@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
 import pytest
-from tests.proxies import Server
+from tests.proxies import Server, http_get
 from tests.proxy.conftest import ProxyFactory
 
 CREDENTIALS = ("X-API-Key", "Authorization", "Cookie")
@@ -66,8 +65,8 @@ def observe(front: Server, path: str) -> set[tuple[str, str]]:
         for name, params in RESPONSES.items():
             query = {**params, "buster": uuid.uuid4().hex}
             url = front.url + path
-            a = httpx.get(url, params=query, headers=credential(cred, "alice-key"))
-            b = httpx.get(url, params=query, headers=credential(cred, "bob-key"))
+            a = http_get(url, params=query, headers=credential(cred, "alice-key"))
+            b = http_get(url, params=query, headers=credential(cred, "bob-key"))
             assert a.status_code == b.status_code == 200
             if "alice-key" in b.text:
                 assert b.headers["X-Cache"] == "HIT"
@@ -91,9 +90,9 @@ def test_what_each_proxy_serves_to_another_credential(
 def served_to_others(front: Server, query: dict[str, str], others: list[dict[str, str]]) -> int:
     """Key A asks first; how many of ``others`` then receive A's response."""
     url = front.url + "/whoami"
-    first = httpx.get(url, params=query, headers={"X-API-Key": "key-of-a"})
+    first = http_get(url, params=query, headers={"X-API-Key": "key-of-a"})
     assert first.headers["X-Cache"] == "MISS"
-    return sum("key-of-a" in httpx.get(url, params=query, headers=h).text for h in others)
+    return sum("key-of-a" in http_get(url, params=query, headers=h).text for h in others)
 
 
 def others(n: int, bearer: bool) -> list[dict[str, str]]:
@@ -128,7 +127,7 @@ def test_control_varnish_caches_an_x_api_key_response_without_headers(
     leaked = served_to_others(front, query, others(19, bearer=False))
     print(f"control varnish: key A's response served to {leaked} of 19 other keys")
     assert leaked == 19
-    age = httpx.get(front.url + "/whoami", params=query, headers={"X-API-Key": "z"})
+    age = http_get(front.url + "/whoami", params=query, headers={"X-API-Key": "z"})
     assert age.headers["X-Cache"] == "HIT" and int(age.headers["Age"]) < 120
 
 
@@ -137,9 +136,9 @@ def test_cdn_utm_profile_drops_utm_params_from_the_key(proxy: ProxyFactory, plai
     front = proxy("cdn-utm", plain)
     base = {"cc": "public, max-age=60", "buster": uuid.uuid4().hex}
     url = front.url + "/whoami"
-    first = httpx.get(url, params={**base, "utm_source": "a"}, headers={"X-API-Key": "a"})
-    second = httpx.get(url, params={"utm_medium": "b", **base, "utm_source": "b"})
-    other = httpx.get(url, params={**base, "page": "2"})
+    first = http_get(url, params={**base, "utm_source": "a"}, headers={"X-API-Key": "a"})
+    second = http_get(url, params={"utm_medium": "b", **base, "utm_source": "b"})
+    other = http_get(url, params={**base, "page": "2"})
     assert [first.headers["X-Cache"], second.headers["X-Cache"]] == ["MISS", "HIT"]
     assert second.json() == {"who": "a"}
     assert other.headers["X-Cache"] == "MISS"

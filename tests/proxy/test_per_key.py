@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.proxies import Server, nginx_cached_entries
+from tests.proxies import Server, http_get, nginx_cached_entries
 from tests.proxy.callers import Caller, Keyring, Via
 from tests.proxy.conftest import ProxyFactory
 from tests.proxy.oracle import hammer, plan
@@ -20,7 +20,7 @@ PER_KEY_PROXIES = ("nginx", "varnish")
 
 
 def get(front: Server, path: str, caller: Caller) -> httpx.Response:
-    return httpx.get(front.url + path, headers=caller.headers())
+    return http_get(front.url + path, headers=caller.headers())
 
 
 def test_per_key_mode_headers(guarded_per_key: Server, keyring: Keyring) -> None:
