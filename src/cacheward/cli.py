@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from . import __version__
+from .check.cli import check_command
+from .scan.cli import scan_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -14,3 +16,7 @@ def main() -> None:
 
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or runtime error.
     """
+
+
+main.add_command(scan_command)
+main.add_command(check_command)

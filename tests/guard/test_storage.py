@@ -308,3 +308,19 @@ def test_request_is_not_touched_for_unmanaged_routes_without_credentials(guarded
 
     assert app.test_client().get("/public").headers["Cache-Control"] == "public, max-age=60"
     _ = request  # keep the import meaningful for readers
+
+
+def test_duplicate_parameters_can_be_allowed_and_then_keep_their_order():
+    app, ward, store = make_app(CACHEWARD_REJECT_DUPLICATE_PARAMS=False)
+    key = store.create("alice").plaintext
+
+    @app.get("/tags")
+    @ward.protected()
+    @ward.cached()
+    def tags():
+        return ",".join(request.args.getlist("t"))
+
+    c = app.test_client()
+    assert c.get("/tags?t=a&t=b", headers=h(key)).text == "a,b"
+    assert c.get("/tags?t=b&t=a", headers=h(key)).text == "b,a"  # not the a,b entry
+    assert c.get("/tags?t=a&t=b", headers=h(key)).headers["Cache-Status"] == "cacheward; hit"

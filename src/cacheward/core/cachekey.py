@@ -67,16 +67,22 @@ def build_cache_key(
     policy: KeyPolicy,
     scope: str,
     namespace: str = "cw",
+    reject_duplicates: bool | None = None,
 ) -> tuple[CacheKey, frozenset[str]]:
     """Build the key for ``facts`` and return it with the query names it left out.
 
     ``HEAD`` is keyed as ``GET`` so that it is answered from the ``GET`` entry.
+    ``reject_duplicates`` overrides the policy's own setting when given.
 
     :raises MalformedQuery: when the query cannot be keyed safely.
     """
     method = "GET" if facts.method == "HEAD" else facts.method
     query, dropped = canonical_query(
-        pairs, policy.keeps_param, reject_duplicates=policy.reject_duplicate_params
+        pairs,
+        policy.keeps_param,
+        reject_duplicates=policy.reject_duplicate_params
+        if reject_duplicates is None
+        else reject_duplicates,
     )
     parts: list[tuple[str, str]] = [
         ("ns", namespace),

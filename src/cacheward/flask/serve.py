@@ -73,6 +73,7 @@ def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         route.policy,
         state.scope_token(route.policy.scope, principal),
         state.namespace,
+        state.reject_duplicate_params,
     )
     backend = state.backend
     try:

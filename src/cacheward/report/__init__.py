@@ -13,6 +13,7 @@ class Format(Enum):
     TEXT = "text"
     JSON = "json"
     SARIF = "sarif"
+    HTML = "html"
 
 
 def render(report: Report, fmt: Format, *, color: bool = False) -> str:
@@ -25,6 +26,10 @@ def render(report: Report, fmt: Format, *, color: bool = False) -> str:
         from .sarif import render_sarif
 
         return render_sarif(report)
+    if fmt is Format.HTML:
+        from .html import render_html
+
+        return render_html(report)
     from .text import render_text
 
     return render_text(report, color=color)

@@ -1,0 +1,224 @@
+"""Classify decorators, find views and app-wide settings: fills an :class:`AppModel`."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+
+from . import names as n
+from .effect import Effect, EffectKind
+from .flow import Analyzer, FunctionNode
+from .model import (
+    AppModel,
+    CacheFlavor,
+    Decorator,
+    DecoratorKind,
+    Def,
+    Index,
+    Site,
+    Source,
+    View,
+)
+
+_ROUTE_OWNER = re.compile(r"(^|_)(app|bp|blueprint|api|router)$", re.IGNORECASE)
+_HOOKS = frozenset({"after_request", "after_app_request"})
+_GUARDS = frozenset({"before_request", "before_app_request"})
+_CALLER_READS = frozenset({EffectKind.CREDENTIAL, EffectKind.IDENTITY, EffectKind.QUERY_CREDENTIAL})
+_READ_COVER = {
+    EffectKind.IDENTITY: "identity",
+    EffectKind.CREDENTIAL: "identity",
+    EffectKind.HOST: "host",
+    EffectKind.QUERY: "query",
+    EffectKind.QUERY_CREDENTIAL: "query",
+}
+
+
+def build(sources: Sequence[Source]) -> AppModel:
+    """Build the model of the app spread over ``sources``."""
+    index = Index(sources)
+    model = AppModel(sources=tuple(sources), analyzer=Analyzer(index))
+    _Builder(model, index).run()
+    return model
+
+
+class _Builder:
+    def __init__(self, model: AppModel, index: Index) -> None:
+        self.model = model
+        self.index = index
+        self.keys: list[tuple[str, FunctionNode]] = []
+        self._custom: dict[int, DecoratorKind] = {}
+
+    def run(self) -> None:
+        views: list[View] = []
+        proxyfixes: list[Site] = []
+        cache_types: list[Site] = []
+        hooks: list[tuple[Source, Def]] = []
+        routed: list[tuple[Source, Def, tuple[Decorator, ...]]] = []
+        guards: set[tuple[str, str]] = set()
+        for source in self.model.sources:
+            for fn in source.defs:
+                decorators = tuple(self.decorator(source, d) for d in fn.decorator_list)
+                kinds = {d.kind for d in decorators}
+                if DecoratorKind.HOOK in kinds:
+                    hooks.append((source, fn))
+                    if any(e.kind is EffectKind.CACHE_CONTROL for e in self.effects(source, fn)):
+                        self.model.hooks_set_cache_control = True
+                if DecoratorKind.GUARD in kinds and self.checks_caller(source, fn):
+                    guards.update(self.guarded_scope(source, d) for d in decorators)
+                both = {DecoratorKind.CACHE, DecoratorKind.AUTH} <= kinds
+                if DecoratorKind.ROUTE in kinds or both:
+                    routed.append((source, fn, decorators))
+            proxyfixes.extend(source.proxyfixes)
+            cache_types.extend(source.cache_types)
+        for source, fn, decorators in routed:
+            view = self.view(source, fn, decorators)
+            if ("*", "*") in guards or (source.path, view.blueprint or "") in guards:
+                view = replace(view, guarded=True)
+            views.append(view)
+        self.model.views = tuple(views)
+        self.model.proxyfixes = tuple(proxyfixes)
+        self.model.cache_types = tuple(cache_types)
+        self.model.key_functions = tuple(self.keys)
+        self.model.hooks = tuple(hooks)
+
+    def effects(self, source: Source, fn: FunctionNode) -> tuple[Effect, ...]:
+        return self.model.analyzer.effects(source.path, fn)
+
+    def checks_caller(self, source: Source, fn: Def) -> bool:
+        """Whether ``fn`` reads a credential or the caller and denies with 401/403."""
+        kinds = {e.kind for e in self.effects(source, fn)}
+        return EffectKind.AUTH_CHECK in kinds and bool(kinds & _CALLER_READS)
+
+    def guarded_scope(self, source: Source, hook: Decorator) -> tuple[str, str]:
+        """``("*", "*")`` for an app-wide before_request, else the blueprint's file and name."""
+        owner = hook.name.rsplit(".", 1)[0]
+        if n.last(hook.name) == "before_app_request" or (
+            self.index.object_kind(source, owner) != "Blueprint"
+        ):
+            return "*", "*"
+        return source.path, owner
+
+    # -- decorators ----------------------------------------------------------------------
+    def decorator(self, source: Source, node: ast.expr) -> Decorator:
+        func = node.func if isinstance(node, ast.Call) else node
+        name = n.dotted(func)
+        if name is None:
+            return Decorator(node, "?", DecoratorKind.OTHER)
+        tail = n.last(name)
+        owner = name[: -len(tail) - 1] if "." in name else ""
+        kind = self.index.object_kind(source, owner) if owner else None
+        if tail in n.ROUTE_METHODS and owner:
+            if kind in {"Flask", "Blueprint"} or _ROUTE_OWNER.search(n.last(owner)):
+                return Decorator(node, name, DecoratorKind.ROUTE)
+        if tail in _HOOKS:
+            return Decorator(node, name, DecoratorKind.HOOK)
+        if tail in _GUARDS:
+            return Decorator(node, name, DecoratorKind.GUARD)
+        if tail in {"cached", "memoize"} and owner:
+            ward = kind == "Cacheward" or (kind is None and n.last(owner) == "ward")
+            flavor = CacheFlavor.CACHEWARD if ward else CacheFlavor.FLASK_CACHING
+            return Decorator(node, name, DecoratorKind.CACHE, flavor)
+        if tail in n.AUTH_DECORATORS or (
+            tail == "protected" and (kind == "Cacheward" or n.last(owner) == "ward")
+        ):
+            return Decorator(node, name, DecoratorKind.AUTH)
+        custom = self.custom(source, func)
+        if custom is DecoratorKind.CACHE:
+            return Decorator(node, name, DecoratorKind.CACHE, CacheFlavor.CUSTOM)
+        return Decorator(node, name, custom)
+
+    def custom(self, source: Source, func: ast.expr) -> DecoratorKind:
+        """What a decorator defined in the scanned tree does.
+
+        AUTH: its wrapper reads a credential or the caller and denies with 401/403.
+        CACHE: its wrapper reads a cache and checks nothing.
+        """
+        target = self.index.resolve(source.path, func)
+        if target is None:
+            return DecoratorKind.OTHER
+        path, fn = target
+        if id(fn) not in self._custom:
+            nested = any(
+                isinstance(x, ast.FunctionDef | ast.AsyncFunctionDef) and x is not fn
+                for x in ast.walk(fn)
+            )
+            kinds = {e.kind for e in self.model.analyzer.effects(path, fn)}
+            kind = DecoratorKind.OTHER
+            if nested and EffectKind.AUTH_CHECK in kinds and kinds & _CALLER_READS:
+                kind = DecoratorKind.AUTH
+            elif nested and EffectKind.CACHE_LOOKUP in kinds and EffectKind.AUTH_CHECK not in kinds:
+                kind = DecoratorKind.CACHE
+            self._custom[id(fn)] = kind
+        return self._custom[id(fn)]
+
+    # -- views ---------------------------------------------------------------------------
+    def view(self, source: Source, fn: Def, decorators: tuple[Decorator, ...]) -> View:
+        routes: list[str] = []
+        blueprint: str | None = None
+        for d in decorators:
+            if d.kind is not DecoratorKind.ROUTE or d.call is None:
+                continue
+            rule = d.call.args[0] if d.call.args else n.keyword(d.call, "rule")
+            if (text := n.const_str(rule)) is not None:
+                routes.append(text)
+            owner = d.name.rsplit(".", 1)[0]
+            if self.index.object_kind(source, owner) == "Blueprint":
+                blueprint = owner
+        cache = next((d for d in decorators if d.kind is DecoratorKind.CACHE), None)
+        return View(
+            source=source,
+            func=fn,
+            decorators=decorators,
+            routes=tuple(routes),
+            blueprint=blueprint,
+            effects=self.model.analyzer.effects(source.path, fn),
+            cover=self.cover(source, cache) if cache else frozenset({"*"}),
+        )
+
+    def cover(self, source: Source, cache: Decorator) -> frozenset[str]:
+        """The request inputs the key of ``cache`` includes (``*``: everything or unknown)."""
+        if cache.flavor is not CacheFlavor.FLASK_CACHING:
+            return frozenset({"*"})  # cacheward enforces its key; a custom one is unknown
+        call = cache.call
+        cover = {"path"}
+        if call is None or n.last(cache.name) == "memoize":
+            return frozenset(cover)
+        if n.truthy(n.keyword(call, "query_string")):
+            cover.add("query")
+        options = [n.keyword(call, "make_cache_key"), n.keyword(call, "key_prefix")]
+        if len(call.args) > 1:
+            options.append(call.args[1])
+        unless = self.function(source, n.keyword(call, "unless"))
+        if unless is not None:
+            # unless=lambda: current_user.is_authenticated: callers are never cached.
+            kinds = {e.kind for e in self.model.analyzer.effects(*unless)}
+            if kinds & {EffectKind.IDENTITY, EffectKind.CREDENTIAL}:
+                cover.add("identity")
+        for option in options:
+            if option is None or n.const_str(option) is not None:
+                continue
+            target = self.function(source, option)
+            if target is None:
+                return frozenset({"*"})
+            path, fn = target
+            self.keys.append((path, fn))
+            for e in self.model.analyzer.effects(path, fn, key_function=True):
+                if e.kind is EffectKind.HEADER or (
+                    e.kind is EffectKind.CREDENTIAL and e.detail != "Authorization"
+                ):
+                    cover.add(f"header:{e.detail.lower()}")
+                if e.kind is EffectKind.COOKIE:
+                    cover.add(f"cookie:{e.detail}")
+                if e.kind in _READ_COVER:
+                    cover.add(_READ_COVER[e.kind])
+        return frozenset(cover)
+
+    def function(self, source: Source, option: ast.expr | None) -> tuple[str, FunctionNode] | None:
+        """The lambda or the function in the tree that a decorator option names."""
+        if option is None:
+            return None
+        if isinstance(option, ast.Lambda):
+            return source.path, option
+        return self.index.resolve(source.path, option)

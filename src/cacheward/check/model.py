@@ -1,0 +1,324 @@
+"""One AST pass over the scanned tree: a model of the Flask app that the rules read.
+
+The model knows the views (decorators in order, route paths, blueprint), the cache and
+auth objects, the custom auth decorators, ``ProxyFix`` and ``CACHE_TYPE`` settings, and,
+through :class:`~cacheward.check.flow.Analyzer`, what every function does. Imports are
+resolved within the scanned tree; nothing is ever imported or run.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from . import names as n
+from .effect import Effect, EffectKind
+from .flow import Analyzer, FunctionNode
+
+Def = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+class DecoratorKind(Enum):
+    """What a decorator does to a view."""
+
+    ROUTE = "route"
+    CACHE = "cache"
+    AUTH = "auth"
+    HOOK = "hook"
+    GUARD = "guard"
+    OTHER = "other"
+
+
+class CacheFlavor(Enum):
+    """Which library a cache decorator comes from."""
+
+    FLASK_CACHING = "flask-caching"
+    CACHEWARD = "cacheward"
+    CUSTOM = "custom"
+
+
+@dataclass(frozen=True)
+class Decorator:
+    """One decorator of a function, as written."""
+
+    node: ast.expr
+    name: str
+    kind: DecoratorKind
+    flavor: CacheFlavor | None = None
+
+    @property
+    def call(self) -> ast.Call | None:
+        return self.node if isinstance(self.node, ast.Call) else None
+
+    @property
+    def line(self) -> int:
+        return self.node.lineno
+
+
+@dataclass
+class Source:
+    """One parsed file.
+
+    :param module: the dotted module name, from the package layout on disk.
+    :param imports: local name to ``(module, name)``; ``name`` is ``None`` for ``import m``.
+    :param objects: module-level name to the class it is built from (``Cache``, ``Flask``).
+    """
+
+    path: str
+    module: str
+    tree: ast.Module
+    is_package: bool = False
+    functions: dict[str, Def] = field(default_factory=dict)
+    imports: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    objects: dict[str, str] = field(default_factory=dict)
+    flask_session: bool = False
+    defs: list[Def] = field(default_factory=list)
+    proxyfixes: list[Site] = field(default_factory=list)
+    cache_types: list[Site] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class View:
+    """A routed function (or one with both a cache and an auth decorator)."""
+
+    source: Source
+    func: Def
+    decorators: tuple[Decorator, ...]
+    routes: tuple[str, ...]
+    blueprint: str | None
+    effects: tuple[Effect, ...]
+    cover: frozenset[str]
+    guarded: bool = False
+
+    @property
+    def cache(self) -> Decorator | None:
+        return next((d for d in self.decorators if d.kind is DecoratorKind.CACHE), None)
+
+    @property
+    def auth(self) -> tuple[Decorator, ...]:
+        return tuple(d for d in self.decorators if d.kind is DecoratorKind.AUTH)
+
+    @property
+    def authenticated(self) -> bool:
+        """An auth decorator or before_request guard, or a credential check in the body."""
+        kinds = {e.kind for e in self.effects}
+        return (
+            bool(self.auth)
+            or self.guarded
+            or (
+                EffectKind.AUTH_CHECK in kinds
+                and bool(kinds & {EffectKind.CREDENTIAL, EffectKind.IDENTITY})
+            )
+        )
+
+    def covers(self, *needed: str) -> bool:
+        """Whether the cache key includes one of ``needed`` (``host``, ``header:x``...)."""
+        return "*" in self.cover or any(x in self.cover for x in needed)
+
+    def unkeyed(self, *kinds: EffectKind) -> tuple[Effect, ...]:
+        """Reads of ``kinds`` that a Flask-Caching key on this view leaves out."""
+        cache = self.cache
+        if cache is None or cache.flavor is not CacheFlavor.FLASK_CACHING:
+            return ()
+        return tuple(e for e in self.effects if e.kind in kinds and not self.covers(*_need(e)))
+
+
+def _need(effect: Effect) -> tuple[str, ...]:
+    """The cover entries, any of which keys the input ``effect`` reads."""
+    kind, detail = effect.kind, effect.detail
+    if kind is EffectKind.HEADER:
+        return f"header:{detail.lower()}", "header:*"
+    if kind is EffectKind.COOKIE:
+        return f"cookie:{detail}", "cookie:*"
+    if kind is EffectKind.CREDENTIAL:
+        return "identity", f"header:{detail.lower()}"
+    if kind is EffectKind.IDENTITY:
+        return ("identity",)
+    if kind is EffectKind.HOST:
+        return ("host",)
+    return ("query",)
+
+
+@dataclass(frozen=True)
+class Site:
+    """A place in a file, with what was found there."""
+
+    path: str
+    node: ast.AST
+    detail: str
+
+    @property
+    def line(self) -> int:
+        return getattr(self.node, "lineno", 1)
+
+
+@dataclass
+class AppModel:
+    """Everything the rules know about the scanned tree."""
+
+    sources: tuple[Source, ...]
+    analyzer: Analyzer
+    views: tuple[View, ...] = ()
+    proxyfixes: tuple[Site, ...] = ()
+    cache_types: tuple[Site, ...] = ()
+    key_functions: tuple[tuple[str, FunctionNode], ...] = ()
+    hooks: tuple[tuple[Source, Def], ...] = ()
+    hooks_set_cache_control: bool = False
+
+    def functions(self) -> Iterator[tuple[Source, Def]]:
+        """Every function definition of every file, nested ones included."""
+        for source in self.sources:
+            for fn in source.defs:
+                yield source, fn
+
+    @property
+    def host_proxyfixes(self) -> tuple[Site, ...]:
+        """``ProxyFix`` calls that trust ``X-Forwarded-Host``."""
+        return tuple(p for p in self.proxyfixes if p.detail != "0")
+
+
+class Index:
+    """Name resolution across the scanned tree (the :class:`~.flow.Resolver`)."""
+
+    def __init__(self, sources: Sequence[Source]) -> None:
+        self.by_path = {s.path: s for s in sources}
+        self.by_module: dict[str, Source] = {}
+        self.by_suffix: dict[str, list[Source]] = {}
+        self._caches: dict[str, frozenset[str]] = {}
+        for s in sources:
+            self.by_module.setdefault(s.module, s)
+            parts = s.module.split(".")
+            for i in range(len(parts)):
+                self.by_suffix.setdefault(".".join(parts[i:]), []).append(s)
+
+    def module(self, name: str) -> Source | None:
+        if name in self.by_module:
+            return self.by_module[name]
+        found = self.by_suffix.get(name, [])
+        return found[0] if len(found) == 1 else None
+
+    def lookup(self, source: Source, name: str, hops: int = 3) -> tuple[Source, str] | None:
+        """The file and module-level name that the dotted ``name`` in ``source`` refers to."""
+        head, _, rest = name.partition(".")
+        if not rest and (head in source.functions or head in source.objects):
+            return source, head
+        if head not in source.imports or hops == 0:
+            return (source, head) if not rest else None
+        mod, attr = source.imports[head]
+        if attr is not None:
+            target = self.module(mod)
+            if target is not None and (attr in target.functions or attr in target.objects):
+                return self.lookup(target, attr + (f".{rest}" if rest else ""), hops - 1)
+            if target is not None and attr in target.imports:
+                return self.lookup(target, attr + (f".{rest}" if rest else ""), hops - 1)
+            mod = f"{mod}.{attr}"
+        target = self.module(mod)
+        if target is None or not rest:
+            return None
+        return self.lookup(target, rest, hops - 1)
+
+    def resolve(self, path: str, func: ast.expr) -> tuple[str, FunctionNode] | None:
+        name = n.dotted(func)
+        source = self.by_path.get(path)
+        if name is None or source is None:
+            return None
+        found = self.lookup(source, name)
+        if found is None or found[1] not in found[0].functions:
+            return None
+        return found[0].path, found[0].functions[found[1]]
+
+    def object_kind(self, source: Source, name: str) -> str | None:
+        found = self.lookup(source, name)
+        return found[0].objects.get(found[1]) if found else None
+
+    def caches(self, path: str) -> frozenset[str]:
+        source = self.by_path[path]
+        names = set(source.objects) | set(source.imports)
+        return frozenset(x for x in names if self.object_kind(source, x) in {"Cache", "Cacheward"})
+
+    def flask_session(self, path: str) -> bool:
+        return self.by_path[path].flask_session
+
+
+def read_source(
+    path: str, module: str, tree: ast.Module, is_package: bool, text: str | None = None
+) -> Source:
+    """Index the module-level names of one parsed file.
+
+    :param text: the file's source, when known: lets the walk skip settings it lacks.
+    """
+    source = Source(path=path, module=module, tree=tree, is_package=is_package)
+    proxyfix = text is None or "ProxyFix" in text
+    cache_type = text is None or "CACHE_TYPE" in text
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            source.functions[node.name] = node
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                source.imports[alias.asname or alias.name.split(".")[0]] = (
+                    alias.name if alias.asname else alias.name.split(".")[0],
+                    None,
+                )
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(source, node)
+            for alias in node.names:
+                source.imports[alias.asname or alias.name] = (base, alias.name)
+                if base == "flask" and alias.name == "session":
+                    source.flask_session = True
+    for item in ast.walk(tree):  # the one walk over the whole file
+        if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+            source.defs.append(item)
+            continue
+        if proxyfix and isinstance(item, ast.Call) and (fix := _proxyfix(path, item)):
+            source.proxyfixes.append(fix)
+        if cache_type and isinstance(item, ast.Dict | ast.Call | ast.Assign):
+            source.cache_types.extend(_cache_types(path, item))
+        if isinstance(item, ast.Assign) and isinstance(item.value, ast.Call):
+            kind = n.dotted(item.value.func)
+            for target in item.targets:
+                if isinstance(target, ast.Name) and kind is not None:
+                    source.objects[target.id] = n.last(kind)
+    return source
+
+
+def _absolute(source: Source, node: ast.ImportFrom) -> str:
+    if node.level == 0:
+        return node.module or ""
+    parts = source.module.split(".")
+    if not source.is_package:
+        parts = parts[:-1]
+    parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
+    return ".".join([*parts, *([node.module] if node.module else [])])
+
+
+def _proxyfix(path: str, node: ast.Call) -> Site | None:
+    """A ``ProxyFix(...)`` call, with its ``x_host`` (``?`` when not a constant)."""
+    if n.last(n.dotted(node.func) or "") != "ProxyFix":
+        return None
+    x_host = n.keyword(node, "x_host")
+    if x_host is None and len(node.args) > 5:
+        x_host = node.args[5]
+    value = n.const_int(x_host) if x_host is not None else 0
+    return Site(path, node, "?" if value is None else str(value))
+
+
+def _cache_types(path: str, node: ast.AST) -> Iterator[Site]:
+    """``CACHE_TYPE`` settings in ``node`` naming a shared, pickling Flask-Caching backend."""
+    pairs: list[tuple[str | None, ast.AST | None]] = []
+    if isinstance(node, ast.Dict):
+        pairs = [(n.const_str(k), v) for k, v in zip(node.keys, node.values, strict=False)]
+    elif isinstance(node, ast.Call):
+        pairs = [(kw.arg, kw.value) for kw in node.keywords]
+    elif isinstance(node, ast.Assign):
+        for target in node.targets:
+            if isinstance(target, ast.Name):
+                pairs.append((target.id, node.value))
+            elif isinstance(target, ast.Subscript):
+                pairs.append((n.const_str(target.slice), node.value))
+    for key, value in pairs:
+        text = n.const_str(value)
+        if key == "CACHE_TYPE" and text is not None and value is not None:
+            if n.last(text).lower() in n.SHARED_CACHE_TYPES:
+                yield Site(path, value, text)

@@ -1,0 +1,194 @@
+"""Names and source patterns the checker recognises in Flask code.
+
+Everything here is a pure function of an :mod:`ast` node: no model, no I/O.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+#: Request headers that carry a credential (lower case).
+CREDENTIAL_HEADERS = frozenset(
+    {
+        "x-api-key",
+        "api-key",
+        "apikey",
+        "authorization",
+        "proxy-authorization",
+        "x-auth-token",
+        "x-access-token",
+        "x-token",
+    }
+)
+
+#: Query parameters that carry a credential when an API accepts one from the URL.
+CREDENTIAL_PARAMS = frozenset(
+    {
+        "api_key",
+        "apikey",
+        "api-key",
+        "x-api-key",
+        "key",
+        "token",
+        "access_token",
+        "auth",
+        "auth_token",
+        "jwt",
+        "secret",
+        "password",
+    }
+)
+
+#: Variable names that hold a raw credential.
+CREDENTIAL_NAME = re.compile(
+    r"^(x_)?(api_?key|apikey|token|access_token|auth_token|bearer(_token)?|authorization"
+    r"|auth_header|credentials?|raw_key|password|jwt)$",
+    re.IGNORECASE,
+)
+
+#: Flask-Caching ``CACHE_TYPE`` values whose store is shared between processes (lower case).
+SHARED_CACHE_TYPES = frozenset(
+    {
+        "redis",
+        "rediscache",
+        "redisclustercache",
+        "redissentinelcache",
+        "memcached",
+        "memcachedcache",
+        "saslmemcached",
+        "saslmemcachedcache",
+        "spreadsaslmemcached",
+        "spreadsaslmemcachedcache",
+    }
+)
+
+#: Last names of decorators that authenticate (flask-httpauth, Flask-Login,
+#: flask-jwt-extended, Flask-Security and common hand-written ones).
+AUTH_DECORATORS = frozenset(
+    {
+        "login_required",
+        "fresh_login_required",
+        "jwt_required",
+        "fresh_jwt_required",
+        "auth_required",
+        "roles_required",
+        "roles_accepted",
+        "permission_required",
+        "token_required",
+        "api_key_required",
+        "require_api_key",
+        "requires_auth",
+    }
+)
+
+#: Calls that perform an authentication or authorization check when they are not
+#: followed into (unresolved helpers, third-party functions).
+AUTH_CALL = re.compile(
+    r"^(verify_jwt_in_request|authorize\w*|require_\w+|check_\w*(auth|access|owner|perm|key|token)\w*"
+    r"|ensure_\w*(auth|access|owner|perm)\w*|assert_\w*(owner|access|perm)\w*)$"
+)
+
+#: Calls that return the caller's identity.
+IDENTITY_CALLS = frozenset({"get_jwt_identity", "get_jwt", "get_current_user", "current_user"})
+
+#: Bare names that are the caller's identity (``session`` only when imported from flask).
+IDENTITY_NAMES = frozenset({"current_user", "current_identity", "current_principal"})
+
+#: ``g`` attributes that conventionally hold the caller or its credential.
+G_IDENTITY = frozenset({"user", "current_user", "principal", "identity", "account", "tenant"})
+G_CREDENTIAL = frozenset({"api_key", "apikey", "token", "credential"})
+
+#: ``request`` attributes that depend on the Host header.
+HOST_ATTRS = frozenset({"host", "host_url", "url_root", "url", "base_url", "root_url"})
+
+#: ``request`` attributes that depend on the query string.
+QUERY_ATTRS = frozenset({"args", "values", "query_string", "full_path", "url"})
+
+#: Methods of Flask and Blueprint objects that register a route.
+ROUTE_METHODS = frozenset({"route", "get", "post", "put", "patch", "delete"})
+
+#: Methods of a cache that read it.
+LOOKUP_METHODS = frozenset({"get", "has", "get_many", "get_dict", "__contains__"})
+
+#: Methods of a cache whose first argument is a key.
+KEYED_METHODS = LOOKUP_METHODS | {"set", "add", "delete", "inc", "dec", "setdefault"}
+
+#: Status codes that mean "not authenticated" or "not authorized".
+DENY_STATUSES = frozenset({401, 403})
+
+#: Exception names that deny access.
+DENY_EXCEPTIONS = re.compile(
+    r"(Unauthorized|Forbidden|PermissionDenied|NotAuthenticated|AuthError)"
+)
+
+
+def dotted(node: ast.AST) -> str | None:
+    """``a.b.c`` for a chain of attributes on a name, else ``None``.
+
+    :param node: an expression.
+    """
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def last(name: str) -> str:
+    """The last component of a dotted name."""
+    return name.rsplit(".", 1)[-1]
+
+
+def const_str(node: ast.AST | None) -> str | None:
+    """The value of a string constant, else ``None``."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def const_int(node: ast.AST | None) -> int | None:
+    """The value of an integer constant (not a bool), else ``None``."""
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    return None
+
+
+def keyword(call: ast.Call, name: str) -> ast.expr | None:
+    """The value passed as keyword ``name`` to ``call``, else ``None``."""
+    for kw in call.keywords:
+        if kw.arg == name:
+            return kw.value
+    return None
+
+
+def truthy(node: ast.AST | None) -> bool:
+    """Whether ``node`` is a constant that is true (a non-constant counts as true)."""
+    if node is None:
+        return False
+    if isinstance(node, ast.Constant):
+        return bool(node.value)
+    return True
+
+
+def is_cacheish(node: ast.AST, caches: frozenset[str] = frozenset()) -> bool:
+    """Whether ``node`` names a cache: a known cache object or a name containing ``cache``.
+
+    :param node: the receiver of a method call, subscript or ``in``.
+    :param caches: names bound to ``Cache(...)`` objects in the module.
+    """
+    name = dotted(node)
+    if name is None:
+        return False
+    if name in caches:
+        return True
+    return "cache" in last(name).lower() and not name.startswith("request.")
+
+
+def is_public_cache_control(value: str) -> bool:
+    """Whether a ``Cache-Control`` value lets shared caches store the response."""
+    lowered = value.lower()
+    return "public" in lowered or "s-maxage" in lowered

@@ -1,0 +1,88 @@
+"""Source patterns that read the request or deny access, as pure functions of a node."""
+
+from __future__ import annotations
+
+import ast
+
+from . import names as n
+from .effect import EffectKind
+
+
+def credential_source(node: ast.AST) -> tuple[EffectKind, str] | None:
+    """Whether ``node`` reads a credential from the request (or ``g``)."""
+    name = n.dotted(node)
+    if name == "request.authorization":
+        return EffectKind.CREDENTIAL, "Authorization"
+    if name is not None and name.startswith("g.") and n.last(name) in n.G_CREDENTIAL:
+        return EffectKind.CREDENTIAL, name
+    field, key = request_item(node)
+    if key is None:
+        return None
+    if field == "headers" and key.lower() in n.CREDENTIAL_HEADERS:
+        return EffectKind.CREDENTIAL, key
+    if field in {"args", "values"} and key.lower() in n.CREDENTIAL_PARAMS:
+        return EffectKind.QUERY_CREDENTIAL, key
+    return None
+
+
+def request_item(node: ast.AST) -> tuple[str | None, str | None]:
+    """``("headers", "X-Api-Key")`` for ``request.headers.get("X-Api-Key")`` and friends."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        owner = n.dotted(node.func.value)
+        if (
+            owner is not None
+            and owner.startswith("request.")
+            and node.func.attr
+            in {
+                "get",
+                "getlist",
+                "get_all",
+                "pop",
+            }
+        ):
+            return owner.split(".", 1)[1], n.const_str(node.args[0]) if node.args else "*"
+    if isinstance(node, ast.Subscript):
+        owner = n.dotted(node.value)
+        if owner is not None and owner.startswith("request."):
+            return owner.split(".", 1)[1], n.const_str(node.slice) or "*"
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        owner = n.dotted(node.comparators[0])
+        if isinstance(node.ops[0], ast.In | ast.NotIn) and owner and owner.startswith("request."):
+            return owner.split(".", 1)[1], n.const_str(node.left) or "*"
+    return None, None
+
+
+def request_read(node: ast.AST) -> list[tuple[EffectKind, str]] | None:
+    """The request inputs ``node`` reads, when it is a read of ``request``."""
+    field, key = request_item(node)
+    if field is None:
+        name = n.dotted(node)
+        if name is None or not name.startswith("request.") or name.count(".") != 1:
+            return None
+        field, key = name.split(".", 1)[1], "*"
+    reads: list[tuple[EffectKind, str]] = []
+    if field == "headers":
+        reads.append((EffectKind.HEADER, key or "*"))
+    elif field == "cookies":
+        reads.append((EffectKind.COOKIE, key or "*"))
+    if field in n.HOST_ATTRS:
+        reads.append((EffectKind.HOST, f"request.{field}"))
+    if field in n.QUERY_ATTRS:
+        reads.append((EffectKind.QUERY, key if key and key != "*" else f"request.{field}"))
+    return reads or None
+
+
+def denies(value: ast.expr) -> bool:
+    """``return body, 401`` or ``return body, 403, headers``."""
+    if isinstance(value, ast.Tuple) and len(value.elts) >= 2:
+        return n.const_int(value.elts[1]) in n.DENY_STATUSES
+    return False
+
+
+def status_arg_denies(node: ast.Call) -> bool:
+    """``make_response(body, 401)``, ``Response(status=403)``."""
+    tail = n.last(n.dotted(node.func) or "")
+    if tail not in {"make_response", "Response", "jsonify_error"}:
+        return False
+    args = [*node.args[1:2], *(kw.value for kw in node.keywords if kw.arg == "status")]
+    return any(n.const_int(a) in n.DENY_STATUSES for a in args)

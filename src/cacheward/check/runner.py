@@ -1,0 +1,182 @@
+"""Run the checker over files and directories: parse, model, rules, suppressions, report."""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import gc
+import os
+import time
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..core.finding import Finding, Report
+from ..errors import CachewardError
+from .builder import build
+from .model import Source, read_source
+from .registry import Issue, all_rules
+from .suppression import NO_REASON_ID, suppressions
+
+#: Directories never descended into.
+SKIP_DIRS = frozenset(
+    {".git", ".hg", ".venv", "venv", "__pycache__", "node_modules", ".tox", ".nox", "build", "dist"}
+)
+
+
+class UnreadablePath(CachewardError):
+    """A path given to ``cacheward check`` does not exist or cannot be read."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"cannot read {path}: {reason}")
+
+
+def discover(paths: Sequence[Path], exclude: Sequence[str] = ()) -> list[Path]:
+    """Every ``.py`` file under ``paths``, sorted, minus ``exclude`` glob patterns.
+
+    :raises UnreadablePath: when a path does not exist or a directory cannot be listed.
+    """
+    found: list[Path] = []
+    for root in paths:
+        if not root.exists():
+            raise UnreadablePath(str(root), "no such file or directory")
+        if root.is_file():
+            found.append(root)
+            continue
+        try:
+            for dirpath, dirnames, filenames in os.walk(root, onerror=_raise):
+                dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+                found.extend(Path(dirpath, f) for f in sorted(filenames) if f.endswith(".py"))
+        except OSError as exc:
+            raise UnreadablePath(str(root), exc.strerror or str(exc)) from exc
+    unique = dict.fromkeys(p for p in found if not _excluded(p, exclude))
+    return list(unique)
+
+
+def _raise(exc: OSError) -> None:
+    raise exc
+
+
+def _excluded(path: Path, patterns: Iterable[str]) -> bool:
+    text = path.as_posix()
+    return any(fnmatch.fnmatch(text, p) or fnmatch.fnmatch(path.name, p) for p in patterns)
+
+
+def module_name(path: Path) -> tuple[str, bool]:
+    """The dotted module name of ``path`` from the packages around it, and if it is one."""
+    path = path.resolve()
+    is_package = path.name == "__init__.py"
+    parts = [] if is_package else [path.stem]
+    parent = path.parent
+    while (parent / "__init__.py").exists():
+        parts.insert(0, parent.name)
+        if parent.parent == parent:
+            break
+        parent = parent.parent
+    return ".".join(parts) or path.stem, is_package
+
+
+def display(path: Path) -> str:
+    """``path`` relative to the working directory when it is under it."""
+    try:
+        return path.resolve().relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic collector: ASTs hold no cycles, and with every tree alive at once
+    each full collection rescans them all, which made a run quadratic in files."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def check_paths(paths: Sequence[Path], *, exclude: Sequence[str] = ()) -> Report:
+    """Check every Python file under ``paths`` and report what the rules found.
+
+    Files that do not parse are reported as notes and skipped; they never stop a run.
+
+    :raises UnreadablePath: when a path or file cannot be read.
+    """
+    with _no_cyclic_gc():
+        return _check(paths, exclude)
+
+
+def _check(paths: Sequence[Path], exclude: Sequence[str]) -> Report:
+    from .. import __version__
+
+    started = time.perf_counter()
+    sources: list[Source] = []
+    texts: dict[str, str] = {}
+    notes: list[str] = []
+    for file in discover(paths, exclude):
+        shown = display(file)
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise UnreadablePath(shown, exc.strerror or str(exc)) from exc
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # SyntaxWarning in scanned code is not ours
+                tree = ast.parse(data, filename=shown)
+        except (SyntaxError, ValueError) as exc:
+            line = getattr(exc, "lineno", None)
+            where = f"{shown}:{line}" if line else shown
+            notes.append(f"{where}: skipped, not valid Python ({getattr(exc, 'msg', exc)})")
+            continue
+        text = texts[shown] = data.decode("utf-8", errors="replace")
+        module, is_package = module_name(file)
+        sources.append(read_source(shown, module, tree, is_package, text))
+    model = build(sources)
+    rules = all_rules()
+    raw: dict[tuple[str, int, str], Finding] = {}
+    for rule in rules.values():
+        for issue in rule.func(model):
+            found = rule.finding(issue)
+            raw.setdefault((issue.path, issue.line, rule.id), found)
+    findings, suppressed = _apply_suppressions(raw.values(), texts)
+    findings.sort(key=lambda f: (f.path or "", f.line or 0, f.id))
+    return Report(
+        tool="check",
+        version=__version__,
+        targets=tuple(str(p) for p in paths),
+        findings=tuple(findings),
+        stats={
+            "files": len(sources),
+            "views": len(model.views),
+            "suppressed": suppressed,
+            "seconds": round(time.perf_counter() - started, 3),
+        },
+        notes=tuple(notes),
+    )
+
+
+def _apply_suppressions(
+    findings: Iterable[Finding], texts: dict[str, str]
+) -> tuple[list[Finding], int]:
+    by_file = {path: suppressions(text) for path, text in texts.items()}
+    kept: list[Finding] = []
+    suppressed = 0
+    for f in findings:
+        s = by_file.get(f.path or "", {}).get(f.line or 0)
+        if s is not None and s.covers(f.id):
+            suppressed += 1
+        else:
+            kept.append(f)
+    no_reason = all_rules()[NO_REASON_ID]
+    for path, found in by_file.items():
+        for s in found.values():
+            if not s.reason:
+                node = ast.Pass(lineno=s.line, col_offset=s.column)
+                ids = sorted(s.ids) or ["*"]
+                kept.append(no_reason.finding(Issue(path, node, {"ignores": ids})))
+    return kept, suppressed

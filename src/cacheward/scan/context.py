@@ -1,0 +1,78 @@
+"""What every probe of one endpoint shares: principals, baselines, busters, options."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from enum import Enum
+from urllib.parse import urlsplit, urlunsplit
+
+from .credential import Credential
+from .exchange import ProbeResponse
+from .target import Endpoint
+
+#: The query parameter that carries each probe's cache buster.
+BUSTER_PARAM = "cwcb"
+
+
+class BusterState(Enum):
+    """Whether a fresh buster value was shown to reach a fresh cache entry."""
+
+    WORKS = "works"
+    BROKEN = "broken"
+    UNVERIFIED = "unverified"
+
+
+@dataclass(frozen=True)
+class Options:
+    """Scan-wide switches probes look at."""
+
+    aggressive: bool = False
+
+
+def token() -> str:
+    """A fresh unguessable value for busters and canaries."""
+    return "cw" + secrets.token_hex(5)
+
+
+@dataclass
+class ProbeContext:
+    """One endpoint under test.
+
+    ``baselines`` maps a principal name (``None`` for anonymous) to its response on a
+    fresh buster of its own: what that principal sees when nothing is cached for it.
+    """
+
+    endpoint: Endpoint
+    creds: list[Credential]
+    options: Options = field(default_factory=Options)
+    buster: BusterState = BusterState.UNVERIFIED
+    baselines: dict[str | None, ProbeResponse] = field(default_factory=dict)
+    cache_seen: bool = False
+
+    @property
+    def victims(self) -> list[Credential]:
+        """Principals allowed to read the endpoint (not ``--low-key``)."""
+        return [c for c in self.creds if not c.low]
+
+    @property
+    def primary(self) -> Credential:
+        """The principal whose responses probes try to poison or leak."""
+        return (self.victims or self.creds)[0]
+
+    def baseline(self, cred: Credential | None) -> ProbeResponse:
+        return self.baselines[cred.name if cred is not None else None]
+
+    def url(self, *, suffix: str = "", params: str = "", value: str | None = None) -> str:
+        """The endpoint URL with a fresh buster (or ``value``), ``suffix`` on the path
+        and ``params`` (raw, already encoded) appended to the query."""
+        parts = urlsplit(self.endpoint.url)
+        query = "&".join(
+            q for q in (parts.query, f"{BUSTER_PARAM}={value or token()}", params) if q
+        )
+        return urlunsplit((parts.scheme, parts.netloc, parts.path + suffix, query, ""))
+
+    @property
+    def authenticated(self) -> bool:
+        """Whether the primary principal gets a 2xx (probes need something to protect)."""
+        return self.baseline(self.primary).ok

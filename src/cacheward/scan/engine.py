@@ -1,0 +1,172 @@
+"""One scan: set up every endpoint, run its probes, gather one :class:`Report`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import httpx
+
+from .. import __version__
+from ..core.finding import Finding, Report
+from .context import BusterState, Options, ProbeContext
+from .credential import Credential, Redactor, redacted_logs
+from .detect import setup
+from .probes import PROBES, ProbeSpec
+from .progress import Progress, Silent
+from .runner import Budget, BudgetExceeded, Sender, drive
+from .target import Endpoint
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The scan's limits and switches (the CLI's numeric options).
+
+    :param concurrency: requests in flight at once.
+    :param rate: request starts per second across the scan (``0``: unlimited).
+    :param budget: requests per endpoint, setup included.
+    :param timeout: seconds per request.
+    :param aggressive: also send unsafe methods as override values.
+    """
+
+    concurrency: int = 8
+    rate: float = 50.0
+    budget: int = 400
+    timeout: float = 10.0
+    aggressive: bool = False
+
+
+@dataclass
+class _Outcome:
+    findings: list[Finding]
+    notes: list[str]
+    requests: int
+    scanned: bool = True
+
+
+async def _endpoint(
+    endpoint: Endpoint, creds: list[Credential], settings: Settings, sender: Sender
+) -> _Outcome:
+    ctx = ProbeContext(endpoint, creds, Options(aggressive=settings.aggressive))
+    budget = Budget(settings.budget)
+    notes: list[str] = []
+    try:
+        notes += await drive(setup(ctx), sender, budget)
+    except BudgetExceeded:
+        return _Outcome([], [f"{endpoint}: budget exhausted during setup"], budget.used, False)
+    except httpx.HTTPError as exc:
+        note = f"{endpoint}: not scanned: {type(exc).__name__}: {exc}"
+        return _Outcome([], [note], budget.used, False)
+
+    async def run(spec: ProbeSpec) -> list[Finding]:
+        try:
+            return await drive(spec.run(ctx), sender, budget)
+        except BudgetExceeded:
+            notes.append(f"{endpoint}: request budget ({budget.limit}) ran out in {spec.name}")
+        except httpx.HTTPError as exc:
+            notes.append(f"{endpoint}: {spec.name} stopped: {type(exc).__name__}: {exc}")
+        return []
+
+    specs = [s for s in PROBES if not s.active or ctx.buster is BusterState.WORKS]
+    results = await asyncio.gather(*(run(s) for s in specs))
+    return _Outcome([f for r in results for f in r], notes, budget.used)
+
+
+async def scan_async(
+    endpoints: Sequence[Endpoint],
+    creds: list[Credential],
+    settings: Settings = Settings(),  # noqa: B008 - frozen, so a shared default is safe
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    progress: Progress | None = None,
+    notes: Sequence[str] = (),
+) -> Report:
+    """Scan ``endpoints`` as ``creds`` and return the report (keys already masked).
+
+    :param endpoints: what to probe; every request adds its own cache buster.
+    :param creds: principals, the first allowed one being the victim probes try to leak.
+    :param settings: concurrency, rate, per-endpoint budget, timeout, aggressiveness.
+    :param transport: an httpx transport (tests pass an in-process one).
+    :param progress: where to report progress (default: nowhere).
+    :param notes: notes to carry into the report (e.g. skipped OpenAPI operations).
+
+    .. versionadded:: 0.1
+    """
+    redact = Redactor(creds)
+    progress = progress or Silent()
+    progress.start(len(endpoints))
+    start = time.monotonic()
+    with redacted_logs(redact):
+        outcomes = await _run(endpoints, creds, settings, transport, progress, redact)
+    progress.close()
+    elapsed = time.monotonic() - start
+    return _report(endpoints, creds, outcomes, notes, elapsed, redact)
+
+
+async def _run(
+    endpoints: Sequence[Endpoint],
+    creds: list[Credential],
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None,
+    progress: Progress,
+    redact: Redactor,
+) -> list[_Outcome]:
+    async with httpx.AsyncClient(
+        transport=transport, timeout=settings.timeout, follow_redirects=False
+    ) as client:
+        sender = Sender(client, redact=redact, concurrency=settings.concurrency, rate=settings.rate)
+
+        async def one(e: Endpoint) -> _Outcome:
+            out = await _endpoint(e, creds, settings, sender)
+            progress.advance(redact(str(e)), out.requests)
+            return out
+
+        return list(await asyncio.gather(*(one(e) for e in endpoints)))
+
+
+def _report(
+    endpoints: Sequence[Endpoint],
+    creds: list[Credential],
+    outcomes: list[_Outcome],
+    notes: Sequence[str],
+    elapsed: float,
+    redact: Redactor,
+) -> Report:
+    all_notes = list(notes)
+    if len([c for c in creds if not c.low]) < 2:
+        all_notes.append("fewer than two allowed keys: cross-key-leak was not tested")
+    all_notes += [n for o in outcomes for n in o.notes]
+    findings = sorted((f for o in outcomes for f in o.findings), key=lambda f: (f.url or "", f.id))
+    per = [o.requests for o in outcomes]
+    stats = {
+        "requests": sum(per),
+        "duration_s": round(elapsed, 3),
+        "endpoints": len(endpoints),
+        "endpoints_scanned": sum(o.scanned for o in outcomes),
+        "requests_per_endpoint_max": max(per, default=0),
+        "requests_per_endpoint_mean": round(sum(per) / len(per), 1) if per else 0,
+    }
+    return Report(
+        tool="scan",
+        version=__version__,
+        targets=tuple(redact(e.url) for e in endpoints),
+        findings=tuple(findings),
+        stats=stats,
+        notes=tuple(redact(n) for n in all_notes),
+    )
+
+
+def scan(
+    endpoints: Sequence[Endpoint],
+    creds: list[Credential],
+    settings: Settings = Settings(),  # noqa: B008
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Synchronous wrapper around :func:`scan_async`."""
+    return asyncio.run(
+        scan_async(endpoints, creds, settings, transport=transport, progress=progress)
+    )

@@ -1,0 +1,38 @@
+"""The probes, one module each, in the order they run for an endpoint.
+
+Passive probes only read the baselines; active probes send attack inputs and run only
+when the endpoint's cache buster was shown to work.
+"""
+
+from __future__ import annotations
+
+from . import (
+    cacheable,
+    cloaking,
+    crosskey,
+    deception,
+    error_cached,
+    fat_get,
+    key_in_url,
+    method_override,
+    set_cookie,
+    unkeyed_header,
+    unkeyed_param,
+)
+from .base import ProbeSpec
+
+PROBES: tuple[ProbeSpec, ...] = (
+    ProbeSpec("cacheable-authenticated", cacheable.probe, active=False),
+    ProbeSpec("set-cookie-cacheable", set_cookie.probe, active=False),
+    ProbeSpec("key-in-url", key_in_url.probe, active=False),
+    ProbeSpec("cross-key", crosskey.probe),
+    ProbeSpec("error-cached", error_cached.probe),
+    ProbeSpec("cache-deception", deception.probe),
+    ProbeSpec("method-override", method_override.probe),
+    ProbeSpec("unkeyed-param", unkeyed_param.probe),
+    ProbeSpec("param-cloaking", cloaking.probe),
+    ProbeSpec("fat-get", fat_get.probe),
+    ProbeSpec("unkeyed-header", unkeyed_header.probe),
+)
+
+__all__ = ["PROBES", "ProbeSpec"]

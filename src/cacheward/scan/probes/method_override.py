@@ -1,0 +1,54 @@
+"""``method-override``: an override header turns a cached GET into another method.
+
+Frameworks that honour ``X-HTTP-Method-Override`` and friends answer a GET as OPTIONS,
+HEAD or POST, and a cache keyed on the GET stores that answer (an empty body, a 405)
+for everyone: CPDoS. Only safe target methods are sent unless ``--aggressive``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ...core.finding import Finding, Severity
+from ..context import ProbeContext
+from ..exchange import Probe, ProbeRequest
+from ..poison import Candidate, confirm
+from .base import finding
+
+HEADERS = ("X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override")
+SAFE_METHODS = ("OPTIONS", "HEAD")
+UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def probe(ctx: ProbeContext) -> Probe:
+    """One header and method at a time (few candidates: no batching needed)."""
+    if not ctx.authenticated:
+        return []
+    a = ctx.primary
+    methods = SAFE_METHODS + (UNSAFE_METHODS if ctx.options.aggressive else ())
+
+    def apply(group: Sequence[Candidate], url: str) -> ProbeRequest:
+        return ProbeRequest(url, a, headers=tuple((c.name, c.value) for c in group))
+
+    out: list[Finding] = []
+    for header in HEADERS:
+        for method in methods:
+            cand = Candidate(header, method, f"\x00{method}")  # canary never reflected
+            ev = yield from confirm(ctx, cand, apply)
+            if ev is None:
+                continue
+            steps = ev.pop("steps")
+            out.append(
+                finding(
+                    ctx,
+                    "method-override",
+                    Severity.HIGH,
+                    f"{header}: {method} changes a GET response that the cache then serves",
+                    f"Do not honour {header} on GET/HEAD (or at all), or key the cache on it.",
+                    cwe=349,
+                    evidence=ev,
+                    steps=steps,
+                )
+            )
+            return out
+    return out

@@ -1,0 +1,77 @@
+"""``unkeyed-param``: a query parameter the cache drops from its key changes the response.
+
+Caches and CDNs commonly drop tracking parameters (``utm_*``, ``gclid``, ``fbclid``) and
+JSONP callbacks from the key; an application that still reads them can be poisoned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import quote
+
+from ...core.finding import Finding, Severity
+from ..context import ProbeContext
+from ..exchange import Probe, ProbeRequest
+from ..poison import Candidate, bisect, candidates, confirm
+from .base import finding
+
+WORDLIST = (
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
+    "utm_id",
+    "gclid",
+    "fbclid",
+    "msclkid",
+    "dclid",
+    "yclid",
+    "mc_cid",
+    "mc_eid",
+    "_ga",
+    "_gl",
+    "ref",
+    "trk",
+    "callback",
+    "jsonp",
+    "cb",
+    "_",
+)
+
+
+def _query(group: Sequence[Candidate]) -> str:
+    return "&".join(f"{quote(c.name)}={quote(c.value)}" for c in group)
+
+
+def probe(ctx: ProbeContext) -> Probe:
+    """Batch, bisect, then confirm: the clean request is the busted URL without the parameter."""
+    if not ctx.authenticated:
+        return []
+    a = ctx.primary
+    cands = candidates(WORDLIST, lambda n, c: c)
+
+    def apply(group: Sequence[Candidate], url: str) -> ProbeRequest:
+        return ProbeRequest(f"{url}&{_query(group)}", a)
+
+    found = yield from bisect(ctx, cands, apply)
+    out: list[Finding] = []
+    for cand in found[:6]:
+        ev = yield from confirm(ctx, cand, apply)
+        if ev is None:
+            continue
+        steps = ev.pop("steps")
+        out.append(
+            finding(
+                ctx,
+                "unkeyed-param",
+                Severity.HIGH,
+                f"Query parameter {cand.name} is not in the cache key but changes the response",
+                f"Keep {cand.name} in the cache key, or strip it before the application sees it;"
+                " never reflect parameters the cache ignores.",
+                cwe=349,
+                evidence=ev,
+                steps=steps,
+            )
+        )
+    return out

@@ -1,0 +1,113 @@
+"""The async runner: drives probe generators over one shared httpx client.
+
+Concurrency is bounded by a semaphore (``--concurrency``), the request rate by a global
+limiter (``--rate`` per second), and every endpoint has its own request budget
+(``--budget``); a probe that would exceed it is stopped and reported in a note. Every
+log line goes through the :class:`~cacheward.scan.credential.Redactor`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+
+from .credential import Redactor
+from .exchange import ProbeRequest, ProbeResponse, build_request
+
+log = logging.getLogger("cacheward.scan")
+T = TypeVar("T")
+
+
+class BudgetExceeded(Exception):
+    """An endpoint used up its request budget."""
+
+
+class RateLimiter:
+    """Spaces request starts ``1 / rate`` seconds apart (``rate <= 0``: unlimited)."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate if rate > 0 else 0.0
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if not self._interval:
+            return
+        async with self._lock:
+            now = time.monotonic()
+            delay = self._next - now
+            self._next = max(now, self._next) + self._interval
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+@dataclass
+class Budget:
+    """Requests left for one endpoint."""
+
+    limit: int
+    used: int = 0
+
+    def take(self) -> None:
+        if self.used >= self.limit:
+            raise BudgetExceeded
+        self.used += 1
+
+
+class Sender:
+    """Sends :class:`ProbeRequest` objects: rate-limited, bounded, budgeted and logged."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        redact: Redactor,
+        concurrency: int = 8,
+        rate: float = 50.0,
+        on_request: Callable[[], None] | None = None,
+    ) -> None:
+        self._client = client
+        self._redact = redact
+        self._sem = asyncio.Semaphore(max(1, concurrency))
+        self._limiter = RateLimiter(rate)
+        self._on_request = on_request
+        self.requests = 0
+
+    async def send(self, req: ProbeRequest, budget: Budget) -> ProbeResponse:
+        budget.take()
+        await self._limiter.wait()
+        async with self._sem:
+            self.requests += 1
+            if self._on_request is not None:
+                self._on_request()
+            resp = await self._client.send(build_request(self._client, req))
+            try:
+                out = ProbeResponse.from_httpx(resp)
+            finally:
+                await resp.aclose()
+        if log.isEnabledFor(logging.DEBUG):
+            who = str(req.cred) if req.cred else "no key"
+            log.debug(self._redact(f"{req.method} {req.url} as {who} -> {out.status}"))
+        return out
+
+
+async def drive(
+    gen: Generator[ProbeRequest, ProbeResponse, T], sender: Sender, budget: Budget
+) -> T:
+    """Run ``gen`` to its return value, sending every request it yields."""
+    try:
+        req = next(gen)
+        while True:
+            resp = await sender.send(req, budget)
+            req = gen.send(resp)
+    except StopIteration as stop:
+        value: Any = stop.value
+        return value  # type: ignore[no-any-return]
+    finally:
+        gen.close()

@@ -1,0 +1,277 @@
+"""A pytest plugin: keep cacheward's guarantees in your own test suite.
+
+Installed with cacheward and registered through the ``pytest11`` entry point, so its
+fixtures are available in any suite that has an ``app`` fixture (as in Flask's testing
+docs and pytest-flask):
+
+.. code-block:: python
+
+    @pytest.fixture(autouse=True)
+    def _strict(cacheward_strict):
+        # every route that reads an input outside its cache key raises UnkeyedInputError
+        pass
+
+    def test_reports_never_leak(client, cacheward_keys):
+        keys = {
+            "alice": cacheward_keys("alice", ["reports:read"]),
+            "bob": cacheward_keys("bob", ["reports:read"]),
+        }
+        denied = [cacheward_keys("intern", [])]
+        assert_no_cross_key_leak(client, "/report", keys, denied=denied)
+
+No message written by this module contains a raw API key: keys are shown as
+:func:`cacheward.keys.redact` shows them.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from .flask.state import State
+from .keys import redact
+
+__all__ = ["RedactedKey", "assert_no_cross_key_leak", "cacheward_keys", "cacheward_strict"]
+
+KeyFactory = Callable[..., "RedactedKey"]
+Normalize = Callable[[bytes], Any]
+
+_EXCERPT = 80
+
+
+class RedactedKey(str):
+    """An API key (a plain ``str``) whose ``repr`` is redacted, so that pytest's failure
+    output, which shows test arguments and locals with ``repr``, never prints it.
+    :func:`cacheward_keys` returns these; wrap keys you make yourself the same way.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(redact(str(self)))
+
+
+def _state(app: Flask, fixture: str) -> State:
+    state = app.extensions.get("cacheward")
+    if not isinstance(state, State):
+        raise pytest.UsageError(
+            f"{fixture}: the `app` fixture's application has no Cacheward;"
+            " call Cacheward(app) or ward.init_app(app) first"
+        )
+    return state
+
+
+@pytest.fixture
+def cacheward_strict(request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """Turn ``CACHEWARD_STRICT`` on for the ``app`` fixture's application while the test
+    runs: a cached route that reads an input outside its cache key raises
+    :class:`~cacheward.UnkeyedInputError` (naming the input and the fix) instead of being
+    served uncached. Make it autouse in your ``conftest.py`` to cover every test.
+    """
+    app: Flask = request.getfixturevalue("app")
+    state = _state(app, "cacheward_strict")
+    before = state.strict, app.config.get("CACHEWARD_STRICT")
+    state.strict = True
+    app.config["CACHEWARD_STRICT"] = True
+    try:
+        yield app
+    finally:
+        state.strict = before[0]
+        if before[1] is None:
+            app.config.pop("CACHEWARD_STRICT", None)
+        else:
+            app.config["CACHEWARD_STRICT"] = before[1]
+
+
+@pytest.fixture
+def cacheward_keys(request: pytest.FixtureRequest) -> Iterator[KeyFactory]:
+    """A factory that issues API keys in the ``app`` fixture's key store and returns
+    their plaintexts, as :class:`RedactedKey`:
+    ``cacheward_keys(principal_id, scopes=(), tenant=None, expires=None)``.
+    Every key it issued is revoked when the test ends.
+    """
+    app: Flask = request.getfixturevalue("app")
+    state = _state(app, "cacheward_keys")
+    store = state.keys
+    if store is None:
+        raise pytest.UsageError("cacheward_keys: Cacheward(app, keys=...) has no key store")
+    issued: list[str] = []
+
+    def issue(
+        principal_id: str,
+        scopes: Iterable[str] = (),
+        tenant: str | None = None,
+        expires: float | None = None,
+    ) -> RedactedKey:
+        key = store.create(principal_id, scopes, tenant=tenant, expires=expires)
+        issued.append(key.id)
+        return RedactedKey(key.plaintext)
+
+    yield issue
+    for key_id in issued:
+        store.revoke(key_id)
+
+
+class _Prober:
+    """Sends the requests of :func:`assert_no_cross_key_leak` and words its failures."""
+
+    def __init__(
+        self,
+        client: FlaskClient,
+        path: str,
+        header: str,
+        secrets: Iterable[str],
+        normalize: Normalize,
+    ) -> None:
+        self.client = client
+        self.path = path
+        self.header = header
+        self.secrets = tuple(s for s in secrets if s)
+        self.normalize = normalize
+        self.problems: list[str] = []
+
+    def get(self, key: str | None) -> tuple[int, bytes, str]:
+        headers = {}
+        if key is not None:
+            value = f"Bearer {key}" if self.header.lower() == "authorization" else key
+            headers[self.header] = value
+        response = self.client.get(self.path, headers=headers)
+        if "unkeyed-input" in response.headers.get("Cache-Status", ""):
+            self.fail(
+                f"{self.who(key)} got a response that read an input outside its cache key"
+                " (Cache-Status: detail=unkeyed-input); use the cacheward_strict fixture to"
+                " see which input"
+            )
+        return response.status_code, response.get_data(), response.headers.get("Cache-Status", "")
+
+    def who(self, key: str | None, name: str | None = None) -> str:
+        if key is None:
+            return "an anonymous caller (no key)"
+        shown = redact(key)
+        return f"{name} ({shown})" if name else f"a denied key ({shown})"
+
+    def excerpt(self, body: bytes) -> str:
+        text = body[:_EXCERPT].decode("utf-8", "replace")
+        for secret in self.secrets:
+            text = text.replace(secret, redact(secret))
+        return repr(text + ("…" if len(body) > _EXCERPT else ""))
+
+    def fail(self, message: str) -> None:
+        if message not in self.problems:
+            self.problems.append(message)
+
+    def expect_refused(self, key: str | None, allowed: tuple[int, ...], after: str) -> None:
+        status, body, _ = self.get(key)
+        if status not in allowed:
+            wanted = " or ".join(map(str, allowed))
+            self.fail(
+                f"GET {self.path} by {self.who(key)} {after} answered {status}, expected"
+                f" {wanted}; body {self.excerpt(body)}"
+            )
+
+
+def assert_no_cross_key_leak(
+    client: FlaskClient,
+    path: str,
+    keys: Mapping[str, str],
+    *,
+    header: str = "X-API-Key",
+    denied: Iterable[str] = (),
+    anonymous: bool = True,
+    repeat: int = 2,
+    refused_first: bool = True,
+    normalize: Normalize | None = None,
+) -> None:
+    """Assert that ``GET path`` never serves one principal's response to another, to a
+    caller with no key, or to a denied key, whatever order they come in.
+
+    ``keys`` maps a name to the key of a *different* principal each; the endpoint must
+    answer each with a 2xx made for it, so bodies for different principals must differ.
+    The helper asks anonymously and with each denied key first (expects 401/403: a
+    cached 401 served to a valid key after it is a failure too), warms each key's
+    response, then ``repeat`` times asks with every key after every other, checking that
+    each gets exactly its own first response, and that the anonymous caller still gets
+    401 and each ``denied`` key 401 or 403. Every problem found is reported in one
+    :class:`AssertionError`; keys appear only redacted.
+
+    :param header: the header that carries the key; ``"Authorization"`` sends
+        ``Bearer <key>``.
+    :param denied: keys that must be refused (unknown, revoked, lacking a scope).
+    :param anonymous: also check that a caller with no key gets 401.
+    :param repeat: rounds of cross requests after warming.
+    :param refused_first: ask anonymously and with the denied keys before warming.
+        Either order can poison a shared cache for the rest of the run, hiding what the
+        other order would show: test both orders, each on a fresh app, with ``False``
+        the second time.
+    :param normalize: maps a body to what is compared (default: the bytes), for bodies
+        with a part that legitimately changes between requests.
+    """
+    __tracebackhide__ = True
+    if len(keys) < 2 and not denied and not anonymous:
+        raise ValueError("assert_no_cross_key_leak needs two keys, a denied key or anonymous")
+    if len(set(keys.values())) != len(keys):
+        raise ValueError("each name in keys needs its own key")
+    denied = tuple(denied)
+    prober = _Prober(client, path, header, (*keys.values(), *denied), normalize or bytes)
+    norm = prober.normalize
+
+    if refused_first and anonymous:
+        prober.expect_refused(None, (401,), "before any key")
+    for key in denied if refused_first else ():
+        prober.expect_refused(key, (401, 403), "before any key")
+
+    baseline: dict[str, Any] = {}
+    bodies: dict[str, bytes] = {}
+    for name, key in keys.items():
+        status, body, _ = prober.get(key)
+        if not 200 <= status < 300:
+            prober.fail(
+                f"GET {path} by {prober.who(key, name)} answered {status}, expected its own"
+                f" 2xx; body {prober.excerpt(body)} (a cached error served to a valid key?)"
+            )
+        baseline[name], bodies[name] = norm(body), body
+    names = list(keys)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            if baseline[a] == baseline[b]:
+                prober.fail(
+                    f"GET {path} by {prober.who(keys[b], b)} after {prober.who(keys[a], a)} was"
+                    f" served {prober.who(keys[a], a)}'s response: {prober.excerpt(bodies[a])}"
+                    " (the same body; responses for different principals must differ)"
+                )
+
+    for round_ in range(repeat):
+        order = names if round_ % 2 == 0 else names[::-1]
+        for a in order:
+            prober.get(keys[a])
+            after = f"right after {prober.who(keys[a], a)}"
+            for b in order:
+                if b == a:
+                    continue
+                _, body, cache_status = prober.get(keys[b])
+                got = norm(body)
+                if got == baseline[b]:
+                    continue
+                owner = next((n for n in names if n != b and baseline[n] == got), None)
+                if owner is not None:
+                    what = f"{prober.who(keys[owner], owner)}'s response"
+                else:
+                    what = f"a body other than its own {prober.excerpt(bodies[b])}"
+                prober.fail(
+                    f"GET {path} by {prober.who(keys[b], b)} {after} was served {what}:"
+                    f" {prober.excerpt(body)} (Cache-Status: {cache_status or '-'})"
+                )
+            if anonymous:
+                prober.expect_refused(None, (401,), after)
+            for key in denied:
+                prober.expect_refused(key, (401, 403), after)
+
+    if prober.problems:
+        lines = "\n".join(f"  - {p}" for p in prober.problems)
+        raise AssertionError(f"cacheward: GET {path} leaks across keys:\n{lines}")

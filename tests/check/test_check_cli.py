@@ -1,0 +1,115 @@
+"""``cacheward check``: exit codes, formats, output file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cacheward.cli import main
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def test_clean_tree_exits_0(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["check", str(FIXTURES / "realworld")])
+    assert result.exit_code == 0, result.output
+    assert "0 finding(s)" in result.output
+
+
+def test_findings_exit_1(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["check", str(FIXTURES / "httpauth_documented")])
+    assert result.exit_code == 1
+    assert "cache-outside-auth" in result.output
+    assert "httpauth_documented/app.py:21" in result.output
+
+
+def test_fail_on_raises_the_bar(runner: CliRunner) -> None:
+    medium_only = str(FIXTURES / "query")
+    assert runner.invoke(main, ["check", medium_only, "--fail-on", "high"]).exit_code == 0
+    assert runner.invoke(main, ["check", medium_only, "--fail-on", "medium"]).exit_code == 1
+
+
+def test_missing_path_exits_2(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(main, ["check", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert "cannot read" in result.stderr and "nope" in result.stderr
+
+
+def test_no_path_is_a_usage_error(runner: CliRunner) -> None:
+    assert runner.invoke(main, ["check"]).exit_code == 2
+
+
+def test_syntax_error_is_a_note(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "bad.py").write_text("def broken(:\n")
+    result = runner.invoke(main, ["check", str(tmp_path)])
+    assert result.exit_code == 0
+    assert "note:" in result.output and "bad.py:1" in result.output
+
+
+def test_json(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["check", str(FIXTURES / "lookup"), "--format", "json"])
+    assert result.exit_code == 1
+    doc = json.loads(result.output)
+    assert doc["tool"]["command"] == "check"
+    source = (FIXTURES / "lookup" / "app.py").read_text().splitlines()
+    first = next(i for i, line in enumerate(source, 1) if "expect: lookup-before-auth" in line)
+    by_place = {(f["id"], f["line"]): f for f in doc["findings"]}
+    assert by_place[("lookup-before-auth", first)]["cwe"] == 639
+    assert all(f["path"].endswith("lookup/app.py") for f in doc["findings"])
+
+
+def test_sarif_has_rules_and_located_results(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "report.sarif"
+    args = ["check", str(FIXTURES / "headers"), "--format", "sarif", "--output", str(out)]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 1
+    assert result.output == ""
+    doc = json.loads(out.read_text())
+    run = doc["runs"][0]
+    rule_ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
+    assert set(rule_ids) == {"unkeyed-header", "proxyfix-host-unkeyed"}
+    lines = set()
+    for res in run["results"]:
+        assert rule_ids[res["ruleIndex"]] == res["ruleId"]
+        region = res["locations"][0]["physicalLocation"]["region"]
+        lines.add((res["ruleId"], region["startLine"]))
+    assert lines == {
+        ("proxyfix-host-unkeyed", 8),
+        ("unkeyed-header", 13),
+        ("unkeyed-header", 19),
+        ("unkeyed-header", 25),
+    }
+
+
+def test_unwritable_output_exits_2(runner: CliRunner, tmp_path: Path) -> None:
+    target = tmp_path / "missing-dir" / "out.json"
+    args = ["check", str(FIXTURES / "realworld"), "--output", str(target)]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2
+    assert "cannot write" in result.stderr
+
+
+def test_exclude(runner: CliRunner) -> None:
+    args = ["check", str(FIXTURES / "pickle"), "--exclude", "app.py", "--format", "json"]
+    result = runner.invoke(main, args)
+    doc = json.loads(result.output)
+    assert {f["path"].rsplit("/", 1)[-1] for f in doc["findings"]} == {"config.py"}
+
+
+def test_pre_commit_hook_is_declared() -> None:
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    hooks = yaml.safe_load((root / ".pre-commit-hooks.yaml").read_text())
+    assert hooks[0]["id"] == "cacheward-check"
+    assert hooks[0]["entry"] == "cacheward check"
+    assert hooks[0]["language"] == "python"
+    assert hooks[0]["types"] == ["python"]

@@ -1,0 +1,57 @@
+"""The model the rules read: views, decorators in order, routes, blueprints, imports."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from cacheward.check.builder import build
+from cacheward.check.model import CacheFlavor, DecoratorKind, read_source
+from cacheward.check.runner import discover, module_name
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def model_of(root: Path):  # type: ignore[no-untyped-def]
+    sources = []
+    for file in discover([root]):
+        name, is_package = module_name(file)
+        sources.append(read_source(file.name, name, ast.parse(file.read_bytes()), is_package))
+    return build(sources)
+
+
+def test_views_keep_decorators_in_written_order() -> None:
+    model = model_of(FIXTURES / "blueprint_pkg")
+    views = {v.func.name: v for v in model.views}
+    assert set(views) == {"list_orders", "summary", "mine", "stats"}
+    summary = views["summary"]
+    assert [d.kind for d in summary.decorators] == [
+        DecoratorKind.ROUTE,
+        DecoratorKind.AUTH,
+        DecoratorKind.CACHE,
+        DecoratorKind.AUTH,
+    ]
+    assert summary.routes == ("/summary",)
+    assert summary.blueprint == "bp"
+    assert views["stats"].cache is not None
+    assert views["stats"].cache.flavor is CacheFlavor.CUSTOM
+
+
+def test_module_names_follow_packages() -> None:
+    init = FIXTURES / "blueprint_pkg" / "myapi" / "__init__.py"
+    assert module_name(init) == ("myapi", True)
+    assert module_name(init.with_name("orders.py")) == ("myapi.orders", False)
+
+
+def test_cache_key_cover() -> None:
+    model = model_of(FIXTURES / "headers")
+    cover = {v.func.name: v.cover for v in model.views}
+    assert cover["links"] == {"path"}
+    assert cover["theme"] == {"path", "query"}
+    assert {"host", "header:accept-language"} <= cover["greeting"]
+    assert [p.detail for p in model.proxyfixes] == ["1"]
+
+
+def test_cacheward_views_are_keyed_by_the_guard() -> None:
+    model = model_of(FIXTURES / "cacheward_correct")
+    assert all(v.cover == {"*"} and v.authenticated for v in model.views)

@@ -1,0 +1,34 @@
+"""The scanner's public names are pinned (httpx tests/test_exported_members.py)."""
+
+from __future__ import annotations
+
+import cacheward.scan
+from cacheward.core.finding import SCAN_CHECK_IDS
+from cacheward.scan.probes import PROBES
+
+
+def test_exported_names() -> None:
+    public = {n for n in dir(cacheward.scan) if not n.startswith("_")}
+    assert {
+        "Credential",
+        "Endpoint",
+        "Placement",
+        "Redactor",
+        "Settings",
+        "mask",
+        "scan",
+        "scan_async",
+    } <= public
+
+
+def test_every_probe_module_is_registered() -> None:
+    names = {p.name for p in PROBES}
+    assert len(names) == len(PROBES) == 11
+    assert {"cacheable-authenticated", "set-cookie-cacheable", "key-in-url"} <= names
+    assert all(p.active for p in PROBES if p.name not in SCAN_CHECK_IDS[-3:])
+
+
+def test_cli_registers_scan() -> None:
+    from cacheward.cli import main
+
+    assert "scan" in main.commands  # type: ignore[attr-defined]

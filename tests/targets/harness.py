@@ -1,0 +1,40 @@
+"""Helpers for driving the targets from tests: an async in-process transport, keys, URLs."""
+
+from __future__ import annotations
+
+import httpx
+
+from cacheward.scan import Credential, Endpoint
+
+from . import vulnerable
+from .kit import ALICE, BOB, EVE
+
+
+class AsyncWSGITransport(httpx.AsyncBaseTransport):
+    """Runs a WSGI app in-process for an async client (httpx's WSGITransport is sync)."""
+
+    def __init__(self, app: object) -> None:
+        self._sync = httpx.WSGITransport(app=app)  # type: ignore[arg-type]
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        content = await request.aread()
+        sync_req = httpx.Request(
+            request.method, request.url, headers=request.headers, content=content
+        )
+        resp = self._sync.handle_request(sync_req)
+        return httpx.Response(resp.status_code, headers=resp.headers, content=resp.read())
+
+
+def creds() -> list[Credential]:
+    return [
+        Credential("alice", ALICE),
+        Credential("bob", BOB),
+        Credential("eve", EVE, low=True),
+    ]
+
+
+def endpoints(base: str, paths: list[str]) -> list[Endpoint]:
+    return [Endpoint(base + p) for p in paths]
+
+
+ALL_PATHS = [*vulnerable.ROUTES, vulnerable.UNBUSTABLE]
