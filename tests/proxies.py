@@ -177,9 +177,17 @@ def _spawn(
     port: int,
     env: Mapping[str, str] | None = None,
     timeout: float = 30.0,
+    log: Path | None = None,
+    ready: Callable[[], bool] | None = None,
 ) -> Server:
-    """Start ``argv`` and wait until ``port`` accepts connections."""
-    log = workdir / f"{name}.log"
+    """Start ``argv`` and wait until ``port`` accepts connections and ``ready()`` is true.
+
+    :param log: where the server's output goes (default ``<workdir>/<name>.log``); a
+        server that writes its own log there too keeps everything in one file.
+    :param ready: proof that the listener on ``port`` is this server and not whoever
+        won a race for the port (a pid file, a line in the log).
+    """
+    log = log or workdir / f"{name}.log"
     with log.open("ab") as out:
         process = subprocess.Popen(
             list(argv),
@@ -195,11 +203,23 @@ def _spawn(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise ServerError(f"{name} exited with {process.returncode}:\n{server.log_tail()}")
-        if port_open(port):
+        if port_open(port) and (ready is None or ready()):
             return server
         time.sleep(0.05)
     server.stop()
     raise ServerError(f"{name} did not listen on {port} in {timeout}s:\n{server.log_tail()}")
+
+
+def _says(log: Path, line: str) -> Callable[[], bool]:
+    """Whether ``log`` contains ``line`` yet."""
+
+    def check() -> bool:
+        try:
+            return line in log.read_text(errors="replace")
+        except OSError:
+            return False
+
+    return check
 
 
 def _start_on_free_port(build: Callable[[int], Server], attempts: int = 3) -> Server:
@@ -261,7 +281,9 @@ def start_gunicorn(
             str(ROOT),
             app,
         ]
-        return _spawn("gunicorn", argv, workdir, port, full_env)
+        log = workdir / "gunicorn.log"
+        listening = _says(log, f"Listening at: http://{HOST}:{port} ")
+        return _spawn("gunicorn", argv, workdir, port, full_env, log=log, ready=listening)
 
     return _start_on_free_port(build)
 
@@ -383,17 +405,15 @@ def start_nginx(profile: str, workdir: Path, upstream: int) -> Server:
     def build(port: int) -> Server:
         conf = workdir / "nginx.conf"
         conf.write_text(nginx_config(profile, workdir, port, upstream))
-        argv = [nginx, "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "error.log")]
-        server = _spawn(f"nginx-{profile}", argv, workdir, port)
+        log, pid = workdir / "error.log", workdir / "nginx.pid"
+        pid.unlink(missing_ok=True)
+        argv = [nginx, "-p", str(workdir), "-c", str(conf), "-e", str(log)]
+        # nginx writes its pid file once it holds its listening socket.
+        server = _spawn(f"nginx-{profile}", argv, workdir, port, log=log, ready=pid.exists)
         server.extra["cache_dir"] = workdir / "cache"
         return server
 
-    try:
-        return _start_on_free_port(build)
-    except ServerError as e:
-        error_log = workdir / "error.log"
-        tail = error_log.read_text(errors="replace")[-2000:] if error_log.exists() else ""
-        raise ServerError(f"{e}\n{tail}") from None
+    return _start_on_free_port(build)
 
 
 def nginx_cached_entries(server: Server) -> int:
@@ -466,7 +486,10 @@ def start_varnish(workdir: Path, upstream: int, recommended: bool = False) -> Se
             "-s",
             "malloc,32m",
         ]
-        return _spawn("varnish", argv, workdir, port, timeout=60.0)
+        log = workdir / "varnish.log"
+        log.unlink(missing_ok=True)
+        ready = _says(log, "Child launched OK")
+        return _spawn("varnish", argv, workdir, port, timeout=60.0, log=log, ready=ready)
 
     return _start_on_free_port(build)
 

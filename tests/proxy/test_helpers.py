@@ -4,6 +4,7 @@ ends a server and every process it started."""
 from __future__ import annotations
 
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,22 @@ def test_stop_ends_the_server_and_its_children(tmp_path: Path) -> None:
     server.stop()
     assert not proxies.port_open(server.port)
     assert not any(proxies.alive(pid) for pid in [server.pid, *kids])
+
+
+def test_a_port_taken_meanwhile_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between picking a free port and binding it, someone else may take it: the start
+    must not mistake that listener for the server, and must try another port."""
+    proxies.need_binary("nginx")
+    with socket.socket() as squatter:
+        squatter.bind((proxies.HOST, 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        picks = iter([taken])
+        real = proxies.free_port
+        monkeypatch.setattr(proxies, "free_port", lambda: next(picks, None) or real())
+        server = proxies.start_nginx("nginx", tmp_path, upstream=1)  # never asked
+        try:
+            assert server.port != taken
+            assert next(picks, None) is None  # the taken port was tried first
+        finally:
+            server.stop()
