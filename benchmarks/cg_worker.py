@@ -1,0 +1,38 @@
+"""Run under callgrind by :mod:`benchmarks.instructions`; not a benchmark on its own.
+
+``python -m benchmarks.cg_worker N VARIANT...``: builds and warms every variant, then for
+each one runs N requests and the same loop N times around a no-op, calling
+``os.getppid()`` between phases. Callgrind is started with ``--dump-before=getppid``, so
+each phase lands in its own dump file: (with - without) / N is the instructions of one
+request, the loop itself subtracted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .apps import make_bench, request_loop
+
+WARM = 50
+
+
+def main(argv: list[str]) -> None:
+    n = int(argv[0])
+    loops = [request_loop(make_bench(v, warm=WARM)) for v in argv[1:]]
+
+    def nothing() -> None:
+        return None
+
+    os.getppid()  # dump: start-up and warm-up
+    for one in loops:
+        for _ in range(n):
+            one()
+        os.getppid()  # dump: N requests
+        for _ in range(n):
+            nothing()
+        os.getppid()  # dump: the empty loop
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
