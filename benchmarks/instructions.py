@@ -25,22 +25,28 @@ def _totals(path: Path) -> int:
     raise RuntimeError(f"no totals in {path}")
 
 
-def _one_run(variants: list[str], n: int, redis_url: str | None, out: Path) -> dict[str, float]:
+def phases(
+    module: str, args: list[str], labels: list[str], out: Path, redis_url: str | None = None
+) -> dict[str, float]:
+    """Run ``python -m module *args`` under callgrind; the module calls ``os.getppid()``
+    once after its set-up and then after each of ``2 * len(labels)`` phases, alternating
+    (N calls of the measured thing, the same loop around a no-op). Returns, per label,
+    (with - without) / N, where N is ``args[0]``."""
+    n = int(args[0])
     env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=str(ROOT))
     if redis_url:
         env["BENCH_REDIS_URL"] = redis_url
-    args = ["valgrind", "--tool=callgrind", "--dump-before=getppid", "--dump-instr=no"]
-    args += [f"--callgrind-out-file={out}", sys.executable, "-m", "benchmarks.cg_worker"]
-    args += [str(n), *variants]
-    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    cmd = ["valgrind", "--tool=callgrind", "--dump-before=getppid", "--dump-instr=no"]
+    cmd += [f"--callgrind-out-file={out}", sys.executable, "-m", module, *args]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"callgrind run failed: {done.stderr[-2000:]}")
     parts = sorted(out.parent.glob(out.name + ".*"), key=lambda p: int(p.suffix[1:]))
-    # Part 1 is start-up; then (with, without) per variant.
-    if len(parts) != 1 + 2 * len(variants):
-        raise RuntimeError(f"expected {1 + 2 * len(variants)} callgrind dumps, got {len(parts)}")
+    # Part 1 is start-up; then (with, without) per label.
+    if len(parts) != 1 + 2 * len(labels):
+        raise RuntimeError(f"expected {1 + 2 * len(labels)} callgrind dumps, got {len(parts)}")
     counts = [_totals(p) for p in parts[1:]]
-    return {v: (counts[2 * i] - counts[2 * i + 1]) / n for i, v in enumerate(variants)}
+    return {label: (counts[2 * i] - counts[2 * i + 1]) / n for i, label in enumerate(labels)}
 
 
 def per_request(
@@ -52,5 +58,10 @@ def per_request(
         for o in outs:
             o.parent.mkdir()
         with ThreadPoolExecutor(max_workers=min(repeats, os.cpu_count() or 1)) as pool:
-            futures = [pool.submit(_one_run, variants, n, redis_url, o) for o in outs]
+            futures = [
+                pool.submit(
+                    phases, "benchmarks.cg_worker", [str(n), *variants], variants, o, redis_url
+                )
+                for o in outs
+            ]
             return [f.result() for f in futures]
