@@ -243,7 +243,8 @@ def make_bench(name: str, redis_url: str | None = None, warm: int = 3) -> Bench:
         status, headers, body = bench.call()
         if not status.startswith("200"):
             raise RuntimeError(f"variant {name}: {status} {body[:200]!r}")
-    if name in ("c", "d", "e", "f") and runs[0] != 1:
+    # At most once: a Redis variant may find the entry an earlier process stored.
+    if name in ("c", "d", "e", "f") and runs[0] > 1:
         raise RuntimeError(f"variant {name} ran its view {runs[0]} times: it does not hit")
     if name in ("d", "f") and "hit" not in headers.get("Cache-Status", ""):
         raise RuntimeError(f"variant {name} answered without a hit: {headers}")
