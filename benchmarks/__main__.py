@@ -43,7 +43,7 @@ def run(only: list[str], budget: Budget, callgrind: bool) -> tuple[list[Section]
         url = redis.url if redis else None
         steps: dict[str, Callable[[], Section]] = {
             "hit": lambda: hit.run(budget, url, callgrind),
-            "miss": lambda: miss.run(budget),
+            "miss": lambda: miss.run(budget, callgrind),
             "http": lambda: overhttp.run(budget, url),
             "memory": lambda: memory.run(budget),
             "scan": lambda: scan.run(budget),

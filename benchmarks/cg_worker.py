@@ -10,17 +10,28 @@ request, the loop itself subtracted.
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import sys
 
 from .apps import make_bench, request_loop
+from .miss import _bench as miss_bench
+from .miss import _loop as miss_loop
 
 WARM = 50
 
 
 def main(argv: list[str]) -> None:
     n = int(argv[0])
-    loops = [request_loop(make_bench(v, warm=WARM)) for v in argv[1:]]
+    counter = itertools.count()
+    loops = []
+    for v in argv[1:]:
+        if v.startswith("miss-"):  # a query string never sent before: every request misses
+            loops.append(miss_loop(miss_bench(v), counter))
+            for _ in range(WARM):
+                loops[-1]()
+        else:
+            loops.append(request_loop(make_bench(v, warm=WARM)))
 
     def nothing() -> None:
         return None

@@ -4,7 +4,9 @@ against the same protected view with no cache."""
 from __future__ import annotations
 
 import itertools
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from flask import g, request
@@ -13,7 +15,7 @@ from cacheward import current_principal
 from cacheward.flask.serve import PRINCIPAL_ATTR
 from cacheward.flask.tracking import Recorder, tracking
 
-from . import timing
+from . import instructions, timing
 from .apps import Bench, make_app, make_environ
 from .budget import Budget
 from .report import Section, Target
@@ -43,7 +45,7 @@ def _bench(name: str) -> Bench:
     return Bench(name, make_app(name, runs=runs), make_environ(), runs)
 
 
-def run(budget: Budget) -> Section:
+def run(budget: Budget, callgrind: bool = False) -> Section:
     s = Section(
         "2. Miss path",
         "The view renders a 200-row JSON list (about 11 KB), reading `request.args['n']`"
@@ -82,6 +84,8 @@ def run(budget: Budget) -> Section:
             ratio <= 1.15,
         )
     )
+    if callgrind and instructions.available():
+        _instructions(s, budget)
     overhead = _tracking_overhead(cached, budget.tracking_batch)
     s.notes.append(
         f"{budget.miss_rounds} interleaved rounds of {budget.miss_batch} requests per variant."
@@ -102,6 +106,42 @@ def run(budget: Budget) -> Section:
         )
     )
     return s
+
+
+def _instructions(s: Section, budget: Budget) -> None:
+    n = max(2, budget.callgrind_requests // 2)
+    variants = ["miss-cached", "miss-uncached"]
+    with tempfile.TemporaryDirectory(prefix="cacheward-cg-") as tmp:
+        runs = []
+        for i in range(2):
+            out = Path(tmp) / f"run{i}" / "cg.out"
+            out.parent.mkdir()
+            args = [str(n), *variants]
+            runs.append(instructions.phases("benchmarks.cg_worker", args, variants, out))
+    ratio = runs[0]["miss-cached"] / runs[0]["miss-uncached"]
+    s.table(
+        ["variant", "instructions/request, run 1", "run 2", "ratio"],
+        [
+            ["protected + cached, miss, tracking on"]
+            + [f"{r['miss-cached'] / 1000:,.1f}k" for r in runs]
+            + [f"{ratio:.2f}x"],
+            ["protected only, no cache"]
+            + [f"{r['miss-uncached'] / 1000:,.1f}k" for r in runs]
+            + ["1.00x"],
+        ],
+    )
+    s.notes.append(
+        f"Instructions: two `valgrind --tool=callgrind` runs of `python -m benchmarks.cg_worker"
+        f" {n} miss-cached miss-uncached`, as in section 1."
+    )
+    s.targets.append(
+        Target(
+            "miss with tracking vs uncached, instructions",
+            f"{ratio:.2f}x",
+            "≤ 1.15x",
+            ratio <= 1.15,
+        )
+    )
 
 
 def _tracking_overhead(bench: Bench, batch: int) -> float:
