@@ -94,8 +94,9 @@ class RedisServer:
             if self.proc is None or self.proc.poll() is not None:
                 return False
             try:
-                if self.client().ping():
-                    return True
+                with self.client() as client:
+                    if client.ping():
+                        return True
             except redis.RedisError:
                 time.sleep(0.02)
         return False
@@ -161,7 +162,8 @@ class RedisCluster:
         while time.monotonic() < deadline:
             states = []
             for node in self.nodes:
-                info = node.client().execute_command("CLUSTER", "INFO")
+                with node.client() as client:
+                    info = client.execute_command("CLUSTER", "INFO")
                 states.append(b"cluster_state:ok" in info)
             if all(states):
                 return
@@ -171,7 +173,8 @@ class RedisCluster:
     def flushall(self) -> None:
         for node in self.nodes:
             if node.proc is not None:
-                node.client().flushall()
+                with node.client() as client:
+                    client.flushall()
 
     def cleanup(self) -> None:
         for node in self.nodes:

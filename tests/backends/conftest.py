@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 
 import pytest
@@ -39,7 +40,8 @@ def secrets() -> Secrets:
 
 @pytest.fixture
 def redis_url(redis_server: RedisServer) -> Iterator[str]:
-    redis_server.client().flushall()
+    with redis_server.client() as client:
+        client.flushall()
     yield redis_server.url
 
 
@@ -61,3 +63,11 @@ def backend(request: pytest.FixtureRequest, secrets: Secrets) -> Iterator[Backen
         made = RedisBackend.from_url(request.getfixturevalue("cluster_url"), secrets)
     yield made
     made.close()
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage() -> Iterator[None]:
+    """Collect after each test, so that a socket someone forgot to close is reported
+    against the test that leaked it rather than at the end of the session."""
+    yield
+    gc.collect()

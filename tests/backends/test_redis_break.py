@@ -8,6 +8,7 @@ import pickle
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -35,10 +36,16 @@ def backend(url: str, secrets: Secrets) -> Iterator[RedisBackend]:
     made.close()
 
 
-def raw(url: str) -> redis.Redis | redis.RedisCluster:
+@pytest.fixture
+def raw(url: str) -> Iterator[redis.Redis | redis.RedisCluster]:
+    """A plain client on the same store: what another service sharing it could do."""
+    client: redis.Redis | redis.RedisCluster
     if url.startswith("redis+cluster://"):
-        return redis.RedisCluster.from_url(url.replace("redis+cluster", "redis"))
-    return redis.Redis.from_url(url)
+        client = redis.RedisCluster.from_url(url.replace("redis+cluster", "redis"))
+    else:
+        client = redis.Redis.from_url(url)
+    yield client
+    client.close()
 
 
 class Boom:
@@ -51,10 +58,10 @@ class Boom:
         return (open, (self.path, "w"))
 
 
-def test_tampered_entry_is_refused(url: str, backend: RedisBackend) -> None:
+def test_tampered_entry_is_refused(backend: RedisBackend, raw: Any) -> None:
     k = key("a")
     put(backend, k, b"genuine")
-    client = raw(url)
+    client = raw
     name = backend._entry_key(k)
     blob = bytearray(client.get(name))
     blob[blob.index(b"genuine")] = ord("G")
@@ -63,13 +70,13 @@ def test_tampered_entry_is_refused(url: str, backend: RedisBackend) -> None:
     assert backend.stats.extra["rejected_tag"] == 1
 
 
-def test_pickle_payload_is_never_unpickled(url: str, backend: RedisBackend, tmp_path: Path) -> None:
+def test_pickle_payload_is_never_unpickled(backend: RedisBackend, raw: Any, tmp_path: Path) -> None:
     marker = tmp_path / "unpickled"
     k = key("a")
     payload = pickle.dumps(Boom(str(marker)))
     pickle.loads(pickle.dumps(Boom(str(tmp_path / "control")))).close()  # noqa: S301 - proves the payload works
     assert (tmp_path / "control").exists()
-    client = raw(url)
+    client = raw
     for blob in (payload, b"!" + payload, b"CW\x01" + payload):  # bare, Flask-Caching, ours
         client.set(backend._entry_key(k), blob)
         assert backend.lookup(k).entry is None
@@ -77,11 +84,11 @@ def test_pickle_payload_is_never_unpickled(url: str, backend: RedisBackend, tmp_
     assert backend.stats.rejected == 3
 
 
-def test_entry_swapped_between_keys_is_refused(url: str, backend: RedisBackend) -> None:
+def test_entry_swapped_between_keys_is_refused(backend: RedisBackend, raw: Any) -> None:
     a, b = key("a"), key("b")
     put(backend, a, b"for a")
     put(backend, b, b"for b")
-    client = raw(url)
+    client = raw
     client.set(backend._entry_key(b), client.get(backend._entry_key(a)))
     assert backend.lookup(b).entry is None
     found = backend.lookup(a).entry
@@ -96,10 +103,12 @@ def test_entry_signed_with_another_secret_is_refused(url: str, backend: RedisBac
     other.close()
 
 
-def test_garbage_in_a_generation_key_never_serves(url: str, backend: RedisBackend) -> None:
+def test_garbage_in_a_generation_key_never_serves(
+    url: str, backend: RedisBackend, raw: Any
+) -> None:
     k = key("a")
     put(backend, k)
-    raw(url).set(backend._scope(ALICE) + ":g", b"not a number")
+    raw.set(backend._scope(ALICE) + ":g", b"not a number")
     assert backend.lookup(k).entry is None
     entry = put(backend, k)  # stamped with generation 0: refused, never served
     assert 0 in entry.generation
@@ -110,7 +119,8 @@ def test_options_from_url(redis_url: str, secrets: Secrets) -> None:
     made = backend_from_url(redis_url + "?prefix=app1&socket_timeout=0.1", secrets)
     assert isinstance(made, RedisBackend) and made.prefix == "app1"
     put(made, key("a"))
-    names = [n.decode() for n in redis.Redis.from_url(redis_url).keys("*")]
+    with redis.Redis.from_url(redis_url) as client:
+        names = [n.decode() for n in client.keys("*")]
     assert names and all(n.startswith("{app1:") for n in names)
     made.close()
     with pytest.raises(ConfigurationError):
@@ -127,6 +137,7 @@ def test_nothing_listening_raises_backend_error_quickly(secrets: Secrets) -> Non
     with pytest.raises(BackendError):
         made.lookup(key("a"))
     assert time.monotonic() - began < 0.75
+    made.close()
 
 
 def test_killed_server_degrades_then_recovers(
@@ -212,3 +223,5 @@ def test_cluster_global_purge_staleness_is_bounded(cluster_url: str, secrets: Se
     purger.purge(tag="t")
     time.sleep(0.35)
     assert reader.lookup(k, ("t",)).entry is None
+    reader.close()
+    purger.close()
