@@ -9,7 +9,9 @@ Keys (``P`` is the prefix, ``cw`` by default)::
     {P:t:<tag>}:g               a tag's generation (purge(tag=))
 
 The ``{...}`` hash tag puts an entry, its lock and its scope's generation on one Cluster
-slot, so they are read together by one small Lua script: one round trip per lookup.
+slot, so they are read together by one ``MGET``: one round trip per lookup. Only when a
+generation does not exist yet does a small Lua script (``EVALSHA``, falling back to
+``EVAL``) create it, atomically with the read.
 
 **Generations are random tokens, not counters.** A missing generation is created by the
 lookup script with a fresh random value, and a purge writes a new random value (an O(1)
@@ -17,10 +19,10 @@ lookup script with a fresh random value, and a purge writes a new random value (
 and every entry stamped with the old one becomes a miss: eviction can only cost misses,
 never undo a purge (an ``INCR`` counter recreated at 1 could match old entries again).
 
-**Standalone**: the lookup script reads the entry, the global, scope and tag generations
+**Standalone**: the lookup ``MGET`` reads the entry, the global, scope and tag generations
 at once, so every purge is seen by every process on its next lookup.
 
-**Cluster**: the global and tag generations live on other slots, so the script reads the
+**Cluster**: the global and tag generations live on other slots, so ``MGET`` reads the
 entry and the scope generation only, and the global and tag generations come from an
 in-process cache refreshed every ``generation_ttl`` seconds (1 s by default, one extra
 round trip per refresh). So: a purge by principal or tenant is seen by every process on
@@ -204,16 +206,25 @@ class RedisBackend(Backend):
             out.append(cached[0])
         return out
 
+    def _fetch(self, keys: list[str]) -> list[Any]:
+        """``MGET`` the entry and its generations; only when a generation does not exist
+        yet, run the script that creates it (so the hit path is one plain ``MGET``)."""
+        values: list[Any] = self._call(lambda c: c.mget(keys))
+        if None in values[1:]:
+            values = self._run(_LOOKUP, keys, [_token() for _ in keys[1:]])
+        return values
+
     def _read(self, key: CacheKey, tags: Sequence[str]) -> tuple[bytes | None, tuple[int, ...]]:
         """The raw entry and the generations ``(global, scope, *tags)``, one round trip
         (plus, in a Cluster, a generation refresh at most every ``generation_ttl``)."""
         scope_gen = self._scope(key.scope) + ":g"
         if self.cluster:
-            blob, scope = self._run(_LOOKUP, [self._entry_key(key), scope_gen], [_token()])
+            blob, scope = self._fetch([self._entry_key(key), scope_gen])
             shared = self._shared_generations([self._global_key(), *map(self._tag_key, tags)])
             return blob, (shared[0], _generation(scope), *shared[1:])
-        gen_keys = [self._global_key(), scope_gen, *map(self._tag_key, tags)]
-        values = self._run(_LOOKUP, [self._entry_key(key), *gen_keys], [_token() for _ in gen_keys])
+        values = self._fetch(
+            [self._entry_key(key), self._global_key(), scope_gen, *map(self._tag_key, tags)]
+        )
         return values[0], tuple(_generation(v) for v in values[1:])
 
     # -- the Backend interface ----------------------------------------------------------
