@@ -109,3 +109,23 @@ def test_non_finite_times_are_not_encoded() -> None:
 def test_out_of_range_fields_are_not_encoded() -> None:
     with pytest.raises(ValueError):
         codec.encode(KEY, Entry(70000, (), b"", 1.0, 1.0, "", "shared"))
+
+
+def test_memo_serves_only_the_exact_bytes_it_verified() -> None:
+    fresh = EntryCodec(Secrets(NEW))
+    entry = Entry(200, (), b"genuine", 1.0, 60.0, "e", "shared")
+    blob = fresh.encode(KEY, entry)
+    assert fresh.decode(KEY, blob) == entry
+    assert fresh.decode(KEY, blob) == entry  # from the memo
+    forged = blob.replace(b"genuine", b"Genuine")
+    assert fresh.decode(KEY, forged) is None
+    assert fresh.decode(OTHER_KEY, blob) is None  # the memo is per key
+
+
+def test_memo_is_bounded() -> None:
+    fresh = EntryCodec(Secrets(NEW), memo_bytes=10_000)
+    for i in range(100):
+        digest = f"{i:040}"
+        blob = fresh.encode(digest, Entry(200, (), b"x" * 1000, 1.0, 60.0, "e", "shared"))
+        assert fresh.decode(digest, blob) is not None
+    assert fresh._memo_size <= 10_000 and len(fresh._memo) <= 5

@@ -17,6 +17,7 @@ option                 default  meaning
 ``failure_threshold``  5        consecutive failures that open the circuit
 ``reset_after``        5.0      seconds the circuit stays open before a trial call
 ``generation_ttl``     1.0      (Cluster) seconds a global or tag generation is cached
+``memo_bytes``         4 MiB    verified entries remembered by their exact bytes (0: off)
 =====================  =======  ====================================================
 """
 
@@ -52,6 +53,7 @@ class RedisOptions:
     failure_threshold: int = 5
     reset_after: float = 5.0
     generation_ttl: float = 1.0
+    memo_bytes: int = 4 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if not _PREFIX_RE.match(self.prefix):
@@ -61,9 +63,9 @@ class RedisOptions:
         for name in ("socket_timeout", "connect_timeout", "reset_after"):
             if not getattr(self, name) > 0:
                 raise ConfigurationError(f"Redis option {name} must be positive")
-        if self.failure_threshold < 1 or self.generation_ttl < 0:
+        if self.failure_threshold < 1 or self.generation_ttl < 0 or self.memo_bytes < 0:
             raise ConfigurationError(
-                "Redis option failure_threshold must be >= 1 and generation_ttl >= 0"
+                "Redis option failure_threshold must be >= 1, generation_ttl and memo_bytes >= 0"
             )
 
     @classmethod

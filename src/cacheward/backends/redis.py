@@ -134,7 +134,7 @@ class RedisBackend(Backend):
         self.prefix = opts.prefix
         self.cluster = client.cluster
         self.generation_ttl = opts.generation_ttl
-        self.codec = EntryCodec(secrets)
+        self.codec = EntryCodec(secrets, opts.memo_bytes)
         self.breaker = CircuitBreaker(client.name, opts.failure_threshold, opts.reset_after)
         self._scripts: dict[str, Any] = {}
         self._shared: dict[str, tuple[int, float]] = {}
