@@ -16,6 +16,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -68,8 +70,15 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://{HOST}:{self.port}/0"
 
-    def client(self) -> redis.Redis:
-        return redis.Redis(HOST, self.port, socket_timeout=2)
+    @contextmanager
+    def client(self) -> Iterator[redis.Redis]:
+        """A plain client, fully disconnected on exit (no socket left for the GC)."""
+        client = redis.Redis(HOST, self.port, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            yield client
+        finally:
+            client.close()
+            client.connection_pool.disconnect()
 
     def start(self, attempts: int = 5) -> RedisServer:
         """Start (or restart on the same port); picks another port on a collision."""

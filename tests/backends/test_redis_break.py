@@ -14,6 +14,7 @@ import pytest
 import redis
 from test_backend_suite import ALICE, BOB, key, put
 
+from cacheward.backends.connection import close_client
 from cacheward.backends.redis import RedisBackend
 from cacheward.backends.url import backend_from_url
 from cacheward.core.secret import Secrets
@@ -45,7 +46,7 @@ def raw(url: str) -> Iterator[redis.Redis | redis.RedisCluster]:
     else:
         client = redis.Redis.from_url(url)
     yield client
-    client.close()
+    close_client(client)
 
 
 class Boom:

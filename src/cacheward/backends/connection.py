@@ -175,4 +175,24 @@ class Connector:
         with self._lock:
             client, self._client = self._client, None
         if client is not None:
-            client.close()
+            close_client(client)
+
+
+def close_client(client: Client) -> None:
+    """Close ``client`` and every socket it opened: its pool (which ``Redis.close`` keeps
+    when the pool was made by ``from_url``... or passed in), and the connections a Cluster
+    client made to its startup nodes while discovering the topology, which
+    ``RedisCluster.close`` leaves open (redis-py 8.1)."""
+    client.close()
+    if isinstance(client, Redis):
+        client.connection_pool.disconnect()
+    if isinstance(client, RedisCluster):
+        manager = getattr(client, "nodes_manager", None)
+        nodes = [
+            *getattr(manager, "startup_nodes", {}).values(),
+            *getattr(manager, "nodes_cache", {}).values(),
+        ]
+        for node in nodes:
+            if node.redis_connection is not None:
+                node.redis_connection.close()
+                node.redis_connection.connection_pool.disconnect()
