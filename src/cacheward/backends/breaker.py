@@ -62,6 +62,9 @@ class CircuitBreaker:
 
     def allow(self) -> bool:
         """Whether a call may go out now."""
+        state = self._state
+        if state is State.CLOSED:  # the hot path: one attribute read, no lock
+            return True
         with self._lock:
             if self._state is State.CLOSED:
                 return True
@@ -71,6 +74,9 @@ class CircuitBreaker:
             return True
 
     def success(self) -> None:
+        failures, state = self._failures, self._state
+        if failures == 0 and state is State.CLOSED:  # the hot path: no lock
+            return
         with self._lock:
             self._failures = 0
             self._trial = False

@@ -107,6 +107,10 @@ def _get_or_create(name: str, client: Client) -> Any:
     return old
 
 
+def _mget(keys: list[str], client: Client) -> Any:
+    return client.mget(keys)
+
+
 def _set(name: str, value: str, client: Client) -> None:
     client.set(name, value)
 
@@ -209,7 +213,7 @@ class RedisBackend(Backend):
     def _fetch(self, keys: list[str]) -> list[Any]:
         """``MGET`` the entry and its generations; only when a generation does not exist
         yet, run the script that creates it (so the hit path is one plain ``MGET``)."""
-        values: list[Any] = self._call(lambda c: c.mget(keys))
+        values: list[Any] = self._call(partial(_mget, keys))
         if None in values[1:]:
             values = self._run(_LOOKUP, keys, [_token() for _ in keys[1:]])
         return values
