@@ -1,6 +1,7 @@
 """Cache detection and the buster check that every active probe depends on.
 
-A cache shows itself in headers (``X-Cache: HIT``, ``CF-Cache-Status``, ``Age``,
+A cache shows itself in headers (RFC 9211 ``Cache-Status: ExampleCache; hit``,
+``X-Cache: HIT``, ``CF-Cache-Status``, ``Age``,
 ``X-Varnish`` with two ids, ``Server-Timing: cdn-cache; desc=HIT`` ...) or, without
 them, by body identity: a response that carries a request id or timestamp and comes back
 byte for byte identical was served from a store. The buster check sends the same fresh
@@ -13,6 +14,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 
+from .cachestatus import served_from_store
 from .compare import identical
 from .context import BUSTER_PARAM, BusterState, ProbeContext
 from .exchange import ProbeRequest, ProbeResponse, Setup
@@ -30,7 +32,11 @@ _STATUS_HEADERS = (
     "x-vercel-cache",
     "x-nextjs-cache",
 )
-_PRESENCE_HEADERS = _STATUS_HEADERS + ("age", "via", "x-varnish", "x-served-by", "server-timing")
+_PRESENCE_HEADERS = (
+    ("cache-status",)
+    + _STATUS_HEADERS
+    + ("age", "via", "x-varnish", "x-served-by", "server-timing")
+)
 _HIT = re.compile(r"\bhit\b|\bstale\b|\brevalidated\b", re.IGNORECASE)
 _MISS = re.compile(r"\bmiss\b|\bexpired\b|\bbypass\b|\bdynamic\b|\bpass\b", re.IGNORECASE)
 
@@ -44,7 +50,10 @@ class Signal(Enum):
 
 
 def signal(resp: ProbeResponse) -> Signal:
-    """Read the cache-status headers of ``resp``."""
+    """Read the cache-status headers of ``resp`` (RFC 9211 ``Cache-Status`` first)."""
+    stored = served_from_store(resp.header("cache-status"))
+    if stored is not None:
+        return Signal.HIT if stored else Signal.MISS
     for name in _STATUS_HEADERS:
         value = resp.header(name)
         if _HIT.search(value):
