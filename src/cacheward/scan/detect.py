@@ -5,8 +5,11 @@ A cache shows itself in headers (RFC 9211 ``Cache-Status: ExampleCache; hit``,
 ``X-Varnish`` with two ids, ``Server-Timing: cdn-cache; desc=HIT`` ...) or, without
 them, by body identity: a response that carries a request id or timestamp and comes back
 byte for byte identical was served from a store. The buster check sends the same fresh
-buster twice and a second fresh buster once: the second buster must *not* be a hit. The
-unbusted URL is never requested, so a scan cannot poison what real users get.
+buster twice and a second fresh buster once: the second buster must *not* be a hit.
+When the query does not bust, the same check is tried with a cookie and with the headers
+the response names in ``Vary`` (:mod:`cacheward.scan.buster`). Where nothing busts,
+requests reach the entry real users get, so only the primary principal's plain reads are
+sent here; no attack input is ever sent there.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from __future__ import annotations
 import re
 from enum import Enum
 
+from .buster import QUERY, Buster, candidates
+from .cachecontrol import vary
 from .cachestatus import served_from_store
 from .compare import identical
 from .context import BUSTER_PARAM, BusterState, ProbeContext
@@ -93,26 +98,55 @@ def verdict(r1: ProbeResponse, r2: ProbeResponse, r3: ProbeResponse) -> tuple[Bu
     return BusterState.UNVERIFIED, seen
 
 
-def setup(ctx: ProbeContext) -> Setup:
-    """Check the buster, then fetch every principal's baseline on a buster of its own."""
+def _trial(ctx: ProbeContext, buster: Buster) -> Setup:
+    """The three-request check for one buster carrier; sets ``ctx.buster``."""
     a = ctx.primary
     u1 = ctx.url()
-    r1 = yield ProbeRequest(u1, a)
-    r2 = yield ProbeRequest(u1, a)
-    r3 = yield ProbeRequest(ctx.url(), a)
-    ctx.buster, ctx.cache_seen = verdict(r1, r2, r3)
+    r1 = yield buster.apply(ProbeRequest(u1, a))
+    r2 = yield buster.apply(ProbeRequest(u1, a))
+    r3 = yield buster.apply(ProbeRequest(ctx.url(), a))
+    state, seen = verdict(r1, r2, r3)
+    ctx.buster, ctx.cache_seen = state, ctx.cache_seen or seen
     ctx.baselines[a.name] = r3
-    for cred in [c for c in ctx.creds if c is not a] + [None]:
-        ctx.baselines[cred.name if cred else None] = yield ProbeRequest(ctx.url(), cred)
+    return sorted(vary(r1))
+
+
+def setup(ctx: ProbeContext) -> Setup:
+    """Check the buster (the query, then a header or cookie the cache may key on), then
+    fetch every principal's baseline on a buster of its own (only the primary's when no
+    buster works)."""
+    a = ctx.primary
+    varied = yield from _trial(ctx, QUERY)
+    query_state = ctx.buster
+    if query_state is not BusterState.WORKS:
+        for alt in candidates(varied, a.credential_header):
+            yield from _trial(ctx, alt)
+            if ctx.buster is BusterState.WORKS:
+                ctx.carrier = alt
+                break
+        else:
+            ctx.buster = query_state
+    if ctx.buster is BusterState.WORKS:
+        # Without a working buster these would read (and, were A's entry not stored,
+        # write) the entry real users get: the read-only cross-key probe does it gated.
+        for cred in [c for c in ctx.creds if c is not a] + [None]:
+            req = ctx.carrier.apply(ProbeRequest(ctx.url(), cred))
+            ctx.baselines[cred.name if cred else None] = yield req
     notes = []
-    if ctx.buster is BusterState.BROKEN:
+    if ctx.carrier is not QUERY:
         notes.append(
-            f"{ctx.endpoint}: a fresh {BUSTER_PARAM}= buster was served from cache;"
-            " active checks skipped so the shared entry is never touched"
+            f"{ctx.endpoint}: the {BUSTER_PARAM}= query buster does not bust;"
+            f" probes carry their buster in {ctx.carrier} instead"
+        )
+    elif ctx.buster is BusterState.BROKEN:
+        notes.append(
+            f"{ctx.endpoint}: no buster busts (query, cookie, Vary headers: a fresh value"
+            " was served from cache); active checks skipped so the shared entry is never"
+            " poisoned; cross-key leakage tested read-only"
         )
     elif ctx.buster is BusterState.UNVERIFIED:
         notes.append(
-            f"{ctx.endpoint}: could not show that the cache buster busts (identical bodies,"
-            " no cache headers); active checks skipped"
+            f"{ctx.endpoint}: could not show that any cache buster busts (identical bodies,"
+            " no cache headers); active checks skipped; cross-key leakage tested read-only"
         )
     return notes
