@@ -77,6 +77,40 @@ class Source:
     defs: list[Def] = field(default_factory=list)
     proxyfixes: list[Site] = field(default_factory=list)
     cache_types: list[Site] = field(default_factory=list)
+    scopes: Scopes | None = None
+
+
+class Scopes:
+    """Functions defined inside other functions: ``parent`` and per-function ``local`` names.
+
+    Views, decorators and helpers defined inside an app factory (``def create_app():``)
+    refer to each other by bare name; a name is looked up from the innermost function
+    outwards, as Python does (assignments that rebind a name are not tracked).
+    """
+
+    def __init__(self, defs: Sequence[Def]) -> None:
+        self.parent: dict[int, Def] = {}
+        self.local: dict[int, dict[str, Def]] = {}
+        for fn in defs:
+            stack: list[ast.AST] = list(fn.body)
+            while stack:
+                node = stack.pop()
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    self.parent[id(node)] = fn
+                    self.local.setdefault(id(fn), {}).setdefault(node.name, node)
+                    continue  # its own body belongs to its own scope
+                if isinstance(node, ast.Lambda | ast.ClassDef):
+                    continue
+                stack.extend(ast.iter_child_nodes(node))
+
+    def lookup(self, scope: FunctionNode, name: str) -> Def | None:
+        fn: FunctionNode | None = scope
+        while fn is not None:
+            found = self.local.get(id(fn), {}).get(name)
+            if found is not None:
+                return found
+            fn = self.parent.get(id(fn))
+        return None
 
 
 @dataclass(frozen=True)
@@ -219,15 +253,31 @@ class Index:
             return None
         return self.lookup(target, rest, hops - 1)
 
-    def resolve(self, path: str, func: ast.expr) -> tuple[str, FunctionNode] | None:
+    def resolve(
+        self, path: str, func: ast.expr, scope: FunctionNode | None = None
+    ) -> tuple[str, FunctionNode] | None:
         name = n.dotted(func)
         source = self.by_path.get(path)
         if name is None or source is None:
             return None
+        if scope is not None and "." not in name:
+            local = self.scopes(source).lookup(scope, name)
+            if local is not None:
+                return path, local
         found = self.lookup(source, name)
         if found is None or found[1] not in found[0].functions:
             return None
         return found[0].path, found[0].functions[found[1]]
+
+    def scopes(self, source: Source) -> Scopes:
+        """The nested-function scopes of ``source`` (built on first use)."""
+        if source.scopes is None:
+            source.scopes = Scopes(source.defs)
+        return source.scopes
+
+    def enclosing(self, path: str, fn: Def) -> Def | None:
+        """The function ``fn`` is defined in, ``None`` at module level."""
+        return self.scopes(self.by_path[path]).parent.get(id(fn))
 
     def object_kind(self, source: Source, name: str) -> str | None:
         found = self.lookup(source, name)
