@@ -13,7 +13,13 @@ from cacheward.check.registry import all_rules
 FIXTURES = Path(__file__).parent / "fixtures"
 APPS = sorted(p for p in FIXTURES.iterdir() if p.is_dir())
 EXPECT = re.compile(r"#\s*expect:\s*([\w\-, ]+)")
-CLEAN_TWINS = ("httpauth_fixed", "cacheward_correct", "realworld", "factory_fixed")
+CLEAN_TWINS = (
+    "httpauth_fixed",
+    "cacheward_correct",
+    "realworld",
+    "factory_fixed",
+    "registration_fixed",
+)
 
 Triple = tuple[str, int, str]
 

@@ -21,6 +21,7 @@ from .model import (
     Source,
     View,
 )
+from .registration import class_views, url_rules
 
 _ROUTE_OWNER = re.compile(r"(^|_)(app|bp|blueprint|api|router)$", re.IGNORECASE)
 _HOOKS = frozenset({"after_request", "after_app_request"})
@@ -72,8 +73,21 @@ class _Builder:
                     routed.append((source, fn, decorators))
             proxyfixes.extend(source.proxyfixes)
             cache_types.extend(source.cache_types)
+        seen = {id(fn) for _, fn, _ in routed}
+        extra: dict[int, tuple[str, ...]] = {}
+        for source in self.model.sources:
+            for reg in [
+                *url_rules(source, self.index, self.decorator),
+                *class_views(source, self.decorator),
+            ]:
+                if id(reg.func) not in seen:
+                    seen.add(id(reg.func))
+                    routed.append((source, reg.func, reg.decorators))
+                extra[id(reg.func)] = extra.get(id(reg.func), ()) + reg.routes
         for source, fn, decorators in routed:
             view = self.view(source, fn, decorators)
+            if extra.get(id(fn)):
+                view = replace(view, routes=view.routes + extra[id(fn)])
             if ("*", "*") in guards or (source.path, view.blueprint or "") in guards:
                 view = replace(view, guarded=True)
             views.append(view)

@@ -16,6 +16,7 @@ from enum import Enum
 from . import names as n
 from .effect import Effect, EffectKind
 from .flow import Analyzer, FunctionNode
+from .scope import Scopes
 
 Def = ast.FunctionDef | ast.AsyncFunctionDef
 
@@ -78,39 +79,9 @@ class Source:
     proxyfixes: list[Site] = field(default_factory=list)
     cache_types: list[Site] = field(default_factory=list)
     scopes: Scopes | None = None
-
-
-class Scopes:
-    """Functions defined inside other functions: ``parent`` and per-function ``local`` names.
-
-    Views, decorators and helpers defined inside an app factory (``def create_app():``)
-    refer to each other by bare name; a name is looked up from the innermost function
-    outwards, as Python does (assignments that rebind a name are not tracked).
-    """
-
-    def __init__(self, defs: Sequence[Def]) -> None:
-        self.parent: dict[int, Def] = {}
-        self.local: dict[int, dict[str, Def]] = {}
-        for fn in defs:
-            stack: list[ast.AST] = list(fn.body)
-            while stack:
-                node = stack.pop()
-                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                    self.parent[id(node)] = fn
-                    self.local.setdefault(id(fn), {}).setdefault(node.name, node)
-                    continue  # its own body belongs to its own scope
-                if isinstance(node, ast.Lambda | ast.ClassDef):
-                    continue
-                stack.extend(ast.iter_child_nodes(node))
-
-    def lookup(self, scope: FunctionNode, name: str) -> Def | None:
-        fn: FunctionNode | None = scope
-        while fn is not None:
-            found = self.local.get(id(fn), {}).get(name)
-            if found is not None:
-                return found
-            fn = self.parent.get(id(fn))
-        return None
+    #: ``X.add_url_rule(...)`` calls and class definitions (for ``MethodView`` views)
+    url_rules: list[ast.Call] = field(default_factory=list)
+    classes: list[ast.ClassDef] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -321,6 +292,11 @@ def read_source(
         if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
             source.defs.append(item)
             continue
+        if isinstance(item, ast.ClassDef):
+            source.classes.append(item)
+            continue
+        if isinstance(item, ast.Call) and n.last(n.dotted(item.func) or "") == "add_url_rule":
+            source.url_rules.append(item)
         if proxyfix and isinstance(item, ast.Call) and (fix := _proxyfix(path, item)):
             source.proxyfixes.append(fix)
         if cache_type and isinstance(item, ast.Dict | ast.Call | ast.Assign):
