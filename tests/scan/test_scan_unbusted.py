@@ -128,3 +128,14 @@ def test_private_declaration_proves_a_leak_without_markers() -> None:
         ("cross-key-leak", "medium"),
         ("anonymous-cache-leak", "medium"),
     }
+
+
+def test_unproved_sharing_is_a_note_not_a_finding() -> None:
+    handler, _ = caching(_path_only, api, lambda s: s == 200)  # no Cache-Control at all
+    ctx = _ctx()
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        drive_sync(setup(ctx), client)
+        assert drive_sync(crosskey_unbusted.probe(ctx, Identities()), client) == []
+    assert len(ctx.notes) == 1
+    assert "byte for byte" in ctx.notes[0] and "no key" in ctx.notes[0]
+    assert A_KEY not in ctx.notes[0] and B_KEY not in ctx.notes[0]

@@ -52,6 +52,8 @@ class ProbeContext:
     cache_seen: bool = False
     #: where the working buster travels (the URL's value copied to a header or cookie)
     carrier: Buster = QUERY
+    #: notes a probe leaves for the report (what it could not prove, and why)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def victims(self) -> list[Credential]:

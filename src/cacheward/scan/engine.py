@@ -90,6 +90,7 @@ async def _unbusted(out: _Outcome, ids: Identities, sender: Sender) -> None:
         out.notes.append(f"{ctx.endpoint}: request budget ({budget.limit}) ran out in cross-key")
     except httpx.HTTPError as exc:
         out.notes.append(f"{ctx.endpoint}: cross-key stopped: {type(exc).__name__}: {exc}")
+    out.notes += ctx.notes
     out.requests = budget.used
 
 
