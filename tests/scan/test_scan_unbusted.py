@@ -139,3 +139,11 @@ def test_unproved_sharing_is_a_note_not_a_finding() -> None:
     assert len(ctx.notes) == 1
     assert "byte for byte" in ctx.notes[0] and "no key" in ctx.notes[0]
     assert A_KEY not in ctx.notes[0] and B_KEY not in ctx.notes[0]
+
+
+def test_header_buster_overrides_a_probe_value_for_the_same_header() -> None:
+    req = Buster(Carrier.HEADER, "Origin").apply(
+        ProbeRequest("http://t/x?cwcb=cw1", headers=(("origin", "https://evil.test"),))
+    )
+    assert req.headers == (("Origin", "https://cw1.invalid"),)
+    assert candidates(["Accept", "Content-Type"], None) == [Buster(Carrier.COOKIE)]

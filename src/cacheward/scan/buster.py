@@ -26,7 +26,10 @@ T = TypeVar("T")
 #: The name of the query parameter and of the cookie that carry the buster.
 PARAM = "cwcb"
 #: ``Vary`` headers never used as busters: credentials, and those caches normalize.
-_NEVER = frozenset({"cookie", "authorization", "accept-encoding", "*", "x-api-key"})
+#: ``Accept`` and ``Content-Type`` are left out too: a random value there is an error page.
+_NEVER = frozenset(
+    {"cookie", "authorization", "accept-encoding", "accept", "content-type", "*", "x-api-key"}
+)
 
 
 class Carrier(Enum):
@@ -61,6 +64,9 @@ class Buster:
             return req
         headers = list(req.headers)
         if self.carrier is Carrier.HEADER:
+            # A probe's own value for this header would share an entry with whoever
+            # sends that value: the buster wins, the probe loses that one input.
+            headers = [(k, v) for k, v in headers if k.lower() != self.name.lower()]
             headers.append((self.name, self.value_for(token)))
         else:
             cookie = f"{self.name}={token}"
