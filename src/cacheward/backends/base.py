@@ -85,12 +85,13 @@ class Backend(abc.ABC):
     def purge(self, *, scope: str | None = None, tag: str | None = None) -> None:
         """Invalidate a scope's entries, a tag's entries, or (neither) everything."""
 
-    def single_flight(self, key: CacheKey, timeout: float = 5.0) -> AbstractContextManager[None]:
+    def single_flight(self, key: CacheKey, timeout: float = 5.0) -> AbstractContextManager[bool]:
         """Hold ``key`` while its view runs on a miss.
 
-        Returns when this caller should compute the response: at once if no one else is
-        computing it, or when the one who was has finished (the caller then looks up
-        again) or after ``timeout`` seconds. The default does not coordinate.
+        Enters when this caller should compute the response: at once if no one else is
+        computing it (``False``), or when the one who was has finished or after
+        ``timeout`` seconds (``True``: the caller waited, and looks up again). The default
+        does not coordinate.
         """
         return _no_flight()
 
@@ -99,5 +100,5 @@ class Backend(abc.ABC):
 
 
 @contextmanager
-def _no_flight() -> Iterator[None]:
-    yield
+def _no_flight() -> Iterator[bool]:
+    yield False

@@ -96,13 +96,13 @@ class MemoryBackend(Backend):
                 self._generations[name] = self._generations.get(name, 0) + 1
 
     @contextmanager
-    def _flight(self, digest: str, timeout: float) -> Iterator[None]:
+    def _flight(self, digest: str, timeout: float) -> Iterator[bool]:
         with self._flights_lock:
             lock = self._flights.setdefault(digest, threading.Lock())
         if lock.acquire(blocking=False):
             # The leader computes while the others wait.
             try:
-                yield
+                yield False
             finally:
                 with self._flights_lock:
                     if self._flights.get(digest) is lock:
@@ -113,7 +113,7 @@ class MemoryBackend(Backend):
         # response the leader could not store does not serialize every later request.
         if lock.acquire(timeout=timeout):
             lock.release()
-        yield
+        yield True
 
-    def single_flight(self, key: CacheKey, timeout: float = 5.0) -> AbstractContextManager[None]:
+    def single_flight(self, key: CacheKey, timeout: float = 5.0) -> AbstractContextManager[bool]:
         return self._flight(key.digest, timeout)

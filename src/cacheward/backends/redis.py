@@ -282,7 +282,7 @@ class RedisBackend(Backend):
                 with self._shared_lock:
                     self._shared[name] = (int(token), time.monotonic())
 
-    def single_flight(self, key: CacheKey, timeout: float = 5.0) -> AbstractContextManager[None]:
+    def single_flight(self, key: CacheKey, timeout: float = 5.0) -> AbstractContextManager[bool]:
         """Run the view once per cluster: the first caller takes a Redis lock (``SET NX
         PX`` with a random token, expiring after ``timeout``), the others poll with a
         small backoff until the entry appears, the lock is free again, or ``timeout``.
@@ -293,7 +293,7 @@ class RedisBackend(Backend):
         return self._flight(key, timeout)
 
     @contextmanager
-    def _flight(self, key: CacheKey, timeout: float) -> Iterator[None]:
+    def _flight(self, key: CacheKey, timeout: float) -> Iterator[bool]:
         lock = f"{self._scope(key.scope)}:l:{key.digest}"
         keys = [lock, self._entry_key(key)]
         token = _token()
@@ -308,19 +308,19 @@ class RedisBackend(Backend):
                 # response nobody can store does not serialize every later request.
                 self._release(lock, token)
                 self.stats.extra["flight_waits"] = self.stats.extra.get("flight_waits", 0) + 1
-                yield
+                yield True
                 return
             if state == _OWNER:
                 break
             waited = True
             if state == _READY or time.monotonic() + delay > deadline:
                 self.stats.extra["flight_waits"] = self.stats.extra.get("flight_waits", 0) + 1
-                yield
+                yield True
                 return
             time.sleep(delay)
             delay = min(delay * 2, self.poll_max)
         try:
-            yield
+            yield False
         finally:
             self._release(lock, token)
 

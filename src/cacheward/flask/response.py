@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 
@@ -74,6 +73,7 @@ def refusal(response: Response, policy: KeyPolicy, max_bytes: int) -> str | None
 
 def to_entry(
     response: Response,
+    key_digest: str,
     scope: str,
     ttl: float,
     tags: tuple[str, ...],
@@ -81,16 +81,19 @@ def to_entry(
 ) -> Entry:
     """The storable form of ``response`` (whose body is not streamed)."""
     body = response.get_data()
+    created = time.time()
     etag = response.headers.get("ETag")
     if not etag:
-        etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+        # Unique per stored entry (its key and the moment it was made), without hashing
+        # the body: a re-stored identical body only costs one full response.
+        etag = f'"{key_digest[:24]}-{int(created * 1000):x}"'
         response.headers["ETag"] = etag
     headers = tuple((k, v) for k, v in response.headers.items() if k.lower() not in _UNSTORED)
     return Entry(
         status=response.status_code,
         headers=headers,
         body=body,
-        created=time.time(),
+        created=created,
         ttl=ttl,
         etag=etag,
         scope=scope,

@@ -75,16 +75,18 @@ def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
 
     try:
         flight = backend.single_flight(key, state.flight_timeout)
-        flight.__enter__()
+        waited = flight.__enter__()
     except Exception as e:  # noqa: BLE001
         _backend_failed(state, e)
         return _bypass(route, args, kwargs, "backend unavailable")
     try:
-        try:
-            again = backend.lookup(key, route.tags)
-        except Exception as e:  # noqa: BLE001
-            _backend_failed(state, e)
-            return _bypass(route, args, kwargs, "backend unavailable")
+        again = found
+        if waited:  # someone else computed it meanwhile: look again
+            try:
+                again = backend.lookup(key, route.tags)
+            except Exception as e:  # noqa: BLE001
+                _backend_failed(state, e)
+                return _bypass(route, args, kwargs, "backend unavailable")
         if again.entry is not None:
             state.counters.hits += 1
             return from_entry(
@@ -220,7 +222,7 @@ def _maybe_store(
         logger.debug("cacheward: not storing %s: %s", route.name, why)
         return
     ttl = route.ttl if route.ttl is not None else state.default_ttl
-    entry = to_entry(response, key.scope, ttl, route.tags, generation)
+    entry = to_entry(response, key.digest, key.scope, ttl, route.tags, generation)
     try:
         state.backend.store(key, entry)
     except Exception as e:  # noqa: BLE001

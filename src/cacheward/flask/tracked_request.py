@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.inputs import Kind
+from . import tracking as _tracking  # the mapping proxies (tracking imports this module)
 
 # Request attributes that are request headers (Werkzeug names them).
 _HEADER_ATTRS = {
@@ -67,17 +68,15 @@ class TrackedRequest:
         return type(self._req)
 
     def __getattr__(self, name: str) -> Any:
-        from .tracking import TrackedArgs, TrackedCookies, TrackedEnviron, TrackedHeaders
-
         req, rec = self._req, self._rec
         if name == "headers":
-            return TrackedHeaders(req.headers, rec)
+            return _tracking.TrackedHeaders(req.headers, rec)
         if name == "args":
-            return TrackedArgs(req.args, rec)
+            return _tracking.TrackedArgs(req.args, rec)
         if name == "cookies":
-            return TrackedCookies(req.cookies, rec)
+            return _tracking.TrackedCookies(req.cookies, rec)
         if name == "environ":
-            return TrackedEnviron(req.environ, rec)
+            return _tracking.TrackedEnviron(req.environ, rec)
         if name == "values":
             rec.add(Kind.BODY)
             rec.add(Kind.QUERY_ALL)
