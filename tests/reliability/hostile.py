@@ -62,6 +62,27 @@ class Hostile:
         return int(status.split(" ", 1)[0]), dict(response_headers), body
 
 
+_CONTROL = Flask("control")
+_CONTROL.add_url_rule("/echo", "echo", lambda rest="": "x")
+_CONTROL.add_url_rule("/echo/<path:rest>", "echo_rest", lambda rest="": "x")
+for _path in ("/tracked", "/lang"):
+    _CONTROL.add_url_rule(_path, _path, lambda: "x")
+_CONTROL.logger.disabled = True  # its 500s are expected; the guard's are not
+
+
+def werkzeug_fails_too(
+    path: bytes, query: bytes = b"", headers: Iterable[tuple[str, bytes]] = ()
+) -> bool:
+    """Whether the same raw request makes a plain, unguarded Flask app answer 500.
+
+    Werkzeug's router answers a path with ``//`` with a redirect whose ``Location``
+    carries the raw query; a raw newline there (which no HTTP/1.1 server passes on) makes
+    Werkzeug raise. Such a 500 is not the guard's.
+    """
+    _, status, _ = run_wsgi_app(_CONTROL, raw_environ(path, query, headers), buffered=True)
+    return status.startswith("500")
+
+
 def make_hostile(*, reject_duplicates: bool = True, strict: bool = False) -> Hostile:
     """The app under attack: production-like (not TESTING, so an escaped exception is
     a 500 rather than a traceback in the test), with a memory backend we can inspect."""
