@@ -6,6 +6,7 @@ import click
 
 from . import __version__
 from .check.cli import check_command
+from .demo.cli import demo_command
 from .scan.cli import scan_command
 
 
@@ -20,3 +21,4 @@ def main() -> None:
 
 main.add_command(scan_command)
 main.add_command(check_command)
+main.add_command(demo_command)

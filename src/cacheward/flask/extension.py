@@ -7,7 +7,7 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, request
 from flask.globals import _cv_request
 
 from ..backends.base import Backend
@@ -95,9 +95,9 @@ class Cacheward:
                     return error_response(403, "insufficient_scope", f"the key lacks: {missing}")
                 if authorize is not None and not authorize(outcome, *args, **kwargs):
                     return error_response(403, "forbidden", "this key may not access this resource")
-                setattr(g, PRINCIPAL_ATTR, outcome)
+                ctx.__dict__[PRINCIPAL_ATTR] = outcome
                 if pre is not None:
-                    setattr(g, PRE_READS_ATTR, pre)
+                    ctx.__dict__[PRE_READS_ATTR] = pre
                 return view(*args, **kwargs)
 
             setattr(wrapper, PROTECTED_MARK, True)
@@ -202,8 +202,9 @@ def _after_request(response: Response) -> Response:
     """Tell caches in front the truth about every authenticated response (invariant 5)."""
     if FINAL in response.__dict__ and "Set-Cookie" not in response.headers:
         return response  # a hit: its headers were made final with it
-    principal: Principal | None = g.get(PRINCIPAL_ATTR)
-    route: CachedRoute | None = g.get(ROUTE_ATTR)
+    local = _cv_request.get().__dict__
+    principal: Principal | None = local.get(PRINCIPAL_ATTR)
+    route: CachedRoute | None = local.get(ROUTE_ATTR)
     if principal is None and route is None:
         environ = request.environ
         state: State = current_app.extensions["cacheward"]

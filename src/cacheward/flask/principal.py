@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g
+from flask.globals import _cv_request
 from werkzeug.local import LocalProxy
 
 from ..core.inputs import Kind
@@ -43,7 +43,8 @@ class _TrackedPrincipal:
 
 
 def _get() -> Any:
-    principal: Principal | None = g.get(PRINCIPAL_ATTR)
+    ctx = _cv_request.get(None)
+    principal: Principal | None = None if ctx is None else ctx.__dict__.get(PRINCIPAL_ATTR)
     if principal is None:
         return None
     if current_recorder.get() is None:

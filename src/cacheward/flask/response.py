@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 
 from flask import Response
 from werkzeug.datastructures import Headers
@@ -106,9 +107,54 @@ def from_entry(
         headers = [(k, v) for k, v in headers if k != "Content-Type"]
         response = Response(status=304, headers=_trusted(headers))
     else:
-        response = Response(entry.body, status=entry.status, headers=_trusted(headers))
+        body = entry.body
+        headers.append(("Content-Length", str(len(body))))
+        response = _response(body, entry.status, headers)
     response.__dict__[FINAL] = True
     return response
+
+
+def _status_line(code: int) -> str:
+    line = _STATUS_LINES.get(code)
+    if line is None:
+        line = _STATUS_LINES[code] = Response(status=code).status
+    return line
+
+
+_STATUS_LINES: dict[int, str] = {}
+
+
+def _fast_response(body: bytes, status: int, headers: list[tuple[str, str]]) -> Response:
+    """A response from parts that are already valid, without Werkzeug re-checking them
+    (a hit's body, status and headers were checked when the entry was stored)."""
+    response = Response.__new__(Response)
+    response.__dict__.update(
+        headers=_trusted(headers),
+        _status=_status_line(status),
+        _status_code=status,
+        direct_passthrough=False,
+        _on_close=[],
+        response=[body],
+    )
+    return response
+
+
+def _slow_response(body: bytes, status: int, headers: list[tuple[str, str]]) -> Response:
+    return Response(body, status=status, headers=headers)
+
+
+def _pick_response_builder() -> Callable[[bytes, int, list[tuple[str, str]]], Response]:
+    """The fast builder if it makes exactly what Werkzeug's constructor makes here."""
+    pairs = [("Content-Type", "text/plain"), ("Content-Length", "1")]
+    slow = _slow_response(b"x", 203, list(pairs))
+    fast = _fast_response(b"x", 203, list(pairs))
+    same = (
+        set(vars(slow)) == set(vars(fast))
+        and slow.status == fast.status
+        and slow.get_data() == fast.get_data()
+        and list(slow.headers.items()) == list(fast.headers.items())
+    )
+    return _fast_response if same else _slow_response
 
 
 def _trusted(pairs: list[tuple[str, str]]) -> Headers:
@@ -193,3 +239,6 @@ def _add_vary(response: Response, names: tuple[str, ...]) -> None:
         if name.lower() not in present:
             present.add(name.lower())
             response.vary.add(_title(name))
+
+
+_response = _pick_response_builder()

@@ -17,7 +17,7 @@ PROTECTED_MARK = "__cacheward_protected__"
 CACHED_MARK = "__cacheward_cached__"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity: routes key memo tables
 class CachedRoute:
     """The caching settings of one view."""
 

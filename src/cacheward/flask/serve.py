@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Response, current_app, g
+from flask import Request, Response, current_app
 from flask.globals import _cv_request
 
 from ..core.cachekey import CacheKey, build_cache_key
@@ -21,6 +21,7 @@ from .state import State, logger
 from .tracking import Recorder, tracking
 from .window import end_window
 
+# Per-request state lives on the request context (cheaper than ``g``'s proxy).
 PRINCIPAL_ATTR = "_cacheward_principal"
 ROUTE_ATTR = "_cacheward_route"
 PRE_READS_ATTR = "_cacheward_pre_reads"
@@ -30,17 +31,18 @@ def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     """Answer a request to a cached route."""
     state: State = current_app.extensions["cacheward"]
     ctx = _cv_request.get()
-    pre: Recorder | None = getattr(g, PRE_READS_ATTR, None)
-    if "_cacheward_window" in ctx.__dict__:
+    local = ctx.__dict__
+    pre: Recorder | None = local.get(PRE_READS_ATTR)
+    if "_cacheward_window" in local:
         pre = end_window(ctx)
     req = ctx.request
     environ = req.environ
-    setattr(g, ROUTE_ATTR, route)
-    principal: Principal | None = getattr(g, PRINCIPAL_ATTR, None)
+    local[ROUTE_ATTR] = route
+    principal: Principal | None = local.get(PRINCIPAL_ATTR)
     if principal is None and route.principal is not None:
         principal = as_principal(route.principal())
         if principal is not None:
-            setattr(g, PRINCIPAL_ATTR, principal)
+            local[PRINCIPAL_ATTR] = principal
     if principal is None:
         state.counters.bypass += 1
         if state.strict:
@@ -54,27 +56,7 @@ def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         # A GET with a body (fat GET): its body is never in the key.
         return _bypass(route, args, kwargs, "request body")
 
-    orig = environ.get("werkzeug.proxy_fix.orig") or environ
-    scheme = orig.get("wsgi.url_scheme") or "http"
-    host = state.host or orig.get("HTTP_HOST") or f"{orig['SERVER_NAME']}:{orig['SERVER_PORT']}"
-    facts = RequestFacts(
-        method=method,
-        scheme=scheme,
-        host=host,
-        path=(orig.get("SCRIPT_NAME") or "") + req.path,
-        query_string=environ.get("QUERY_STRING", ""),
-        headers=req.headers,
-        remote_addr=orig.get("REMOTE_ADDR") or "",
-    )
-    pairs = parse_query(facts.query_string)
-    key, dropped = build_cache_key(
-        facts,
-        pairs,
-        route.policy,
-        state.scope_token(route.policy.scope, principal),
-        state.namespace,
-        state.reject_duplicate_params,
-    )
+    key, dropped = _key_for(state, route, principal, req, environ, method)
     backend = state.backend
     try:
         found = backend.lookup(key, route.tags)
@@ -121,6 +103,55 @@ def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
             flight.__exit__(None, None, None)
         except Exception as e:  # noqa: BLE001
             _backend_failed(state, e)
+
+
+def _key_for(
+    state: State,
+    route: CachedRoute,
+    principal: Principal,
+    req: Request,
+    environ: dict[str, Any],
+    method: str,
+) -> tuple[CacheKey, frozenset[str]]:
+    """The request's cache key, memoized on the raw inputs it is a pure function of.
+
+    :raises MalformedQuery: a query the key cannot be built from (never memoized).
+    """
+    orig = environ.get("werkzeug.proxy_fix.orig") or environ
+    scheme = orig.get("wsgi.url_scheme") or "http"
+    host = state.host or orig.get("HTTP_HOST") or f"{orig['SERVER_NAME']}:{orig['SERVER_PORT']}"
+    script = orig.get("SCRIPT_NAME") or ""
+    query = environ.get("QUERY_STRING", "")
+    remote = orig.get("REMOTE_ADDR") or ""
+    scope = state.scope_token(route.policy.scope, principal)
+    vary = route.policy.vary
+    headers = req.headers
+    memo: tuple[Any, ...] = (
+        route,
+        scope,
+        method,
+        scheme,
+        host,
+        script,
+        environ.get("PATH_INFO"),
+        query,
+    )
+    if vary:
+        memo += tuple(remote if v == ":remote-addr" else headers.get(v) for v in vary)
+    found = state.keys_memo.get(memo)
+    if found is not None:
+        return found
+    facts = RequestFacts(method, scheme, host, script + req.path, query, headers, remote)
+    made = build_cache_key(
+        facts,
+        parse_query(query),
+        route.policy,
+        scope,
+        state.namespace,
+        state.reject_duplicate_params,
+    )
+    state.remember_key(memo, made)
+    return made
 
 
 def _maybe_store(

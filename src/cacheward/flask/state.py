@@ -11,7 +11,7 @@ from flask import Flask
 
 from ..backends.base import Backend
 from ..backends.url import backend_from_url
-from ..core.cachekey import principal_scope, scope_token, tenant_scope
+from ..core.cachekey import CacheKey, principal_scope, scope_token, tenant_scope
 from ..core.policy import Scope
 from ..core.principal import Principal
 from ..core.secret import Secrets
@@ -24,6 +24,7 @@ from .route import CachedRoute
 logger = logging.getLogger("cacheward")
 
 _SCOPE_CACHE_LIMIT = 4096
+_KEY_MEMO_LIMIT = 8192
 
 
 @dataclass
@@ -63,6 +64,14 @@ class State:
     has_before_request: bool | None = None
     _scopes: dict[tuple[Scope, str, str | None], str] = field(default_factory=dict)
     _hit_headers: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    keys_memo: dict[tuple[Any, ...], tuple[CacheKey, frozenset[str]]] = field(default_factory=dict)
+
+    def remember_key(self, memo: tuple[Any, ...], made: tuple[CacheKey, frozenset[str]]) -> None:
+        """Keep a built key for requests with the very same raw inputs (bounded)."""
+        if len(self.keys_memo) >= _KEY_MEMO_LIMIT:
+            self.keys_memo.clear()
+        self.keys_memo[memo] = made
+
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def scope_token(self, scope: Scope, principal: Principal) -> str:

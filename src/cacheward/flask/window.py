@@ -27,9 +27,12 @@ def begin_window() -> None:
     state: State = app.extensions["cacheward"]
     if state.has_before_request is None:
         # Flask refuses new handlers once the first request ran, so this is final.
-        state.has_before_request = any(
-            f is not begin_window for fs in app.before_request_funcs.values() for f in fs
-        )
+        funcs = app.before_request_funcs
+        state.has_before_request = any(f is not begin_window for fs in funcs.values() for f in fs)
+        if not state.has_before_request:
+            # Nothing to watch: leave the hit path. A new list, so that the loop Flask is
+            # running over the old one is not disturbed.
+            funcs[None] = [f for f in funcs.get(None, ()) if f is not begin_window]
     if not state.has_before_request:
         return
     ctx = _cv_request.get()

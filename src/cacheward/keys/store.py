@@ -56,7 +56,12 @@ class KeyRecord:
         return self.revoked is None and (self.expires is None or self.expires > time.time())
 
     def principal(self) -> Principal:
-        return Principal(self.principal_id, self.tenant, self.scopes, self.id)
+        """The principal this key authenticates (made once per record: verify is hot)."""
+        made: Principal | None = self.__dict__.get("_principal")
+        if made is None:
+            made = Principal(self.principal_id, self.tenant, self.scopes, self.id)
+            object.__setattr__(self, "_principal", made)
+        return made
 
 
 def secret_digest(secret: str) -> str:
