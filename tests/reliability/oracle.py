@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from tests.reliability.loadapp import PATHS
 
 from cacheward.keys.store import KeyStore
@@ -181,6 +182,32 @@ def drive(
         t.start()
     for t in pool:
         t.join(timeout=seconds + 60)
+
+
+class HttpSender:
+    """``send`` over HTTP: one keep-alive ``httpx.Client`` per thread, closed by
+    :meth:`close`."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self._local = threading.local()
+        self._clients: list[httpx.Client] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, key: str, path: str) -> Answer:
+        client: httpx.Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = httpx.Client(base_url=self.base, timeout=30.0)
+            with self._lock:
+                self._clients.append(client)
+        r = client.get(path, headers={"X-API-Key": key})
+        return r.status_code, dict(r.headers), r.content
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            client.close()
 
 
 def revoke(store: KeyStore, caller: Caller) -> None:
