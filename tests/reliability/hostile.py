@@ -18,6 +18,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 from werkzeug.wrappers import Request
 
 from cacheward import Cacheward, current_principal
+from cacheward.backends.base import Backend
 from cacheward.backends.memory import MemoryBackend
 from cacheward.core.cachekey import build_cache_key
 from cacheward.core.facts import RequestFacts
@@ -25,6 +26,7 @@ from cacheward.core.policy import KeyPolicy
 from cacheward.core.query import parse_query
 from cacheward.errors import MalformedQuery
 from cacheward.keys import MemoryKeyStore
+from cacheward.keys.store import KeyStore
 
 SECRET = "hostile-secret-0123456789abcdef"
 #: Every parameter is keyed: what the view echoes is exactly what the key holds.
@@ -37,8 +39,8 @@ class Hostile:
 
     app: Flask
     ward: Cacheward
-    backend: MemoryBackend
-    keys: MemoryKeyStore
+    backend: Backend
+    keys: KeyStore
     alice: str
     bob: str
     revoked: str
@@ -83,7 +85,13 @@ def werkzeug_fails_too(
     return status.startswith("500")
 
 
-def make_hostile(*, reject_duplicates: bool = True, strict: bool = False) -> Hostile:
+def make_hostile(
+    *,
+    reject_duplicates: bool = True,
+    strict: bool = False,
+    backend: Backend | None = None,
+    keys: KeyStore | None = None,
+) -> Hostile:
     """The app under attack: production-like (not TESTING, so an escaped exception is
     a 500 rather than a traceback in the test), with a memory backend we can inspect."""
     app = Flask("hostile")
@@ -92,8 +100,8 @@ def make_hostile(*, reject_duplicates: bool = True, strict: bool = False) -> Hos
         CACHEWARD_STRICT=strict,
         CACHEWARD_REJECT_DUPLICATE_PARAMS=reject_duplicates,
     )
-    backend = MemoryBackend()
-    store = MemoryKeyStore()
+    backend = backend if backend is not None else MemoryBackend()
+    store = keys if keys is not None else MemoryKeyStore()
     ward = Cacheward(app, keys=store, backend=backend)
     alice = store.create("alice", ["read"]).plaintext
     bob = store.create("bob", ["read"]).plaintext
