@@ -30,7 +30,7 @@ def key_store_from_env() -> KeyStore:
     if url:
         from cacheward.keys import RedisKeyStore  # type: ignore[attr-defined]
 
-        return RedisKeyStore.from_url(url)  # type: ignore[no-any-return]
+        return RedisKeyStore(url)  # type: ignore[no-any-return]
     raise RuntimeError("set CW_KEYS_DB or CW_KEYS_REDIS")
 
 
