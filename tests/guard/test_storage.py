@@ -324,3 +324,34 @@ def test_duplicate_parameters_can_be_allowed_and_then_keep_their_order():
     assert c.get("/tags?t=a&t=b", headers=h(key)).text == "a,b"
     assert c.get("/tags?t=b&t=a", headers=h(key)).text == "b,a"  # not the a,b entry
     assert c.get("/tags?t=a&t=b", headers=h(key)).headers["Cache-Status"] == "cacheward; hit"
+
+
+def test_concurrent_misses_on_a_non_storable_route_are_not_serialized():
+    import threading
+    import time
+
+    active = []
+    peak = []
+
+    def unstorable():
+        active.append(1)
+        peak.append(len(active))
+        time.sleep(0.2)
+        active.pop()
+        return make_response("x", 500)
+
+    app, key = storing_app(unstorable)
+    barrier = threading.Barrier(6)
+
+    def worker():
+        c = app.test_client()
+        barrier.wait()
+        c.get("/v", headers=h(key))
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # One leader, then the five followers together: serialized, the peak would be 1.
+    assert max(peak) >= 2

@@ -99,15 +99,21 @@ class MemoryBackend(Backend):
     def _flight(self, digest: str, timeout: float) -> Iterator[None]:
         with self._flights_lock:
             lock = self._flights.setdefault(digest, threading.Lock())
-        acquired = lock.acquire(timeout=timeout)
-        try:
-            yield
-        finally:
-            if acquired:
-                lock.release()
+        if lock.acquire(blocking=False):
+            # The leader computes while the others wait.
+            try:
+                yield
+            finally:
                 with self._flights_lock:
-                    if self._flights.get(digest) is lock and not lock.locked():
+                    if self._flights.get(digest) is lock:
                         del self._flights[digest]
+                lock.release()
+            return
+        # A follower: wait for the leader, then go on without holding anything, so that a
+        # response the leader could not store does not serialize every later request.
+        if lock.acquire(timeout=timeout):
+            lock.release()
+        yield
 
     def single_flight(self, key: CacheKey, timeout: float = 5.0) -> AbstractContextManager[None]:
         return self._flight(key.digest, timeout)

@@ -20,7 +20,7 @@ from .config import Downstream
 from .errors import bad_input_response, error_response
 from .response import FINAL, tell_downstream
 from .route import CACHED_MARK, PROTECTED_MARK, CachedRoute, PrincipalSource
-from .serve import PRE_READS_ATTR, PRINCIPAL_ATTR, ROUTE_ATTR, serve
+from .serve import PRE_READS_ATTR, PRINCIPAL_ATTR, ROUTE_ATTR, STATE_ATTR, serve
 from .state import State, build_state
 from .window import _WINDOW as _WINDOW_ATTR
 from .window import begin_window, end_window
@@ -84,8 +84,8 @@ class Cacheward:
         def decorator(view: F) -> F:
             @functools.wraps(view)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
-                state: State = current_app.extensions["cacheward"]
                 ctx = _cv_request.get()
+                state: State = ctx.app.extensions["cacheward"]
                 pre = end_window(ctx) if _WINDOW_ATTR in ctx.__dict__ else None
                 outcome = authenticate(state, ctx.request.environ)
                 if isinstance(outcome, Response):
@@ -96,6 +96,7 @@ class Cacheward:
                 if authorize is not None and not authorize(outcome, *args, **kwargs):
                     return error_response(403, "forbidden", "this key may not access this resource")
                 ctx.__dict__[PRINCIPAL_ATTR] = outcome
+                ctx.__dict__[STATE_ATTR] = state
                 if pre is not None:
                     ctx.__dict__[PRE_READS_ATTR] = pre
                 return view(*args, **kwargs)

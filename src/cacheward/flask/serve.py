@@ -23,15 +23,16 @@ from .window import end_window
 
 # Per-request state lives on the request context (cheaper than ``g``'s proxy).
 PRINCIPAL_ATTR = "_cacheward_principal"
+STATE_ATTR = "_cacheward_state"
 ROUTE_ATTR = "_cacheward_route"
 PRE_READS_ATTR = "_cacheward_pre_reads"
 
 
 def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Answer a request to a cached route."""
-    state: State = current_app.extensions["cacheward"]
     ctx = _cv_request.get()
     local = ctx.__dict__
+    state: State = local.get(STATE_ATTR) or current_app.extensions["cacheward"]
     pre: Recorder | None = local.get(PRE_READS_ATTR)
     if "_cacheward_window" in local:
         pre = end_window(ctx)
