@@ -32,20 +32,25 @@ with atheris.instrument_imports(include=["cacheward"]):
     )
     from werkzeug.datastructures import MultiDict
 
+    from cacheward.core.entry import Entry
     from cacheward.core.query import parse_query
+    from cacheward.core.secret import Secrets
     from cacheward.errors import BadRequestInput, MalformedQuery
     from cacheward.flask.auth import credential_from
     from cacheward.keys import format as key_format
 
     try:
-        from cacheward.backends import codec  # type: ignore[attr-defined]
-    except ImportError:
-        codec = None
+        from cacheward.backends.codec import EntryCodec
+    except ImportError:  # the redis branch has not landed
+        EntryCodec = None
 
 HOSTILE = make_hostile()
 HOSTILE.app.logger.disabled = True  # escaped exceptions are caught by the signal instead
 STATE = HOSTILE.ward.state(HOSTILE.app)
-TARGETS = 5 if codec is not None else 4
+TARGETS = 5 if EntryCodec is not None else 4
+CODEC = EntryCodec(Secrets("fuzz-secret-0123456789abcdef")) if EntryCodec is not None else None
+GENUINE = Entry(200, (("Content-Type", "application/json"),), b'{"principal":"alice"}', 1e9, 60.0,
+                '"e"', "principal:x", ("t",), (1, 2, 3))  # fmt: skip
 
 
 def fuzz_query(fdp: Any) -> None:
@@ -107,9 +112,25 @@ def fuzz_guard(fdp: Any) -> None:
 
 
 def fuzz_codec(fdp: Any) -> None:
-    assert codec is not None
-    data = fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 400))
-    codec.fuzz_decode(data)  # provided by tests for the codec's own refusal type
+    """Only the exact bytes this app signed under this key decode, memo or not."""
+    assert CODEC is not None
+    valid = CODEC.encode("k", GENUINE)
+    how = fdp.ConsumeIntInRange(0, 3)
+    if how == 0:
+        data = fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 400))
+    elif how == 1:  # edit bytes of a genuine value
+        data = bytearray(valid)
+        for _ in range(fdp.ConsumeIntInRange(1, 4)):
+            data[fdp.ConsumeIntInRange(0, len(data) - 1)] = fdp.ConsumeIntInRange(0, 255)
+        data = bytes(data)
+    elif how == 2:  # cut or extend it
+        cut = fdp.ConsumeIntInRange(0, len(valid))
+        data = valid[:cut] + fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 40))
+    else:  # the genuine value under another key
+        assert CODEC.decode(fdp.ConsumeBytes(20).hex() + "x", valid) is None  # digests are hex
+        return
+    decoded = CODEC.decode("k", data)
+    assert decoded is None or (data == valid and decoded == GENUINE), data
 
 
 def one_input(data: bytes) -> None:
