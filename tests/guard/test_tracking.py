@@ -255,3 +255,49 @@ def test_before_request_reads_count(keyed):
     assert hit.headers["Cache-Status"] == "cacheward; hit" and hit.text == "hello in fr"
     assert c.get("/hello", headers={"X-API-Key": key}).text == "hello in en"
     assert seen_types == ["Request"] * 3  # the recording proxy never outlives the window
+
+
+@pytest.mark.parametrize("keyed", [False, True])
+def test_session_reads_count_as_cookie_reads(keyed):
+    """Found by the benchmark work: the session is opened before the view, so the proxies
+    never saw it, and one client's session-dependent body was served to another."""
+    from flask import session
+
+    app, ward, store = make_app(CACHEWARD_STRICT=False, SECRET_KEY="flask-session-secret")
+    key = store.create("alice").plaintext
+
+    @app.get("/login/<name>")
+    def login(name):
+        session["user"] = name
+        return "ok"
+
+    @app.get("/whoami")
+    @ward.protected()
+    @ward.cached(vary=["Cookie"] if keyed else [])
+    def whoami():
+        return session.get("user", "nobody")
+
+    admin, other = app.test_client(), app.test_client()
+    admin.get("/login/alice-as-admin")
+    assert admin.get("/whoami", headers={"X-API-Key": key}).text == "alice-as-admin"
+    assert other.get("/whoami", headers={"X-API-Key": key}).text == "nobody"
+    if keyed:
+        again = admin.get("/whoami", headers={"X-API-Key": key})
+        assert again.headers["Cache-Status"] == "cacheward; hit"
+
+
+def test_a_view_that_changes_the_session_is_never_stored():
+    from flask import session
+
+    app, ward, store = make_app(CACHEWARD_STRICT=False, SECRET_KEY="flask-session-secret")
+    key = store.create("alice").plaintext
+
+    @app.get("/visit")
+    @ward.protected()
+    @ward.cached(vary=["Cookie"])
+    def visit():
+        session["n"] = session.get("n", 0) + 1
+        return str(session["n"])
+
+    c = app.test_client()
+    assert [c.get("/visit", headers={"X-API-Key": key}).text for _ in range(3)] == ["1", "2", "3"]

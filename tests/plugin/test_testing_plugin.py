@@ -137,7 +137,8 @@ def test_suite_fails_on_flask_caching_app_with_redacted_message(pytester: pytest
     result = _run(pytester, FLASK_CACHING_CONFTEST)
     result.assert_outcomes(failed=2)
     out = result.stdout.str()
-    assert out.count("cacheward: GET /report leaks across keys") == 2
+    # Once per failing test; the short summary may repeat it, depending on terminal width.
+    assert out.count("cacheward: GET /report leaks across keys") >= 2
     # Refused callers first: their cached 401 is served to every valid key after them.
     assert "alice (cw_aliceaaaaaaa_…) answered 401, expected its own 2xx" in out
     # Alice first: her response is served to Bob, to no key and to a denied key.

@@ -68,11 +68,13 @@ class Secrets:
 
     def sign(self, purpose: Purpose, data: bytes) -> bytes:
         """A 32-byte tag over ``data`` with the newest secret."""
-        return hmac.new(self._derived[purpose][0], data, hashlib.sha256).digest()
+        # hmac.digest with a digest name is OpenSSL's one-shot HMAC: several times
+        # faster than hmac.new(..., hashlib.sha256) on the cache hit path, same bytes.
+        return hmac.digest(self._derived[purpose][0], data, "sha256")
 
     def verify(self, purpose: Purpose, data: bytes, tag: bytes) -> bool:
         """True when ``tag`` was made over ``data`` by any of the secrets."""
         ok = False
         for key in self._derived[purpose]:
-            ok |= constant_time_equal(hmac.new(key, data, hashlib.sha256).digest(), tag)
+            ok |= constant_time_equal(hmac.digest(key, data, "sha256"), tag)
         return ok

@@ -89,12 +89,18 @@ class Cacheward:
                 pre = end_window(ctx) if _WINDOW_ATTR in ctx.__dict__ else None
                 outcome = authenticate(state, ctx.request.environ)
                 if isinstance(outcome, Response):
-                    return outcome
+                    return _refused(state, outcome)
                 if not outcome.has_scopes(required):
                     missing = ", ".join(sorted(required - outcome.scopes))
-                    return error_response(403, "insufficient_scope", f"the key lacks: {missing}")
+                    return _refused(
+                        state,
+                        error_response(403, "insufficient_scope", f"the key lacks: {missing}"),
+                    )
                 if authorize is not None and not authorize(outcome, *args, **kwargs):
-                    return error_response(403, "forbidden", "this key may not access this resource")
+                    return _refused(
+                        state,
+                        error_response(403, "forbidden", "this key may not access this resource"),
+                    )
                 ctx.__dict__[PRINCIPAL_ATTR] = outcome
                 ctx.__dict__[STATE_ATTR] = state
                 if pre is not None:
@@ -190,6 +196,15 @@ class Cacheward:
         out = dict(vars(state.counters))
         out["backend"] = state.backend.stats.as_dict()
         return out
+
+
+def _refused(state: State, response: Response) -> Response:
+    """A 401/403/503 of a protected route. In per-key mode it varies on the credential
+    headers too, so that a cache in front keeps it apart from every key's own copy."""
+    if state.downstream is Downstream.PER_KEY:
+        response.vary.add(state.key_header)
+        response.vary.add("Authorization")
+    return response
 
 
 def _foreign_auth(view: Callable[..., Any]) -> bool:

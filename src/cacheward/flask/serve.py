@@ -7,11 +7,12 @@ import time
 from typing import Any
 
 from flask import Request, Response, current_app
+from flask.ctx import RequestContext
 from flask.globals import _cv_request
 
 from ..core.cachekey import CacheKey, build_cache_key
 from ..core.facts import RequestFacts
-from ..core.inputs import KeyCoverage, describe, fix_for, unkeyed_reads
+from ..core.inputs import KeyCoverage, Kind, describe, fix_for, unkeyed_reads
 from ..core.principal import Principal
 from ..core.query import parse_query
 from ..errors import MissingPrincipalError, UnkeyedInputError
@@ -97,6 +98,10 @@ def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         with tracking(ctx, rec):
             rv = route.view(*args, **kwargs)
             response = current_app.make_response(rv)
+        if _session_changed(ctx, rec):
+            state.counters.not_stored += 1
+            response.headers["Cache-Status"] = "cacheward; fwd=miss; detail=session-changed"
+            return response
         _maybe_store(state, route, key, again.generation, response, rec, dropped)
         return response
     finally:
@@ -104,6 +109,22 @@ def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
             flight.__exit__(None, None, None)
         except Exception as e:  # noqa: BLE001
             _backend_failed(state, e)
+
+
+def _session_changed(ctx: RequestContext, rec: Recorder) -> bool:
+    """Count a read of ``flask.session`` as a read of its cookie; true when the view
+    changed the session (Flask adds its ``Set-Cookie`` after every hook, too late for
+    the storage rules to see, so such a response is never stored).
+
+    The session is opened from its cookie before any view runs, so the recording proxies
+    never see it; Flask itself marks it ``accessed`` on every read.
+    """
+    session = ctx._session
+    if session is None or ctx.app.session_interface.is_null_session(session):
+        return False
+    if getattr(session, "accessed", False):
+        rec.add(Kind.COOKIE, ctx.app.config["SESSION_COOKIE_NAME"])
+    return bool(getattr(session, "modified", False))
 
 
 def _key_for(

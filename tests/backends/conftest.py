@@ -1,0 +1,73 @@
+"""Fixtures for the backend suites: one ``backend`` fixture, three stores behind it."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from cacheward.backends.base import Backend
+from cacheward.backends.memory import MemoryBackend
+from cacheward.backends.redis import RedisBackend
+from cacheward.core.secret import Secrets
+from servers import RedisCluster, RedisServer
+
+SECRET = "test-secret-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    cluster = RedisCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.cleanup()
+
+
+@pytest.fixture
+def secrets() -> Secrets:
+    return Secrets(SECRET)
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    with redis_server.client() as client:
+        client.flushall()
+    yield redis_server.url
+
+
+@pytest.fixture
+def cluster_url(redis_cluster: RedisCluster) -> Iterator[str]:
+    redis_cluster.flushall()
+    yield redis_cluster.url
+
+
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
+def backend(request: pytest.FixtureRequest, secrets: Secrets) -> Iterator[Backend]:
+    """The backend under test; every test taking it runs once per store."""
+    made: Backend
+    if request.param == "memory":
+        made = MemoryBackend()
+    elif request.param == "redis":
+        made = RedisBackend.from_url(request.getfixturevalue("redis_url"), secrets)
+    else:
+        made = RedisBackend.from_url(request.getfixturevalue("cluster_url"), secrets)
+    yield made
+    made.close()
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage() -> Iterator[None]:
+    """Collect after each test, so that a socket someone forgot to close is reported
+    against the test that leaked it rather than at the end of the session."""
+    yield
+    gc.collect()

@@ -1,0 +1,96 @@
+"""Smoke tests of the benchmark suite: the code runs with tiny counts. No timing is
+asserted here; the figures live in docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from benchmarks import hit, memory, miss, overhttp, report, scan
+from benchmarks.apps import VARIANTS, Unavailable, make_bench
+from benchmarks.budget import TINY
+from benchmarks.servers import redis_server
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_local_variant_serves_the_same_body() -> None:
+    bodies = set()
+    for v in VARIANTS:
+        try:
+            bench = make_bench(v)
+        except Unavailable:
+            continue
+        bodies.add(bench.call()[2])
+    assert len(bodies) == 1
+    assert 900 <= len(bodies.pop()) <= 1200
+
+
+def test_hit_section_runs() -> None:
+    s = hit.run(TINY, None, callgrind=False)
+    assert len(s.tables[0][1]) == len(VARIANTS)
+    assert "## Targets" in report.render("x", [s], [])
+
+
+def test_miss_section_runs() -> None:
+    s = miss.run(TINY)
+    assert s.targets[0].what.startswith("miss with tracking")
+
+
+def test_memory_section_holds_its_limit() -> None:
+    s = memory.run(TINY)
+    assert s.targets[0].met is True
+
+
+def test_scan_section_says_when_it_cannot_run() -> None:
+    s = scan.run(TINY)
+    assert s.notes or s.tables
+
+
+def test_parse_wrk() -> None:
+    out = """
+  Latency Distribution
+     50%    1.10ms
+     75%    2.00ms
+     90%    3.00ms
+     99%  850.00us
+  1000 requests in 1.00s, 1.00MB read
+Requests/sec:   1234.50
+"""
+    rps, p99 = overhttp.parse_wrk(out)
+    assert rps == 1234.5
+    assert p99 == pytest.approx(850e-6)
+
+
+@pytest.mark.slow
+def test_quick_run_with_every_section(tmp_path: Path) -> None:
+    out = tmp_path / "benchmarks.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "## Targets" in out.read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_callgrind_counts_are_repeatable() -> None:
+    from benchmarks.instructions import per_request
+
+    runs = per_request(["a"], 5, None)
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.slow
+def test_redis_server_starts_and_stops() -> None:
+    with redis_server() as redis:
+        if redis is None:
+            pytest.skip("redis-server is not installed")
+        assert redis.url.startswith("redis://127.0.0.1:")
