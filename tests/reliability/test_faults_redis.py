@@ -17,12 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-servers = pytest.importorskip("tests.servers", reason="needs the redis branch fixtures")
-redis = pytest.importorskip("redis")
-
-from tests.reliability.loadapp import SECRET, create_app  # noqa: E402
-from tests.reliability.oracle import (  # noqa: E402
+import redis
+from tests import servers
+from tests.reliability.loadapp import SECRET, create_app
+from tests.reliability.oracle import (
     Caller,
     Figures,
     bad_callers,
@@ -30,12 +28,12 @@ from tests.reliability.oracle import (  # noqa: E402
     population,
     revoke,
 )
-from tests.reliability.test_faults_keystore import SIZES, assert_safe, record, sender  # noqa: E402
+from tests.reliability.test_faults_keystore import SIZES, assert_safe, record, sender
 
-from cacheward.backends.redis import RedisBackend  # noqa: E402
-from cacheward.core.secret import Secrets  # noqa: E402
-from cacheward.keys import SQLiteKeyStore  # noqa: E402
-from cacheward.keys.store import KeyStore  # noqa: E402
+from cacheward.backends.redis import RedisBackend
+from cacheward.core.secret import Secrets
+from cacheward.keys import SQLiteKeyStore
+from cacheward.keys.store import KeyStore
 
 #: The breaker's pause before a trial call; short, so that recovery fits in the test.
 RESET_AFTER = 0.5

@@ -18,11 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-proxies = pytest.importorskip("tests.proxies", reason="needs the proxies branch fixtures")
-servers = pytest.importorskip("tests.servers", reason="needs the redis branch fixtures")
-
-from tests.reliability.oracle import (  # noqa: E402
+from tests import proxies, servers
+from tests.reliability.oracle import (
     Caller,
     Figures,
     HttpSender,
@@ -32,7 +29,7 @@ from tests.reliability.oracle import (  # noqa: E402
     revoke,
 )
 
-from cacheward.keys import SQLiteKeyStore  # noqa: E402
+from cacheward.keys import SQLiteKeyStore
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "reliability"
 APP = "tests.reliability.loadapp:create_app()"

@@ -15,15 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
+from tests import servers
+from tests.reliability.hostile import SECRET, Hostile, body_json, make_hostile
 
-servers = pytest.importorskip("tests.servers", reason="needs the redis branch fixtures")
-redis = pytest.importorskip("redis")
-
-from tests.reliability.hostile import SECRET, Hostile, body_json, make_hostile  # noqa: E402
-
-from cacheward.backends.redis import RedisBackend  # noqa: E402
-from cacheward.core.secret import Secrets  # noqa: E402
-from cacheward.keys import format as key_format  # noqa: E402
+from cacheward.backends.redis import RedisBackend
+from cacheward.core.secret import Secrets
+from cacheward.keys import format as key_format
 
 
 @pytest.fixture(scope="module")
