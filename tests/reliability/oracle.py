@@ -46,6 +46,8 @@ class Figures:
     leaks: int = 0
     bad_200: int = 0
     revoked_200: int = 0
+    #: Requests sent with a key after its revocation committed (each must not be 200).
+    after_revocation: int = 0
     transport_errors: int = 0
     samples: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -66,6 +68,7 @@ class Figures:
             "leaks": self.leaks,
             "bad_key_200": self.bad_200,
             "revoked_200": self.revoked_200,
+            "after_revocation": self.after_revocation,
             "5xx": self.five_xx,
             "transport_errors": self.transport_errors,
         }
@@ -79,6 +82,8 @@ class Figures:
         with self.lock:
             self.requests += 1
             self.statuses[status] += 1
+            if caller.revoked_at is not None and started > caller.revoked_at:
+                self.after_revocation += 1
             if status != 200:
                 return
             if "hit" in headers.get("Cache-Status", headers.get("cache-status", "")):
@@ -158,7 +163,7 @@ def drive(
 ) -> None:
     """Send about ``requests`` requests from ``threads`` threads, at most ``seconds``."""
     deadline = time.monotonic() + seconds
-    per_thread = max(1, requests // threads)
+    per_thread = max(1, -(-requests // threads))  # rounded up: at least `requests`
 
     def worker(i: int) -> None:
         rng = random.Random(seed * 1000 + i)

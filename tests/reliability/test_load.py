@@ -99,6 +99,7 @@ def test_load_behind_nginx_leaks_nothing(
     print("\nload: " + json.dumps(summary))
     assert figures.leaks == 0, figures.samples
     assert figures.bad_200 == 0 and figures.revoked_200 == 0, figures.samples
+    assert figures.after_revocation > 0, "no request tested a revoked key"
     assert figures.five_xx == 0 and figures.transport_errors == 0, figures.samples
-    assert figures.requests >= requests * 0.95, "the clients ran out of time"
+    assert figures.requests >= requests, "the clients ran out of time"
     assert figures.hits > 0, "nothing was served from the Redis cache"
