@@ -23,7 +23,10 @@ HEADER = """\
 # Checker rules
 
 `cacheward check PATH...` reads Flask source (it never imports or runs it), builds one
-model of the app and runs the rules below over it. Each rule has a stable id (the JSON
+model of the app and runs the rules below over it. Views are functions under a route
+decorator, functions passed to `add_url_rule` (decorators applied as calls included), and
+the HTTP methods of `MethodView` classes under their `decorators = [...]`; decorators and
+helpers are followed across modules and into app factories. Each rule has a stable id (the JSON
 `id` field and the SARIF `ruleId`), a severity, a confidence and a CWE. Silence one
 finding with a comment on its line that says why:
 `# cacheward: ignore[rule-id] reason`.

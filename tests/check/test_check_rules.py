@@ -13,7 +13,13 @@ from cacheward.check.registry import all_rules
 FIXTURES = Path(__file__).parent / "fixtures"
 APPS = sorted(p for p in FIXTURES.iterdir() if p.is_dir())
 EXPECT = re.compile(r"#\s*expect:\s*([\w\-, ]+)")
-CLEAN_TWINS = ("httpauth_fixed", "cacheward_correct", "realworld")
+CLEAN_TWINS = (
+    "httpauth_fixed",
+    "cacheward_correct",
+    "realworld",
+    "factory_fixed",
+    "registration_fixed",
+)
 
 Triple = tuple[str, int, str]
 
@@ -100,3 +106,17 @@ def test_findings_carry_no_credential_values(tmp_path: Path) -> None:
     report = check_paths([app])
     assert [f.id for f in report.findings] == ["credential-in-key"]
     assert "SECRETVALUE" not in repr(report.findings[0].evidence)
+
+
+def test_demo_vulnerable_app_is_flagged_and_guarded_app_is_not() -> None:
+    demo = Path(__file__).parents[2] / "src" / "cacheward" / "demo" / "apps.py"
+    report = check_paths([demo])
+    by_rule: dict[str, set[int]] = {}
+    for f in report.findings:
+        by_rule.setdefault(f.id, set()).add(f.line or 0)
+    assert len(by_rule["cache-outside-auth"]) == 4  # nested require_key in the factory
+    assert len(by_rule["public-authenticated"]) >= 4  # Cache-Control: public in public()
+    guarded = next(
+        i for i, line in enumerate(demo.read_text().splitlines(), 1) if "def guarded_app" in line
+    )
+    assert all(f.line is not None and f.line < guarded for f in report.findings)

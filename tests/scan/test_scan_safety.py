@@ -107,3 +107,19 @@ def test_rich_bar_runs_without_a_terminal() -> None:
     bar.advance("GET http://127.0.0.1/a", 3)
     bar.close()
     assert isinstance(for_stream(io.StringIO()), Lines)
+
+
+def test_path_keyed_routes_get_no_attack_input(vulnerable_app: object) -> None:
+    """Where no buster busts, only plain reads (credential, buster) reach the route."""
+    from targets.vulnerable import PATH_KEYED
+
+    transport = Recording(vulnerable_app)
+    paths = list(PATH_KEYED)
+    asyncio.run(scan_async(endpoints(BASE, paths), creds(), Settings(rate=0), transport=transport))
+    plain = {"host", "accept", "accept-encoding", "connection", "user-agent", "x-api-key"}
+    for req in transport.seen:
+        assert req.url.path in paths, req.url  # no path suffix or delimiter
+        assert set(req.url.params) == {BUSTER_PARAM}, req.url
+        assert set(req.headers) - {"cookie", "content-length"} <= plain, req.headers
+        assert req.headers.get("Cookie", "cwcb=").startswith("cwcb=")
+        assert req.content == b""

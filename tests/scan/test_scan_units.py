@@ -6,12 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cacheward.scan import Credential, Placement, Redactor, mask
+from cacheward.scan.cachestatus import parse, served_from_store
 from cacheward.scan.compare import carries, markers, normalized, same
 from cacheward.scan.context import BusterState
 from cacheward.scan.credential import CredentialError, build, from_env, parse_pairs
-from cacheward.scan.detect import Signal, signal, verdict
+from cacheward.scan.detect import Signal, cache_headers, signal, verdict
 from cacheward.scan.exchange import ProbeResponse
 from cacheward.scan.target import TargetError, endpoints, from_openapi, load_spec
 
@@ -154,3 +157,38 @@ def test_redactor_scrubs_json_escaped_keys() -> None:
     rendered = json.dumps({"evidence": f"sent {odd}"})
     assert 'we\\"ird' not in redact(rendered)
     assert "w=…89" in redact(rendered)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("cacheward; hit", Signal.HIT),
+        ("ExampleCache; hit", Signal.HIT),
+        ('"Example Cache"; hit; ttl=30', Signal.HIT),
+        ("fwd=miss; stored", Signal.MISS),
+        ("OriginCache; fwd=uri-miss; stored, CDN; hit", Signal.HIT),
+        ("OriginCache; hit, CDN; fwd=stale; fwd-status=304", Signal.HIT),
+        ("CDN; fwd=stale; fwd-status=304", Signal.MISS),
+        ("CDN; fwd=bypass", Signal.MISS),
+        ("CDN; hit=?0; fwd=miss", Signal.MISS),
+        ("hit", Signal.HIT),
+        ('"miss, hit"; detail="a;b"', Signal.NONE),  # the name is not a parameter
+        ("  ,  ; ,", Signal.NONE),
+        ('"unbalanced; hit', Signal.NONE),
+        ('CDN; key="/a\\"b"; collapsed', Signal.NONE),
+    ],
+)
+def test_cache_status_rfc9211(value: str, expected: Signal) -> None:
+    assert signal(r(cache_status=value)) is expected
+
+
+def test_cache_status_wins_and_is_evidence() -> None:
+    resp = r(cache_status="CDN; fwd=miss", age="10")
+    assert signal(resp) is Signal.MISS  # the explicit status beats an inherited Age
+    assert "cache-status" in cache_headers(resp)
+
+
+@given(st.text(max_size=80))
+def test_cache_status_never_raises(value: str) -> None:
+    parse(value)
+    served_from_store(value)

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 
 from .kit import TinyCache, account, authenticate, authorize, current, payload, private
-from .vulnerable import ROUTES, UNBUSTABLE
+from .vulnerable import PATH_KEYED, ROUTES
 
 
 def _key() -> str:
@@ -54,7 +54,7 @@ def create_app() -> Flask:
         "/v/cloak": lambda p: payload(principal=p.id, lang=request.args.get("lang", "en")),
         "/v/fat": lambda p: payload(principal=p.id, lang=request.args.get("lang", "en")),
     }
-    for path in [*ROUTES, UNBUSTABLE]:
+    for path in [*ROUTES, *PATH_KEYED]:
         if path not in ("/v/cookie", "/v/jsonp", "/v/cors"):
             view(path)
 

@@ -37,4 +37,4 @@ def endpoints(base: str, paths: list[str]) -> list[Endpoint]:
     return [Endpoint(base + p) for p in paths]
 
 
-ALL_PATHS = [*vulnerable.ROUTES, vulnerable.UNBUSTABLE]
+ALL_PATHS = [*vulnerable.ROUTES, *vulnerable.PATH_KEYED]

@@ -7,10 +7,12 @@ other ids its bug legitimately also shows. Never expose this app beyond 127.0.0.
 from __future__ import annotations
 
 import uuid
+from functools import wraps
 from typing import Any
 from urllib.parse import parse_qsl
 
-from flask import Flask, Response, jsonify, redirect, request
+from flask import Flask, Response, g, jsonify, redirect, request
+from flask_caching import Cache
 
 from .kit import (
     TinyCache,
@@ -48,6 +50,13 @@ ROUTES: dict[str, tuple[str, ...]] = {
 }
 #: Cached by path alone: the buster cannot bust, so active checks must be skipped.
 UNBUSTABLE = "/v/legacy"
+#: Flask-Caching's documented ``@cache.cached(timeout=60)`` above an auth decorator.
+FLASK_CACHING = "/v/flask-caching"
+#: Routes no buster busts: still reported, by the read-only cross-key probe alone.
+PATH_KEYED: dict[str, tuple[str, ...]] = {
+    UNBUSTABLE: ("cross-key-leak", "anonymous-cache-leak"),
+    FLASK_CACHING: ("cross-key-leak", "anonymous-cache-leak"),
+}
 STATIC = (".css", ".js", ".json")
 
 
@@ -208,6 +217,25 @@ def create_app() -> Flask:  # noqa: C901 - one small view per planted bug
     @cache.cached(lambda: request.path)
     def legacy() -> Any:
         return authed(lambda p: payload(principal=p.id))
+
+    fc = Cache(app, config={"CACHE_TYPE": "SimpleCache"})
+
+    def key_required(view: Any) -> Any:
+        @wraps(view)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            p, err = authenticate()
+            if p is None:
+                return err
+            g.principal = p
+            return view(*args, **kwargs)
+
+        return inner
+
+    @app.get(FLASK_CACHING)
+    @fc.cached(timeout=60)  # the documented order: keyed on the path alone, before auth
+    @key_required
+    def flask_caching_profile() -> Any:
+        return jsonify(account(g.principal))
 
     static = TinyCache()
 

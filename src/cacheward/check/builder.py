@@ -21,6 +21,7 @@ from .model import (
     Source,
     View,
 )
+from .registration import class_views, url_rules
 
 _ROUTE_OWNER = re.compile(r"(^|_)(app|bp|blueprint|api|router)$", re.IGNORECASE)
 _HOOKS = frozenset({"after_request", "after_app_request"})
@@ -59,7 +60,7 @@ class _Builder:
         guards: set[tuple[str, str]] = set()
         for source in self.model.sources:
             for fn in source.defs:
-                decorators = tuple(self.decorator(source, d) for d in fn.decorator_list)
+                decorators = tuple(self.decorator(source, d, fn) for d in fn.decorator_list)
                 kinds = {d.kind for d in decorators}
                 if DecoratorKind.HOOK in kinds:
                     hooks.append((source, fn))
@@ -72,8 +73,21 @@ class _Builder:
                     routed.append((source, fn, decorators))
             proxyfixes.extend(source.proxyfixes)
             cache_types.extend(source.cache_types)
+        seen = {id(fn) for _, fn, _ in routed}
+        extra: dict[int, tuple[str, ...]] = {}
+        for source in self.model.sources:
+            for reg in [
+                *url_rules(source, self.index, self.decorator),
+                *class_views(source, self.decorator),
+            ]:
+                if id(reg.func) not in seen:
+                    seen.add(id(reg.func))
+                    routed.append((source, reg.func, reg.decorators))
+                extra[id(reg.func)] = extra.get(id(reg.func), ()) + reg.routes
         for source, fn, decorators in routed:
             view = self.view(source, fn, decorators)
+            if extra.get(id(fn)):
+                view = replace(view, routes=view.routes + extra[id(fn)])
             if ("*", "*") in guards or (source.path, view.blueprint or "") in guards:
                 view = replace(view, guarded=True)
             views.append(view)
@@ -101,7 +115,7 @@ class _Builder:
         return source.path, owner
 
     # -- decorators ----------------------------------------------------------------------
-    def decorator(self, source: Source, node: ast.expr) -> Decorator:
+    def decorator(self, source: Source, node: ast.expr, fn: Def | None = None) -> Decorator:
         func = node.func if isinstance(node, ast.Call) else node
         name = n.dotted(func)
         if name is None:
@@ -124,18 +138,20 @@ class _Builder:
             tail == "protected" and (kind == "Cacheward" or n.last(owner) == "ward")
         ):
             return Decorator(node, name, DecoratorKind.AUTH)
-        custom = self.custom(source, func)
+        custom = self.custom(source, func, fn)
         if custom is DecoratorKind.CACHE:
             return Decorator(node, name, DecoratorKind.CACHE, CacheFlavor.CUSTOM)
         return Decorator(node, name, custom)
 
-    def custom(self, source: Source, func: ast.expr) -> DecoratorKind:
-        """What a decorator defined in the scanned tree does.
+    def custom(self, source: Source, func: ast.expr, decorated: Def | None = None) -> DecoratorKind:
+        """What a decorator defined in the scanned tree does (at module level, or nested
+        in a function enclosing the ``decorated`` one, such as an app factory).
 
         AUTH: its wrapper reads a credential or the caller and denies with 401/403.
         CACHE: its wrapper reads a cache and checks nothing.
         """
-        target = self.index.resolve(source.path, func)
+        scope = self.index.enclosing(source.path, decorated) if decorated else None
+        target = self.index.resolve(source.path, func, scope)
         if target is None:
             return DecoratorKind.OTHER
         path, fn = target
@@ -174,11 +190,12 @@ class _Builder:
             routes=tuple(routes),
             blueprint=blueprint,
             effects=self.model.analyzer.effects(source.path, fn),
-            cover=self.cover(source, cache) if cache else frozenset({"*"}),
+            cover=self.cover(source, cache, fn) if cache else frozenset({"*"}),
         )
 
-    def cover(self, source: Source, cache: Decorator) -> frozenset[str]:
+    def cover(self, source: Source, cache: Decorator, view: Def) -> frozenset[str]:
         """The request inputs the key of ``cache`` includes (``*``: everything or unknown)."""
+        scope = self.index.enclosing(source.path, view)
         if cache.flavor is not CacheFlavor.FLASK_CACHING:
             return frozenset({"*"})  # cacheward enforces its key; a custom one is unknown
         call = cache.call
@@ -190,7 +207,7 @@ class _Builder:
         options = [n.keyword(call, "make_cache_key"), n.keyword(call, "key_prefix")]
         if len(call.args) > 1:
             options.append(call.args[1])
-        unless = self.function(source, n.keyword(call, "unless"))
+        unless = self.function(source, n.keyword(call, "unless"), scope)
         if unless is not None:
             # unless=lambda: current_user.is_authenticated: callers are never cached.
             kinds = {e.kind for e in self.model.analyzer.effects(*unless)}
@@ -199,7 +216,7 @@ class _Builder:
         for option in options:
             if option is None or n.const_str(option) is not None:
                 continue
-            target = self.function(source, option)
+            target = self.function(source, option, scope)
             if target is None:
                 return frozenset({"*"})
             path, fn = target
@@ -215,10 +232,12 @@ class _Builder:
                     cover.add(_READ_COVER[e.kind])
         return frozenset(cover)
 
-    def function(self, source: Source, option: ast.expr | None) -> tuple[str, FunctionNode] | None:
+    def function(
+        self, source: Source, option: ast.expr | None, scope: Def | None = None
+    ) -> tuple[str, FunctionNode] | None:
         """The lambda or the function in the tree that a decorator option names."""
         if option is None:
             return None
         if isinstance(option, ast.Lambda):
             return source.path, option
-        return self.index.resolve(source.path, option)
+        return self.index.resolve(source.path, option, scope)

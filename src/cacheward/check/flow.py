@@ -22,8 +22,14 @@ FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
 class Resolver(Protocol):
     """Finds the function a call goes to and what the module binds."""
 
-    def resolve(self, path: str, func: ast.expr) -> tuple[str, FunctionNode] | None:
-        """The file and definition ``func`` refers to, when it is in the scanned tree."""
+    def resolve(
+        self, path: str, func: ast.expr, scope: FunctionNode | None = None
+    ) -> tuple[str, FunctionNode] | None:
+        """The file and definition ``func`` refers to, when it is in the scanned tree.
+
+        :param scope: the function whose body ``func`` appears in: a bare name is looked
+            up in it and its enclosing functions first (helpers nested in an app factory).
+        """
 
     def caches(self, path: str) -> frozenset[str]:
         """Names bound to cache objects in the module ``path``."""
@@ -39,9 +45,12 @@ _READ_NODES = (ast.Attribute, ast.Subscript, ast.Call, ast.Compare)
 class _Walker:
     """Walks one function; see :func:`analyze`."""
 
-    def __init__(self, an: Analyzer, path: str, key_function: bool) -> None:
+    def __init__(
+        self, an: Analyzer, path: str, key_function: bool, scope: FunctionNode | None = None
+    ) -> None:
         self.an = an
         self.path = path
+        self.scope = scope
         self.key_function = key_function
         self.caches = an.resolver.caches(path)
         self.session = an.resolver.flask_session(path)
@@ -240,7 +249,7 @@ class _Walker:
                 self.cache_control(value, node)
         if status_arg_denies(node):
             self.emit(EffectKind.AUTH_CHECK, "401/403 response", node)
-        target = self.an.resolver.resolve(self.path, func)
+        target = self.an.resolver.resolve(self.path, func, self.scope)
         if target is not None:
             for effect in self.an.effects(target[0], target[1]):
                 self.out.append(replace(effect, site=node))
@@ -277,7 +286,7 @@ class Analyzer:
             return ()
         self._active.append(id(fn))
         try:
-            walker = _Walker(self, path, key_function)
+            walker = _Walker(self, path, key_function, fn)
             if isinstance(fn, ast.Lambda):
                 if key_function:
                     walker.check_key(fn.body)

@@ -16,6 +16,7 @@ from enum import Enum
 from . import names as n
 from .effect import Effect, EffectKind
 from .flow import Analyzer, FunctionNode
+from .scope import Scopes
 
 Def = ast.FunctionDef | ast.AsyncFunctionDef
 
@@ -77,6 +78,10 @@ class Source:
     defs: list[Def] = field(default_factory=list)
     proxyfixes: list[Site] = field(default_factory=list)
     cache_types: list[Site] = field(default_factory=list)
+    scopes: Scopes | None = None
+    #: ``X.add_url_rule(...)`` calls and class definitions (for ``MethodView`` views)
+    url_rules: list[ast.Call] = field(default_factory=list)
+    classes: list[ast.ClassDef] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -219,15 +224,31 @@ class Index:
             return None
         return self.lookup(target, rest, hops - 1)
 
-    def resolve(self, path: str, func: ast.expr) -> tuple[str, FunctionNode] | None:
+    def resolve(
+        self, path: str, func: ast.expr, scope: FunctionNode | None = None
+    ) -> tuple[str, FunctionNode] | None:
         name = n.dotted(func)
         source = self.by_path.get(path)
         if name is None or source is None:
             return None
+        if scope is not None and "." not in name:
+            local = self.scopes(source).lookup(scope, name)
+            if local is not None:
+                return path, local
         found = self.lookup(source, name)
         if found is None or found[1] not in found[0].functions:
             return None
         return found[0].path, found[0].functions[found[1]]
+
+    def scopes(self, source: Source) -> Scopes:
+        """The nested-function scopes of ``source`` (built on first use)."""
+        if source.scopes is None:
+            source.scopes = Scopes(source.defs)
+        return source.scopes
+
+    def enclosing(self, path: str, fn: Def) -> Def | None:
+        """The function ``fn`` is defined in, ``None`` at module level."""
+        return self.scopes(self.by_path[path]).parent.get(id(fn))
 
     def object_kind(self, source: Source, name: str) -> str | None:
         found = self.lookup(source, name)
@@ -271,6 +292,11 @@ def read_source(
         if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
             source.defs.append(item)
             continue
+        if isinstance(item, ast.ClassDef):
+            source.classes.append(item)
+            continue
+        if isinstance(item, ast.Call) and n.last(n.dotted(item.func) or "") == "add_url_rule":
+            source.url_rules.append(item)
         if proxyfix and isinstance(item, ast.Call) and (fix := _proxyfix(path, item)):
             source.proxyfixes.append(fix)
         if cache_type and isinstance(item, ast.Dict | ast.Call | ast.Assign):

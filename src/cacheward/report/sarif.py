@@ -1,9 +1,20 @@
-"""SARIF 2.1.0 output, loadable by GitHub code scanning."""
+"""SARIF 2.1.0 output, loadable by GitHub code scanning.
+
+Check findings point at a source file and line. Scan findings point at a URL, which is
+no file in the repository: GitHub code scanning still requires a non-empty
+``physicalLocation.artifactLocation.uri`` on every result and matches alerts across runs
+by that path, so a scan result's artifact is the URL *path* as a relative URI (stable
+across hosts, staging and production alike), the full URL stays in
+``logicalLocations`` and in the message, and ``partialFingerprints`` are filled in here
+because GitHub cannot hash lines of a file that does not exist.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..core.finding import Finding, Report, Severity
 
@@ -56,31 +67,55 @@ def _location(f: Finding) -> dict[str, Any]:
             }
         }
     return {
-        "physicalLocation": {"artifactLocation": {"uri": f.url or ""}},
-        "logicalLocations": [{"name": f"{f.method or 'GET'} {f.url}", "kind": "resource"}],
+        "physicalLocation": {"artifactLocation": {"uri": url_artifact(f.url or "")}},
+        "logicalLocations": [
+            {
+                "name": url_artifact(f.url or ""),
+                "fullyQualifiedName": f"{f.method or 'GET'} {f.url}",
+                "kind": "resource",
+            }
+        ],
     }
+
+
+def url_artifact(url: str) -> str:
+    """A stable relative URI for a scanned URL: its path without scheme, host, query or
+    leading ``/`` (``https://api.test/v1/me?x=1`` -> ``v1/me``; the root -> ``.``)."""
+    return urlsplit(url).path.lstrip("/") or "."
+
+
+def _fingerprint(f: Finding) -> dict[str, str]:
+    """For scan results only: rule, method and URL path, hashed (host-independent)."""
+    if f.path is not None:
+        return {}
+    raw = f"{f.id}|{f.method or 'GET'}|{url_artifact(f.url or '')}"
+    return {"cachewardFinding/v1": hashlib.sha256(raw.encode()).hexdigest()}
 
 
 def render_sarif(report: Report) -> str:
     rules: dict[str, dict[str, Any]] = {}
+    index: dict[str, int] = {}
     results = []
     for f in report.findings:
-        if f.id not in rules:
+        if f.id not in index:
+            index[f.id] = len(rules)
             rules[f.id] = _rule(f)
-        results.append(
-            {
-                "ruleId": f.id,
-                "ruleIndex": list(rules).index(f.id),
-                "level": _LEVEL[f.severity],
-                "message": {"text": f"{f.title} ({f.where})"},
-                "locations": [_location(f)],
-                "properties": {
-                    "severity": f.severity.value,
-                    "confidence": f.confidence.value,
-                    "evidence": dict(f.evidence),
-                },
-            }
-        )
+        result: dict[str, Any] = {
+            "ruleId": f.id,
+            "ruleIndex": index[f.id],
+            "level": _LEVEL[f.severity],
+            "message": {"text": f"{f.title} ({f.where})"},
+            "locations": [_location(f)],
+            "properties": {
+                "severity": f.severity.value,
+                "confidence": f.confidence.value,
+                "evidence": dict(f.evidence),
+            },
+        }
+        fingerprint = _fingerprint(f)
+        if fingerprint:
+            result["partialFingerprints"] = fingerprint
+        results.append(result)
     doc = {
         "$schema": SCHEMA,
         "version": "2.1.0",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..core.finding import Report, Severity
+from ..core.finding import Finding, Report, Severity
 
 _COLORS = {
     Severity.CRITICAL: "\x1b[1;31m",
@@ -16,9 +16,23 @@ _COLORS = {
 _RESET = "\x1b[0m"
 
 
+def order(f: Finding) -> tuple[int, str, int, int, str, str, str]:
+    """Severity first, then source position compared numerically (``app.py:5`` before
+    ``app.py:10``), then URL and method, then the check id."""
+    return (
+        -f.severity.rank,
+        f.path or "",
+        f.line or 0,
+        f.column or 0,
+        f.url or "",
+        f.method or "",
+        f.id,
+    )
+
+
 def render_text(report: Report, *, color: bool = False) -> str:
     lines: list[str] = []
-    ordered = sorted(report.findings, key=lambda f: (-f.severity.rank, f.where, f.id))
+    ordered = sorted(report.findings, key=order)
     for f in ordered:
         sev = f.severity.value.upper()
         if color:

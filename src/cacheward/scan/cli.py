@@ -120,7 +120,8 @@ def scan_command(
 ) -> None:
     """Probe a running API for cache poisoning and cross-key leakage.
 
-    Every probe carries its own cache buster; the unbusted URL is never requested.
+    Every probe carries its own cache buster (query, else a Vary header or a cookie);
+    where none busts, only a read-only cross-key check runs and nothing is poisoned.
     """
     if key_bearer and key_query:
         _fail("--key-bearer and --key-query are exclusive")

@@ -63,6 +63,20 @@ def same(a: ProbeResponse, b: ProbeResponse) -> bool:
     return a.status == b.status and normalized(a) == normalized(b)
 
 
+def volatile(resp: ProbeResponse) -> bool:
+    """Whether the body carries per-response values (request ids, timestamps): then two
+    byte-identical bodies prove one was served from the other."""
+    return bool(_VOLATILE_TEXT.search(resp.text)) or _volatile_key(_json(resp))
+
+
+def _volatile_key(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_VOLATILE_KEY.search(str(k)) or _volatile_key(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_volatile_key(v) for v in value)
+    return False
+
+
 def identical(a: ProbeResponse, b: ProbeResponse) -> bool:
     """Byte-identical bodies, volatile parts included (one was served from the other)."""
     return a.status == b.status and a.body == b.body

@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 from enum import Enum
 from urllib.parse import urlsplit, urlunsplit
 
+from .buster import PARAM, QUERY, Buster
 from .credential import Credential
 from .exchange import ProbeResponse
 from .target import Endpoint
 
 #: The query parameter that carries each probe's cache buster.
-BUSTER_PARAM = "cwcb"
+BUSTER_PARAM = PARAM
 
 
 class BusterState(Enum):
@@ -49,6 +50,10 @@ class ProbeContext:
     buster: BusterState = BusterState.UNVERIFIED
     baselines: dict[str | None, ProbeResponse] = field(default_factory=dict)
     cache_seen: bool = False
+    #: where the working buster travels (the URL's value copied to a header or cookie)
+    carrier: Buster = QUERY
+    #: notes a probe leaves for the report (what it could not prove, and why)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def victims(self) -> list[Credential]:

@@ -1,11 +1,15 @@
 """Cache detection and the buster check that every active probe depends on.
 
-A cache shows itself in headers (``X-Cache: HIT``, ``CF-Cache-Status``, ``Age``,
+A cache shows itself in headers (RFC 9211 ``Cache-Status: ExampleCache; hit``,
+``X-Cache: HIT``, ``CF-Cache-Status``, ``Age``,
 ``X-Varnish`` with two ids, ``Server-Timing: cdn-cache; desc=HIT`` ...) or, without
 them, by body identity: a response that carries a request id or timestamp and comes back
 byte for byte identical was served from a store. The buster check sends the same fresh
-buster twice and a second fresh buster once: the second buster must *not* be a hit. The
-unbusted URL is never requested, so a scan cannot poison what real users get.
+buster twice and a second fresh buster once: the second buster must *not* be a hit.
+When the query does not bust, the same check is tried with a cookie and with the headers
+the response names in ``Vary`` (:mod:`cacheward.scan.buster`). Where nothing busts,
+requests reach the entry real users get, so only the primary principal's plain reads are
+sent here; no attack input is ever sent there.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ from __future__ import annotations
 import re
 from enum import Enum
 
+from .buster import QUERY, Buster, candidates
+from .cachecontrol import vary
+from .cachestatus import served_from_store
 from .compare import identical
 from .context import BUSTER_PARAM, BusterState, ProbeContext
 from .exchange import ProbeRequest, ProbeResponse, Setup
@@ -30,7 +37,11 @@ _STATUS_HEADERS = (
     "x-vercel-cache",
     "x-nextjs-cache",
 )
-_PRESENCE_HEADERS = _STATUS_HEADERS + ("age", "via", "x-varnish", "x-served-by", "server-timing")
+_PRESENCE_HEADERS = (
+    ("cache-status",)
+    + _STATUS_HEADERS
+    + ("age", "via", "x-varnish", "x-served-by", "server-timing")
+)
 _HIT = re.compile(r"\bhit\b|\bstale\b|\brevalidated\b", re.IGNORECASE)
 _MISS = re.compile(r"\bmiss\b|\bexpired\b|\bbypass\b|\bdynamic\b|\bpass\b", re.IGNORECASE)
 
@@ -44,7 +55,10 @@ class Signal(Enum):
 
 
 def signal(resp: ProbeResponse) -> Signal:
-    """Read the cache-status headers of ``resp``."""
+    """Read the cache-status headers of ``resp`` (RFC 9211 ``Cache-Status`` first)."""
+    stored = served_from_store(resp.header("cache-status"))
+    if stored is not None:
+        return Signal.HIT if stored else Signal.MISS
     for name in _STATUS_HEADERS:
         value = resp.header(name)
         if _HIT.search(value):
@@ -84,26 +98,55 @@ def verdict(r1: ProbeResponse, r2: ProbeResponse, r3: ProbeResponse) -> tuple[Bu
     return BusterState.UNVERIFIED, seen
 
 
-def setup(ctx: ProbeContext) -> Setup:
-    """Check the buster, then fetch every principal's baseline on a buster of its own."""
+def _trial(ctx: ProbeContext, buster: Buster) -> Setup:
+    """The three-request check for one buster carrier; sets ``ctx.buster``."""
     a = ctx.primary
     u1 = ctx.url()
-    r1 = yield ProbeRequest(u1, a)
-    r2 = yield ProbeRequest(u1, a)
-    r3 = yield ProbeRequest(ctx.url(), a)
-    ctx.buster, ctx.cache_seen = verdict(r1, r2, r3)
+    r1 = yield buster.apply(ProbeRequest(u1, a))
+    r2 = yield buster.apply(ProbeRequest(u1, a))
+    r3 = yield buster.apply(ProbeRequest(ctx.url(), a))
+    state, seen = verdict(r1, r2, r3)
+    ctx.buster, ctx.cache_seen = state, ctx.cache_seen or seen
     ctx.baselines[a.name] = r3
-    for cred in [c for c in ctx.creds if c is not a] + [None]:
-        ctx.baselines[cred.name if cred else None] = yield ProbeRequest(ctx.url(), cred)
+    return sorted(vary(r1))
+
+
+def setup(ctx: ProbeContext) -> Setup:
+    """Check the buster (the query, then a header or cookie the cache may key on), then
+    fetch every principal's baseline on a buster of its own (only the primary's when no
+    buster works)."""
+    a = ctx.primary
+    varied = yield from _trial(ctx, QUERY)
+    query_state = ctx.buster
+    if query_state is not BusterState.WORKS:
+        for alt in candidates(varied, a.credential_header):
+            yield from _trial(ctx, alt)
+            if ctx.buster is BusterState.WORKS:
+                ctx.carrier = alt
+                break
+        else:
+            ctx.buster = query_state
+    if ctx.buster is BusterState.WORKS:
+        # Without a working buster these would read (and, were A's entry not stored,
+        # write) the entry real users get: the read-only cross-key probe does it gated.
+        for cred in [c for c in ctx.creds if c is not a] + [None]:
+            req = ctx.carrier.apply(ProbeRequest(ctx.url(), cred))
+            ctx.baselines[cred.name if cred else None] = yield req
     notes = []
-    if ctx.buster is BusterState.BROKEN:
+    if ctx.carrier is not QUERY:
         notes.append(
-            f"{ctx.endpoint}: a fresh {BUSTER_PARAM}= buster was served from cache;"
-            " active checks skipped so the shared entry is never touched"
+            f"{ctx.endpoint}: the {BUSTER_PARAM}= query buster does not bust;"
+            f" probes carry their buster in {ctx.carrier} instead"
+        )
+    elif ctx.buster is BusterState.BROKEN:
+        notes.append(
+            f"{ctx.endpoint}: no buster busts (query, cookie, Vary headers: a fresh value"
+            " was served from cache); active checks skipped so the shared entry is never"
+            " poisoned; cross-key leakage tested read-only"
         )
     elif ctx.buster is BusterState.UNVERIFIED:
         notes.append(
-            f"{ctx.endpoint}: could not show that the cache buster busts (identical bodies,"
-            " no cache headers); active checks skipped"
+            f"{ctx.endpoint}: could not show that any cache buster busts (identical bodies,"
+            " no cache headers); active checks skipped; cross-key leakage tested read-only"
         )
     return notes

@@ -11,10 +11,12 @@ import httpx
 
 from .. import __version__
 from ..core.finding import Finding, Report
+from .buster import carried
 from .context import BusterState, Options, ProbeContext
 from .credential import Credential, Redactor, redacted_logs
 from .detect import setup
-from .probes import PROBES, ProbeSpec
+from .identity import Identities, learn
+from .probes import PROBES, ProbeSpec, crosskey_unbusted
 from .progress import Progress, Silent
 from .runner import Budget, BudgetExceeded, Sender, drive
 from .target import Endpoint
@@ -44,6 +46,8 @@ class _Outcome:
     notes: list[str]
     requests: int
     scanned: bool = True
+    ctx: ProbeContext | None = None
+    budget: Budget | None = None
 
 
 async def _endpoint(
@@ -62,7 +66,7 @@ async def _endpoint(
 
     async def run(spec: ProbeSpec) -> list[Finding]:
         try:
-            return await drive(spec.run(ctx), sender, budget)
+            return await drive(carried(spec.run(ctx), ctx.carrier), sender, budget)
         except BudgetExceeded:
             notes.append(f"{endpoint}: request budget ({budget.limit}) ran out in {spec.name}")
         except httpx.HTTPError as exc:
@@ -71,7 +75,23 @@ async def _endpoint(
 
     specs = [s for s in PROBES if not s.active or ctx.buster is BusterState.WORKS]
     results = await asyncio.gather(*(run(s) for s in specs))
-    return _Outcome([f for r in results for f in r], notes, budget.used)
+    return _Outcome([f for r in results for f in r], notes, budget.used, True, ctx, budget)
+
+
+async def _unbusted(out: _Outcome, ids: Identities, sender: Sender) -> None:
+    """The read-only cross-key probe, for an endpoint no buster busts (second phase,
+    once every bustable endpoint has taught us what each principal's data looks like)."""
+    ctx, budget = out.ctx, out.budget
+    if ctx is None or budget is None or ctx.buster is BusterState.WORKS or not out.scanned:
+        return
+    try:
+        out.findings += await drive(crosskey_unbusted.probe(ctx, ids), sender, budget)
+    except BudgetExceeded:
+        out.notes.append(f"{ctx.endpoint}: request budget ({budget.limit}) ran out in cross-key")
+    except httpx.HTTPError as exc:
+        out.notes.append(f"{ctx.endpoint}: cross-key stopped: {type(exc).__name__}: {exc}")
+    out.notes += ctx.notes
+    out.requests = budget.used
 
 
 async def scan_async(
@@ -123,7 +143,10 @@ async def _run(
             progress.advance(redact(str(e)), out.requests)
             return out
 
-        return list(await asyncio.gather(*(one(e) for e in endpoints)))
+        outcomes = list(await asyncio.gather(*(one(e) for e in endpoints)))
+        ids = learn(o.ctx for o in outcomes if o.ctx is not None)
+        await asyncio.gather(*(_unbusted(o, ids, sender) for o in outcomes))
+        return outcomes
 
 
 def _report(

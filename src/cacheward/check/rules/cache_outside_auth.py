@@ -28,7 +28,8 @@ def cache_outside_auth(model: AppModel) -> Iterator[Issue]:
     Recognised auth decorators: flask-httpauth ``auth.login_required``, Flask-Login
     ``login_required``, flask-jwt-extended ``jwt_required``, cacheward ``ward.protected``,
     and decorators in the scanned tree whose wrapper reads a credential and denies with
-    401/403.
+    401/403, whether defined at module level or nested in an enclosing function such as an
+    app factory.
 
     Vulnerable::
 

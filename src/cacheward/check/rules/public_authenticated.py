@@ -25,8 +25,10 @@ def public_authenticated(model: AppModel) -> Iterator[Issue]:
     Shared caches in front of the app (nginx ``proxy_cache``, Varnish, a CDN) store such a
     response and serve it to other callers; nginx did so for requests carrying
     ``Authorization``, a ``Cookie`` or ``X-API-Key``, and no shared cache knows that
-    ``X-API-Key`` is a credential. An ``after_request`` hook that makes every response
-    public is reported too (medium confidence: the hook may skip authenticated ones).
+    ``X-API-Key`` is a credential. A header set in a helper the view calls (at module
+    level or nested in an app factory) is reported at the call. An ``after_request`` hook
+    that makes every response public is reported too (medium confidence: the hook may skip
+    authenticated ones).
 
     Vulnerable::
 

@@ -1,7 +1,8 @@
 """The probes, one module each, in the order they run for an endpoint.
 
-Passive probes only read the baselines; active probes send attack inputs and run only
-when the endpoint's cache buster was shown to work.
+Passive probes only read the baselines; active probes send requests (attack inputs, keys
+in the URL) and run only when the endpoint's cache buster was shown to work. Where none
+works, :mod:`.crosskey_unbusted` runs instead, read-only, after every other endpoint.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .base import ProbeSpec
 PROBES: tuple[ProbeSpec, ...] = (
     ProbeSpec("cacheable-authenticated", cacheable.probe, active=False),
     ProbeSpec("set-cookie-cacheable", set_cookie.probe, active=False),
-    ProbeSpec("key-in-url", key_in_url.probe, active=False),
+    ProbeSpec("key-in-url", key_in_url.probe),  # sends requests: needs a working buster
     ProbeSpec("cross-key", crosskey.probe),
     ProbeSpec("error-cached", error_cached.probe),
     ProbeSpec("cache-deception", deception.probe),

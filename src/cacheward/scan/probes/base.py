@@ -57,3 +57,14 @@ def finding(
         evidence=dict(evidence),
         steps=steps,
     )
+
+
+def poisoning(
+    ctx: ProbeContext, check_id: str, title: str, remediation: str, evidence: dict[str, Any]
+) -> Finding:
+    """A confirmed poisoning (an input the cache key leaves out changed what it serves):
+    high severity, CWE-349, the proof's steps taken out of ``evidence``."""
+    steps = tuple(evidence.pop("steps"))
+    return finding(
+        ctx, check_id, Severity.HIGH, title, remediation, cwe=349, evidence=evidence, steps=steps
+    )

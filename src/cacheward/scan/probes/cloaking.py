@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
 
-from ...core.finding import Finding, Severity
+from ...core.finding import Finding
 from ..context import ProbeContext, token
 from ..exchange import Probe, ProbeRequest, ProbeResponse
 from ..influence import influential
 from ..poison import Candidate, bisect, candidates, confirm
-from .base import finding
+from .base import poisoning
 
 CARRIER = "utm_content"
 
@@ -75,19 +75,15 @@ def probe(ctx: ProbeContext) -> Probe:
             ev = yield from confirm(ctx, cand, apply, clean)
             if ev is None:
                 continue
-            steps = ev.pop("steps")
             out.append(
-                finding(
+                poisoning(
                     ctx,
                     "param-cloaking",
-                    Severity.HIGH,
                     f"Parameter {cand.name} cloaked from the cache key via the {label}",
                     "Parse the query the same way in the cache and the application (split on"
                     " '&' only, as the design's canonical query does), and key every"
                     " parameter the application reads.",
-                    cwe=349,
-                    evidence={**ev, "technique": label},
-                    steps=steps,
+                    {**ev, "technique": label},
                 )
             )
             break

@@ -10,12 +10,12 @@ import json
 from collections.abc import Callable, Sequence
 from urllib.parse import urlencode
 
-from ...core.finding import Finding, Severity
+from ...core.finding import Finding
 from ..context import ProbeContext
 from ..exchange import Probe, ProbeRequest
 from ..influence import influential
 from ..poison import Candidate, bisect, candidates, confirm
-from .base import finding
+from .base import poisoning
 
 Encoder = Callable[[Sequence[Candidate]], str]
 
@@ -54,18 +54,14 @@ def probe(ctx: ProbeContext) -> Probe:
             ev = yield from confirm(ctx, cand, apply)
             if ev is None:
                 continue
-            steps = ev.pop("steps")
             out.append(
-                finding(
+                poisoning(
                     ctx,
                     "fat-get",
-                    Severity.HIGH,
                     f"A GET body parameter ({cand.name}, {ctype}) poisons the cached response",
                     "Ignore request bodies on GET and HEAD (read request.args, not"
                     " request.values or get_json()), or refuse GETs that carry a body.",
-                    cwe=349,
-                    evidence={**ev, "content_type": ctype},
-                    steps=steps,
+                    {**ev, "content_type": ctype},
                 )
             )
             return out

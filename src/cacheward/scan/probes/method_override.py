@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ...core.finding import Finding, Severity
+from ...core.finding import Finding
 from ..context import ProbeContext
 from ..exchange import Probe, ProbeRequest
 from ..poison import Candidate, confirm
-from .base import finding
+from .base import poisoning
 
 HEADERS = ("X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override")
 SAFE_METHODS = ("OPTIONS", "HEAD")
@@ -37,17 +37,13 @@ def probe(ctx: ProbeContext) -> Probe:
             ev = yield from confirm(ctx, cand, apply)
             if ev is None:
                 continue
-            steps = ev.pop("steps")
             out.append(
-                finding(
+                poisoning(
                     ctx,
                     "method-override",
-                    Severity.HIGH,
                     f"{header}: {method} changes a GET response that the cache then serves",
                     f"Do not honour {header} on GET/HEAD (or at all), or key the cache on it.",
-                    cwe=349,
-                    evidence=ev,
-                    steps=steps,
+                    ev,
                 )
             )
             return out

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ...core.finding import Finding, Severity
+from ...core.finding import Finding
 from ..context import ProbeContext
 from ..exchange import Probe, ProbeRequest
 from ..poison import Candidate, bisect, candidates, confirm
-from .base import finding
+from .base import poisoning
 
 #: Header → value template (``{c}`` is the canary).
 WORDLIST: dict[str, str] = {
@@ -73,18 +73,14 @@ def probe(ctx: ProbeContext) -> Probe:
         ev = yield from confirm(ctx, cand, apply)
         if ev is None:
             continue
-        steps = ev.pop("steps")
         out.append(
-            finding(
+            poisoning(
                 ctx,
                 "unkeyed-header",
-                Severity.HIGH,
                 f"Unkeyed header {cand.name} poisons the cached response",
                 f"Add {cand.name} to the cache key (Vary: {cand.name}) or stop the application"
                 " reading it; trust X-Forwarded-* only from a configured proxy.",
-                cwe=349,
-                evidence=ev,
-                steps=steps,
+                ev,
             )
         )
     return out

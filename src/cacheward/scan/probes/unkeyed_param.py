@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import quote
 
-from ...core.finding import Finding, Severity
+from ...core.finding import Finding
 from ..context import ProbeContext
 from ..exchange import Probe, ProbeRequest
 from ..poison import Candidate, bisect, candidates, confirm
-from .base import finding
+from .base import poisoning
 
 WORDLIST = (
     "utm_source",
@@ -60,18 +60,14 @@ def probe(ctx: ProbeContext) -> Probe:
         ev = yield from confirm(ctx, cand, apply)
         if ev is None:
             continue
-        steps = ev.pop("steps")
         out.append(
-            finding(
+            poisoning(
                 ctx,
                 "unkeyed-param",
-                Severity.HIGH,
                 f"Query parameter {cand.name} is not in the cache key but changes the response",
                 f"Keep {cand.name} in the cache key, or strip it before the application sees it;"
                 " never reflect parameters the cache ignores.",
-                cwe=349,
-                evidence=ev,
-                steps=steps,
+                ev,
             )
         )
     return out
