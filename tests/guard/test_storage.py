@@ -355,3 +355,11 @@ def test_concurrent_misses_on_a_non_storable_route_are_not_serialized():
         t.join()
     # One leader, then the five followers together: serialized, the peak would be 1.
     assert max(peak) >= 2
+
+
+def test_oversized_vary_header_is_4xx_and_stores_nothing(guarded):
+    app, _, keys = guarded
+    c = app.test_client()
+    r = c.get("/catalog", headers=h(keys.alice, **{"Accept-Language": "x" * 10_000}))
+    assert r.status_code == 400 and r.get_json()["error"] == "malformed_header"
+    assert len(app.extensions["cacheward"].backend) == 0

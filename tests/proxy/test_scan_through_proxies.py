@@ -105,7 +105,11 @@ def test_vulnerable_target_through_proxy(
             continue
         assert {planted, *added} <= found[route], (route, found[route])
         assert found[route] <= {planted, *also, *added}, (route, found[route])
-    assert not found[vulnerable.UNBUSTABLE]
+    for route, expected in vulnerable.PATH_KEYED.items():
+        # No buster busts these: only the read-only cross-key probe may run. Behind a
+        # proxy whose own X-Cache hides the app's cache it cannot always prove the leak
+        # (it then leaves a note), but it never reports anything else.
+        assert found[route] <= set(expected), (route, found[route])
     assert set(found) <= set(ALL_PATHS)
 
 

@@ -15,7 +15,7 @@ from ..core.facts import RequestFacts
 from ..core.inputs import KeyCoverage, Kind, describe, fix_for, unkeyed_reads
 from ..core.principal import Principal
 from ..core.query import parse_query
-from ..errors import MissingPrincipalError, UnkeyedInputError
+from ..errors import MalformedHeader, MissingPrincipalError, UnkeyedInputError
 from .response import from_entry, refusal, to_entry
 from .route import CachedRoute, as_principal
 from .state import State, logger
@@ -27,6 +27,8 @@ PRINCIPAL_ATTR = "_cacheward_principal"
 STATE_ATTR = "_cacheward_state"
 ROUTE_ATTR = "_cacheward_route"
 PRE_READS_ATTR = "_cacheward_pre_reads"
+#: A longer value of a ``vary`` header is refused (servers stop at about 8 KiB anyway).
+MAX_VARY_VALUE = 4096
 
 
 def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -159,7 +161,10 @@ def _key_for(
         query,
     )
     if vary:
-        memo += tuple(remote if v == ":remote-addr" else headers.get(v) for v in vary)
+        values = tuple(remote if v == ":remote-addr" else headers.get(v) for v in vary)
+        if any(v is not None and len(v) > MAX_VARY_VALUE for v in values):
+            raise MalformedHeader(f"a header this route varies on is over {MAX_VARY_VALUE} bytes")
+        memo += values
     found = state.keys_memo.get(memo)
     if found is not None:
         return found
