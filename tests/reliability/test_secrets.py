@@ -7,7 +7,8 @@ header, as a Bearer token and in the query; ``cacheward check`` reads source wit
 pasted into it. Every log record (captured at DEBUG by caplog and by a handler of our own
 on the root logger, tracebacks included), every report, CLI output, response and
 exception message is then searched for each raw key, its secret part and its last 12
-characters: 0 hits. The Redis keyspace is searched in ``test_secrets_redis.py``.
+characters: 0 hits; so is the whole Redis keyspace the guard cached into (``SCAN``, then
+every value).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from click.testing import CliRunner
 from flask import Flask, jsonify, request
+from tests import servers
 from tests.scan.conftest import serve  # noqa: F401 - the loopback server fixture
 
 from cacheward import Cacheward, current_principal
@@ -69,9 +72,36 @@ def everything() -> Iterator[Everything]:
     root.setLevel(old)
 
 
-def guarded_app(db: Path) -> tuple[Flask, Cacheward, SQLiteKeyStore]:
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    server = servers.RedisServer().start()
+    try:
+        yield server.url
+    finally:
+        server.cleanup()
+
+
+def keyspace(url: str) -> str:
+    """Every key of the Redis database and every value, as text."""
+    out = []
+    with redis.Redis.from_url(url) as client:
+        for name in client.scan_iter(match="*"):
+            out.append(repr(name))
+            kind = client.type(name)
+            if kind == b"string":
+                out.append(repr(client.get(name)))
+            elif kind == b"hash":
+                out.append(repr(client.hgetall(name)))
+            else:
+                out.append(repr(client.dump(name)))
+    return "\n".join(out)
+
+
+def guarded_app(db: Path, redis_url: str) -> tuple[Flask, Cacheward, SQLiteKeyStore]:
     app = Flask("secrets")
-    app.config.update(CACHEWARD_SECRET=SECRET, CACHEWARD_STRICT=True, DEBUG=False)
+    app.config.update(
+        CACHEWARD_SECRET=SECRET, CACHEWARD_STRICT=True, DEBUG=False, CACHEWARD_BACKEND=redis_url
+    )
     store = SQLiteKeyStore(db)
     ward = Cacheward(app, keys=store)
 
@@ -106,9 +136,10 @@ def test_no_raw_key_in_logs_reports_or_errors(
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
     everything: Everything,
+    redis_url: str,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    app, ward, store = guarded_app(tmp_path / "keys.db")
+    app, ward, store = guarded_app(tmp_path / "keys.db", redis_url)
     alice = store.create("alice", ["read"]).plaintext
     bob = store.create("bob", ["read"]).plaintext
     revoked_issued = store.create("mallory", ["read"])
@@ -221,6 +252,9 @@ def test_no_raw_key_in_logs_reports_or_errors(
     texts.append("\n".join(logging.Formatter().format(r) for r in caplog.records))
     texts.append(everything.stream.getvalue())
     assert "cacheward" in texts[-1], "the root handler saw no cacheward record"
+    space = keyspace(redis_url)
+    assert ":e:" in space, "nothing was cached in Redis"
+    texts.append(space)
     hay = "\n".join(texts)
     # Redacted, not absent: the outputs do name the keys, by id.
     assert f"alice=cw_…{fresh[-2:]}" in hay and "UnkeyedInputError" in hay
