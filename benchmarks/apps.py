@@ -225,7 +225,7 @@ def make_app(name: str, redis_url: str | None = None, runs: list[int] | None = N
             raise Unavailable(
                 f"CACHEWARD_BACKEND={url.split('://')[0]}:// on this branch: {e}"
             ) from None
-    if name == "miss-cached":
+    if name in ("miss-cached", "miss-untracked"):  # miss.py stubs tracking for the latter
         return _guarded(name, "memory://", runs, cached=True, rows=True)
     if name == "miss-uncached":
         return _guarded(name, "memory://", runs, cached=False, rows=True)

@@ -19,6 +19,8 @@ class Budget:
     flood_keys: int = 100_000
     check_modules: int = 2000
     check_rounds: int = 3
+    #: Routes of the vulnerable target to scan (0: all of them).
+    scan_routes: int = 0
     quick: bool = False
 
 
@@ -52,5 +54,6 @@ TINY = Budget(
     flood_keys=500,
     check_modules=5,
     check_rounds=1,
+    scan_routes=2,
     quick=True,
 )

@@ -48,8 +48,8 @@ def pieces() -> list[tuple[Any, list[Piece]]]:
 
     view = app.view_functions["items"]
     route = getattr(view, CACHED_MARK)
-    view()  # sets g's principal and route, as a request does
-    principal = getattr(g, PRINCIPAL_ATTR)
+    view()  # sets the context's principal and route, as a request does
+    principal = d_ctx.__dict__[PRINCIPAL_ATTR]
     policy = route.policy
     token = state.scope_token(policy.scope, principal)
 
@@ -70,16 +70,19 @@ def pieces() -> list[tuple[Any, list[Piece]]]:
     key, _ = build_cache_key(f, (), policy, token, state.namespace)
     entry = state.backend.lookup(key, route.tags).entry
     assert entry is not None
-    response = from_entry(entry, None, time.time())
+    extra = state.hit_headers(route)
+    response = from_entry(entry, None, time.time(), extra)
 
     def after() -> Any:
-        setattr(g, ROUTE_ATTR, route)
-        return _after_request(from_entry(entry, None, time.time()))
+        d_ctx.__dict__[ROUTE_ATTR] = route
+        return _after_request(from_entry(entry, None, time.time(), extra))
 
     keys = {API_KEY: "alice"}
-    record = state.keys._get(key_format.parse(API_KEY).id)
-    secret = key_format.parse(API_KEY).secret
-    served = from_entry(entry, None, time.time())
+    parsed = key_format.parse(API_KEY)
+    assert parsed is not None
+    record = state.keys._get(parsed.id)
+    secret = parsed.secret
+    served = from_entry(entry, None, time.time(), extra)
     parts = key.parts
 
     def one_headers() -> Response:
@@ -115,7 +118,7 @@ def pieces() -> list[tuple[Any, list[Piece]]]:
         ("state.scope_token() (memoized)", lambda: state.scope_token(policy.scope, principal)),
         ("build_cache_key()", lambda: build_cache_key(f, (), policy, token, state.namespace)),
         ("backend.lookup() (memory)", lambda: state.backend.lookup(key, route.tags)),
-        ("from_entry()", lambda: from_entry(entry, None, time.time())),
+        ("from_entry()", lambda: from_entry(entry, None, time.time(), extra)),
         ("from_entry() + _after_request()", after),
         ("_after_request() on a served response", lambda: _after_request(response)),
         ("(b) dict lookup of X-API-Key", lambda: keys.get(request.headers.get("X-API-Key", ""))),

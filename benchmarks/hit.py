@@ -22,7 +22,12 @@ def run(budget: Budget, redis_url: str | None, callgrind: bool) -> Section:
         " (the copy and the loop are the same for every variant). Every cached variant is"
         " checked to hit before it is timed. (d) authenticates the key against a"
         " `MemoryKeyStore`, checks its scope, builds the principal-scoped key and serves"
-        " the stored entry; input tracking is on (it only runs on a miss).",
+        " the stored entry; input tracking is on (it only runs on a miss). (e) and (f)"
+        " share one redis-server the benchmark starts on a free loopback port and stops by"
+        " PID: (e) is Flask-Caching's `RedisCache` (one `GET`, then unpickling); (f) is"
+        ' (d) with `CACHEWARD_BACKEND="redis://127.0.0.1:PORT/0"` (one `MGET` of the'
+        " signed entry and its generation counters, then the HMAC check, skipped for bytes"
+        " already verified).",
     )
     loops: dict[str, Callable[[], None]] = {}
     for v in VARIANTS:
@@ -105,7 +110,9 @@ def _instructions(s: Section, budget: Budget, redis_url: str | None, variants: l
         f"Instructions: two independent `valgrind --tool=callgrind` runs (PYTHONHASHSEED=0)"
         f" of `python -m benchmarks.cg_worker {n} {' '.join(variants)}`: after 50 warm-up"
         f" requests per variant, {n} requests, minus the same loop around a no-op, divided by"
-        f" {n}. Phases are split with `--dump-before=getppid`."
+        f" {n}. Phases are split with `--dump-before=getppid`. For (e) and (f) only the"
+        " Python process is counted, not redis-server, and the wait for the reply costs"
+        " no instructions: compare them by wall time too."
     )
     first = runs[0]
     if "d" in first and "c" in first:

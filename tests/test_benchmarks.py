@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from benchmarks import hit, memory, miss, overhttp, report, scan
+from benchmarks import check, hit, memory, miss, overhttp, report, scan
 from benchmarks.apps import VARIANTS, Unavailable, make_bench
 from benchmarks.budget import TINY
 from benchmarks.servers import redis_server
@@ -38,6 +38,23 @@ def test_hit_section_runs() -> None:
 def test_miss_section_runs() -> None:
     s = miss.run(TINY)
     assert s.targets[0].what.startswith("miss with tracking")
+    assert [row[0] for row in s.tables[0][1]] == [miss.LABELS[v] for v in miss.VARIANTS]
+    assert s.targets[1].what.startswith("tracking overhead per miss")
+
+
+def test_miss_without_tracking_is_stubbed_for_its_own_requests_only() -> None:
+    import cacheward.flask.serve as serve_module
+
+    real = serve_module.tracking
+    bench = miss._bench("miss-untracked")
+    seen = []
+    one = miss._loop(bench, iter(range(3)))  # type: ignore[arg-type]
+    serve_module.tracking = lambda ctx, rec: seen.append(1) or real(ctx, rec)  # type: ignore[assignment]
+    try:
+        one()
+    finally:
+        serve_module.tracking = real
+    assert seen == [] and serve_module.tracking is real
 
 
 def test_memory_section_holds_its_limit() -> None:
@@ -45,9 +62,17 @@ def test_memory_section_holds_its_limit() -> None:
     assert s.targets[0].met is True
 
 
-def test_scan_section_says_when_it_cannot_run() -> None:
-    s = scan.run(TINY)
-    assert s.notes or s.tables
+def test_scan_section_finds_the_planted_bugs() -> None:
+    s = scan.run(TINY)  # two planted routes and the path-keyed ones
+    assert s.targets[0].met is True, (s.targets[0].figure, s.notes, s.tables)
+    assert s.tables[1][1], "no findings by id"
+
+
+def test_check_section_runs() -> None:
+    s = check.run(TINY)
+    assert [row[0] for row in s.tables[0][1]] == ["cacheward check", "bandit -r"]
+    assert s.targets[0].what == "checker: files/s vs bandit"
+    assert s.targets[0].met is not None
 
 
 def test_parse_wrk() -> None:

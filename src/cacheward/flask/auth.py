@@ -53,11 +53,18 @@ def credential_from(environ: Mapping[str, Any], state: State) -> str | None:
     return credential or None
 
 
+# Substrings every credential parameter name contains, as sent (maybe percent-encoded).
+_QUERY_HINTS = ("key", "token", "%")
+
+
 def _query_credential(query: str) -> str | None:
     """A credential in the query string: a credential parameter, or a value shaped
     like a cacheward key under any name."""
     if "=" not in query:
         return None
+    lowered = query.lower()
+    if "cw_" not in lowered and not any(name in lowered for name in _QUERY_HINTS):
+        return None  # cheap test first: most queries carry no credential at all
     for name, value in parse_query(query):
         if name.lower() in CREDENTIAL_PARAMS or looks_like_key(value):
             return value

@@ -33,6 +33,21 @@ _UNSTORED = frozenset(
 )
 
 
+_KEEP_OUT = frozenset({"private", "no-store", "no-cache"})
+
+
+def directives(headers: Headers) -> set[str]:
+    """The ``Cache-Control`` directive names, lower case (values ignored): cheaper than
+    Werkzeug's parsed object, and all the storage rules need."""
+    found: set[str] = set()
+    for value in headers.getlist("Cache-Control"):
+        for part in value.split(","):
+            name = part.split("=", 1)[0].strip().lower()
+            if name:
+                found.add(name)
+    return found
+
+
 def refusal(response: Response, policy: KeyPolicy, max_bytes: int) -> str | None:
     """Why ``response`` must not be stored, or ``None`` when it may be (invariant 4)."""
     if response.status_code not in STORABLE_STATUS:
@@ -42,8 +57,7 @@ def refusal(response: Response, policy: KeyPolicy, max_bytes: int) -> str | None
     headers = response.headers
     if "Set-Cookie" in headers:
         return "a Set-Cookie header"
-    cc = response.cache_control
-    if cc.private or cc.no_store or cc.no_cache:
+    if not _KEEP_OUT.isdisjoint(directives(headers)):
         return "Cache-Control private/no-store/no-cache set by the view"
     vary = headers.get("Vary")
     if vary:
@@ -216,18 +230,19 @@ def tell_downstream(
     front cannot run our authorization.
     """
     headers = response.headers
-    cc = response.cache_control
+    given = directives(headers)
+    no_store = "no-store" in given
     if response.status_code >= 400 or not cached or downstream is Downstream.NO_STORE:
-        if not cc.no_store:
+        if not no_store:
             headers["Cache-Control"] = "no-store"
     elif downstream is Downstream.PER_KEY:
         headers["Cache-Control"] = f"public, max-age={int(ttl)}"
         _add_vary(response, credential_headers + vary)
-    elif not (cc.private or cc.no_store):
+    elif not ("private" in given or no_store):
         headers["Cache-Control"] = _PRIVATE
     if vary and downstream is not Downstream.PER_KEY:
         _add_vary(response, vary)
-    if "Set-Cookie" in headers and not cc.no_store:
+    if "Set-Cookie" in headers and not no_store:
         headers["Cache-Control"] = "no-store"
 
 
