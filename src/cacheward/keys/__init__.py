@@ -4,7 +4,7 @@
 imported on first use, so that ``cacheward.keys`` works without it.
 """
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from .format import redact as redact
 from .sqlite import SQLiteKeyStore as SQLiteKeyStore
@@ -13,7 +13,7 @@ from .store import KeyRecord as KeyRecord
 from .store import KeyStore as KeyStore
 from .store import MemoryKeyStore as MemoryKeyStore
 
-if TYPE_CHECKING:
+if _TYPE_CHECKING:
     from .redis import RedisKeyStore as RedisKeyStore
 
 
