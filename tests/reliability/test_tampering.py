@@ -72,13 +72,6 @@ def test_revoked_key_never_reaches_a_stored_entry(hostile: Hostile) -> None:
     assert "Cache-Status" not in headers
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defense in depth: serve() does not check that a hit's entry.scope is the"
-    " scope of the key it looked up, so a backend that returns another scope's entry"
-    " (a backend bug, or a store writer that defeats the codec) is served to the wrong"
-    " principal (see docs/security-testing.md, open findings)",
-)
 def test_entry_swapped_across_principals_is_not_served(hostile: Hostile) -> None:
     assert hostile.call(query=b"a=1", key="alice")[0] == 200
     (alice_digest,) = _entries(hostile)

@@ -94,8 +94,10 @@ def build_cache_key(
     ]
     for name in policy.vary:
         value = facts.remote_addr if name == ":remote-addr" else facts.headers.get(name)
-        # An absent header and an empty one are different inputs.
-        parts.append(("h:" + name, "\0absent" if value is None else value.strip()))
+        # Keyed exactly as the view reads it (servers already trim the spaces HTTP allows
+        # around a value; stripping more, such as NBSP, let "fr\xa0" share "fr"'s
+        # entry). An absent header and an empty one are different inputs.
+        parts.append(("h:" + name, "\0absent" if value is None else value))
     parts.append(("scope", scope))
     # Each value is length-prefixed, so the encoding is injective whatever it holds.
     text = "\n".join([f"{name}={len(value)}:{value}" for name, value in parts])

@@ -10,6 +10,7 @@ from flask import Request, Response, current_app
 from flask.ctx import RequestContext
 from flask.globals import _cv_request
 
+from ..backends.base import Lookup
 from ..core.cachekey import CacheKey, build_cache_key
 from ..core.facts import RequestFacts
 from ..core.inputs import KeyCoverage, Kind, describe, fix_for, unkeyed_reads
@@ -68,10 +69,17 @@ def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         _backend_failed(state, e)
         return _bypass(route, args, kwargs, "backend unavailable")
     if found.entry is not None:
-        state.counters.hits += 1
-        return from_entry(
-            found.entry, environ.get("HTTP_IF_NONE_MATCH"), time.time(), state.hit_headers(route)
-        )
+        if found.entry.scope == key.scope:
+            state.counters.hits += 1
+            return from_entry(
+                found.entry,
+                environ.get("HTTP_IF_NONE_MATCH"),
+                time.time(),
+                state.hit_headers(route),
+            )
+        # Defence in depth: an entry of another scope under this key is never served.
+        state.counters.foreign_entries += 1
+        found = Lookup(None, found.generation)
 
     try:
         flight = backend.single_flight(key, state.flight_timeout)
@@ -87,7 +95,7 @@ def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
             except Exception as e:  # noqa: BLE001
                 _backend_failed(state, e)
                 return _bypass(route, args, kwargs, "backend unavailable")
-        if again.entry is not None:
+        if again.entry is not None and again.entry.scope == key.scope:
             state.counters.hits += 1
             return from_entry(
                 again.entry,

@@ -38,6 +38,7 @@ class Counters:
     unkeyed_input: int = 0
     backend_errors: int = 0
     bypass: int = 0
+    foreign_entries: int = 0
 
 
 @dataclass
