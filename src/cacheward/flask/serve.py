@@ -12,6 +12,7 @@ from flask.globals import _cv_request
 
 from ..backends.base import Lookup
 from ..core.cachekey import CacheKey, build_cache_key
+from ..core.entry import Entry
 from ..core.facts import RequestFacts
 from ..core.inputs import KeyCoverage, Kind, describe, fix_for, unkeyed_reads
 from ..core.principal import Principal
@@ -70,13 +71,7 @@ def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         return _bypass(route, args, kwargs, "backend unavailable")
     if found.entry is not None:
         if found.entry.scope == key.scope:
-            state.counters.hits += 1
-            return from_entry(
-                found.entry,
-                environ.get("HTTP_IF_NONE_MATCH"),
-                time.time(),
-                state.hit_headers(route),
-            )
+            return _hit(state, route, found.entry, environ)
         # Defence in depth: an entry of another scope under this key is never served.
         state.counters.foreign_entries += 1
         found = Lookup(None, found.generation)
@@ -96,13 +91,7 @@ def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
                 _backend_failed(state, e)
                 return _bypass(route, args, kwargs, "backend unavailable")
         if again.entry is not None and again.entry.scope == key.scope:
-            state.counters.hits += 1
-            return from_entry(
-                again.entry,
-                environ.get("HTTP_IF_NONE_MATCH"),
-                time.time(),
-                state.hit_headers(route),
-            )
+            return _hit(state, route, again.entry, environ)
         state.counters.misses += 1
         rec = Recorder(state.key_header, environ)
         if pre is not None:
@@ -121,6 +110,13 @@ def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
             flight.__exit__(None, None, None)
         except Exception as e:  # noqa: BLE001
             _backend_failed(state, e)
+
+
+def _hit(state: State, route: CachedRoute, entry: Entry, environ: dict[str, Any]) -> Response:
+    state.counters.hits += 1
+    return from_entry(
+        entry, environ.get("HTTP_IF_NONE_MATCH"), time.time(), state.hit_headers(route)
+    )
 
 
 def _session_changed(ctx: RequestContext, rec: Recorder) -> bool:
