@@ -363,3 +363,18 @@ def test_oversized_vary_header_is_4xx_and_stores_nothing(guarded):
     r = c.get("/catalog", headers=h(keys.alice, **{"Accept-Language": "x" * 10_000}))
     assert r.status_code == 400 and r.get_json()["error"] == "malformed_header"
     assert len(app.extensions["cacheward"].backend) == 0
+
+
+def test_a_global_after_request_cannot_make_a_hit_public(guarded):
+    app, _, keys = guarded
+
+    @app.after_request
+    def make_everything_public(response):
+        response.headers["Cache-Control"] = "public, max-age=600"
+        return response
+
+    c = app.test_client()
+    first = c.get("/me", headers=h(keys.alice))
+    hit = c.get("/me", headers=h(keys.alice))
+    assert hit.headers["Cache-Status"] == "cacheward; hit"
+    assert first.headers["Cache-Control"] == hit.headers["Cache-Control"] == "private, no-cache"

@@ -216,8 +216,11 @@ def _foreign_auth(view: Callable[..., Any]) -> bool:
 
 def _after_request(response: Response) -> Response:
     """Tell caches in front the truth about every authenticated response (invariant 5)."""
-    if FINAL in response.__dict__ and "Set-Cookie" not in response.headers:
-        return response  # a hit: its headers were made final with it
+    final = response.__dict__.get(FINAL)
+    if final is not None:
+        headers = response.headers
+        if headers.get("Cache-Control") == final and "Set-Cookie" not in headers:
+            return response  # a hit whose headers no other hook touched
     local = _cv_request.get().__dict__
     principal: Principal | None = local.get(PRINCIPAL_ATTR)
     route: CachedRoute | None = local.get(ROUTE_ATTR)

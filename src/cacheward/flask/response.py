@@ -102,8 +102,8 @@ def to_entry(
     )
 
 
-#: Set on responses whose downstream headers are final (cache hits): the after-request
-#: hook leaves them alone.
+#: Set on cache hits to the ``Cache-Control`` they were built with: the after-request
+#: hook leaves them alone while no other hook changed it or added a ``Set-Cookie``.
 FINAL = "_cacheward_final"
 
 
@@ -127,7 +127,7 @@ def from_entry(
         body = entry.body
         headers.append(("Content-Length", str(len(body))))
         response = _response(body, entry.status, headers)
-    response.__dict__[FINAL] = True
+    response.__dict__[FINAL] = extra[0][1]  # downstream_headers puts Cache-Control first
     return response
 
 
