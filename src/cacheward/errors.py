@@ -9,6 +9,9 @@
     ├── MissingPrincipalError         a cached route ran with no principal (debug only)
     ├── BackendError                  a cache store failed (always caught by the guard)
     ├── KeyStoreError                 a key store failed
+    ├── UnreadablePath                ``cacheward check`` was given a path it cannot read
+    ├── CredentialError (+ ValueError) a malformed ``--key`` / ``CACHEWARD_SCAN_KEYS`` entry
+    ├── TargetError (+ ValueError)    a URL or OpenAPI spec ``cacheward scan`` cannot use
     └── BadRequestInput               client input refused with a 4xx (``code``)
         ├── MalformedQuery            query string the cache cannot key safely
         ├── MalformedHeader           oversized or ambiguous header
@@ -70,6 +73,23 @@ class BackendError(CachewardError):
 
 class KeyStoreError(CachewardError):
     """The API key store failed."""
+
+
+class UnreadablePath(CachewardError):
+    """A path given to ``cacheward check`` does not exist or cannot be read."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"cannot read {path}: {reason}")
+
+
+class CredentialError(CachewardError, ValueError):
+    """A ``--key`` or ``CACHEWARD_SCAN_KEYS`` entry is malformed (never names the key)."""
+
+
+class TargetError(CachewardError, ValueError):
+    """A URL or spec that cannot be scanned."""
 
 
 class BadRequestInput(CachewardError):

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..core.finding import Finding, Report
-from ..errors import CachewardError
+from ..errors import UnreadablePath as UnreadablePath
 from .builder import build
 from .model import Source, read_source
 from .registry import Issue, all_rules
@@ -23,15 +23,6 @@ from .suppression import NO_REASON_ID, suppressions
 SKIP_DIRS = frozenset(
     {".git", ".hg", ".venv", "venv", "__pycache__", "node_modules", ".tox", ".nox", "build", "dist"}
 )
-
-
-class UnreadablePath(CachewardError):
-    """A path given to ``cacheward check`` does not exist or cannot be read."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        self.path = path
-        self.reason = reason
-        super().__init__(f"cannot read {path}: {reason}")
 
 
 def discover(paths: Sequence[Path], exclude: Sequence[str] = ()) -> list[Path]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from urllib.parse import quote
 
+from ..errors import CredentialError as CredentialError
 from ..keys.format import PREFIX
 
 #: The environment variable that may carry the keys, out of shell history.
@@ -29,10 +30,6 @@ class Placement(Enum):
     HEADER = "header"
     BEARER = "bearer"
     QUERY = "query"
-
-
-class CredentialError(ValueError):
-    """A ``--key`` or ``CACHEWARD_SCAN_KEYS`` entry is malformed (never names the key)."""
 
 
 def mask(key: str) -> str:

@@ -18,11 +18,9 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import yaml
 
+from ..errors import TargetError as TargetError
+
 _SAFE_METHODS = ("get", "head")
-
-
-class TargetError(ValueError):
-    """A URL or spec that cannot be scanned."""
 
 
 @dataclass(frozen=True)
