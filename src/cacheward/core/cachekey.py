@@ -38,7 +38,7 @@ def scope_token(scope: Scope, principal: Principal, secrets: Secrets) -> str:
     if scope is Scope.SHARED:
         return SHARED_SCOPE
     if scope is Scope.TENANT and principal.tenant is not None:
-        return "tenant:" + secrets.keyed_hash(Purpose.SCOPE, "tenant\0" + principal.tenant)
+        return tenant_scope(principal.tenant, secrets)
     return principal_scope(principal.id, secrets)
 
 
