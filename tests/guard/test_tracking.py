@@ -168,7 +168,7 @@ def test_before_request_reads_are_not_confused_with_view_reads():
 
 
 def test_tracking_is_off_on_hits_and_outside_views(guarded):
-    from cacheward.flask.tracking import current_recorder
+    from cacheward.flask.recorder import current_recorder
 
     app, _, keys = guarded
     c = app.test_client()
@@ -234,9 +234,13 @@ def test_before_request_reads_count(keyed):
         g.lang = request.headers.get("Accept-Language", "en")
 
     @app.after_request
-    def check_request_restored(response):
+    def check_request_recorded(response):
         seen_types.append(type(request._get_current_object()).__name__)
         return response
+
+    @app.teardown_request
+    def check_request_restored(exc):
+        seen_types.append(type(request._get_current_object()).__name__)
 
     @app.get("/hello")
     @ward.protected()
@@ -254,7 +258,10 @@ def test_before_request_reads_count(keyed):
     hit = c.get("/hello", headers=hdrs)
     assert hit.headers["Cache-Status"] == "cacheward; hit" and hit.text == "hello in fr"
     assert c.get("/hello", headers={"X-API-Key": key}).text == "hello in en"
-    assert seen_types == ["Request"] * 3  # the recording proxy never outlives the window
+    # A miss records its after_request hooks too; a hit stops recording; the real
+    # request is back before the request ends.
+    miss, hit_, end = "TrackedRequest", "Request", "Request"
+    assert seen_types == [miss, end, hit_, end, miss, end]
 
 
 @pytest.mark.parametrize("keyed", [False, True])

@@ -53,8 +53,9 @@ def tenant_scope(tenant: str, secrets: Secrets) -> str:
 
 
 def canonical_host(scheme: str, host: str) -> str:
-    """Lower-cased host with the scheme's default port removed."""
-    host = host.lower()
+    """The host as the application reads it: the scheme's default port removed, and
+    otherwise exactly as sent (a view reading ``Example.COM`` must not share the entry
+    of ``example.com``)."""
     default = _DEFAULT_PORTS.get(scheme)
     if default is not None and host.endswith(default):
         host = host[: -len(default)]
@@ -71,7 +72,8 @@ def build_cache_key(
 ) -> tuple[CacheKey, frozenset[str]]:
     """Build the key for ``facts`` and return it with the query names it left out.
 
-    ``HEAD`` is keyed as ``GET`` so that it is answered from the ``GET`` entry.
+    ``HEAD`` is keyed as ``GET`` so that it is answered from the ``GET`` entry (a
+    ``HEAD`` miss stores nothing).
     ``reject_duplicates`` overrides the policy's own setting when given.
 
     :raises MalformedQuery: when the query cannot be keyed safely.
@@ -89,11 +91,19 @@ def build_cache_key(
         ("method", method),
         ("scheme", facts.scheme),
         ("host", canonical_host(facts.scheme, facts.host)),
+        ("prefix", facts.prefix),
         ("path", facts.path),
         ("query", query),
+        ("route", facts.route),
+        *facts.principal,
     ]
     for name in policy.vary:
-        value = facts.remote_addr if name == ":remote-addr" else facts.headers.get(name)
+        if name.startswith(":"):
+            if name != ":remote-addr":
+                continue  # principal pseudo-headers travel in facts.principal
+            value: str | None = facts.remote_addr
+        else:
+            value = facts.headers.get(name)
         # Keyed exactly as the view reads it (servers already trim the spaces HTTP allows
         # around a value; stripping more, such as NBSP, let "fr\xa0" share "fr"'s
         # entry). An absent header and an empty one are different inputs.

@@ -14,6 +14,9 @@ from .policy import KeyPolicy, Scope
 
 #: Pseudo header name that keys the client address: ``vary=[":remote-addr"]``.
 REMOTE_ADDR_VARY = ":remote-addr"
+#: Pseudo header names that key the key's grants and the key's id.
+SCOPES_VARY = ":scopes"
+KEY_ID_VARY = ":key-id"
 
 
 class Kind(Enum):
@@ -29,6 +32,11 @@ class Kind(Enum):
     PRINCIPAL = "principal"
     TENANT = "tenant"
     CREDENTIAL = "credential"
+    METHOD = "method"  # keyed: only GET responses are ever stored
+    GRANTS = "grants"  # the key's scopes: keyed with vary=[":scopes"]
+    KEY_ID = "key-id"  # which key of the principal: keyed with vary=[":key-id"]
+    PRINCIPAL_ALL = "principal*"  # the whole principal (repr, ==, hash, fields at once)
+    UNKNOWN = "unknown"  # anything the guard cannot name: never keyed (fail closed)
 
 
 Read = tuple[Kind, str]
@@ -68,8 +76,21 @@ def is_keyed(read: Read, policy: KeyPolicy, coverage: KeyCoverage) -> bool:
     if kind is Kind.PRINCIPAL or kind is Kind.CREDENTIAL:
         return policy.scope is Scope.PRINCIPAL
     if kind is Kind.TENANT:
+        # Principal-scoped keys carry the tenant too (one principal's keys may differ).
         return policy.scope is not Scope.SHARED
-    return False  # BODY: a cached GET never keys its body
+    if kind is Kind.METHOD:
+        return True
+    if kind is Kind.GRANTS:
+        return policy.keys_header(SCOPES_VARY)
+    if kind is Kind.KEY_ID:
+        return policy.keys_header(KEY_ID_VARY)
+    if kind is Kind.PRINCIPAL_ALL:
+        return (
+            policy.scope is Scope.PRINCIPAL
+            and policy.keys_header(SCOPES_VARY)
+            and policy.keys_header(KEY_ID_VARY)
+        )
+    return False  # BODY, UNKNOWN: a cached GET never keys its body; the unknown never
 
 
 def unkeyed_reads(reads: Iterable[Read], policy: KeyPolicy, coverage: KeyCoverage) -> list[Read]:
@@ -87,6 +108,8 @@ def describe(read: Read) -> str:
         return "every cookie" if name == "*" else f"cookie {name!r}"
     if kind is Kind.QUERY:
         return f"query parameter {name!r}"
+    if kind is Kind.UNKNOWN:
+        return f"{name}, an input the guard cannot key"
     return {
         Kind.QUERY_ALL: "the whole query string",
         Kind.BODY: "the request body",
@@ -95,6 +118,10 @@ def describe(read: Read) -> str:
         Kind.PRINCIPAL: "the principal",
         Kind.TENANT: "the tenant",
         Kind.CREDENTIAL: "the credential",
+        Kind.METHOD: "the method",
+        Kind.GRANTS: "the key's scopes",
+        Kind.KEY_ID: "the key's id",
+        Kind.PRINCIPAL_ALL: "the whole principal (its repr, equality or hash)",
     }[kind]
 
 
@@ -118,6 +145,14 @@ def fix_for(read: Read, policy: KeyPolicy) -> str:
         return "add vary=['Host'] or stop reading it"
     if kind is Kind.REMOTE_ADDR:
         return f"add vary=[{REMOTE_ADDR_VARY!r}] or stop reading it"
+    if kind is Kind.GRANTS:
+        return f"add vary=[{SCOPES_VARY!r}] or stop reading current_principal.scopes"
+    if kind is Kind.KEY_ID:
+        return f"add vary=[{KEY_ID_VARY!r}] or stop reading current_principal.key_id"
+    if kind is Kind.PRINCIPAL_ALL:
+        return "read the fields you need (current_principal.id, .tenant) one by one"
+    if kind is Kind.UNKNOWN:
+        return "stop reading it in a cached view (the guard cannot put it in the key)"
     wanted = "'tenant'" if kind is Kind.TENANT else "'principal'"
     return f"use scope={wanted} (this route is scope={policy.scope.value!r}) or stop reading it"
 

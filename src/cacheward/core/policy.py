@@ -29,6 +29,9 @@ CREDENTIAL_PARAMS = frozenset(
 #: Tracking parameters dropped from keys by default (a view that reads one is not stored).
 IGNORED_PARAMS = frozenset({"gclid", "fbclid", "msclkid", "dclid", "mc_cid", "mc_eid"})
 IGNORED_PREFIXES = ("utm_",)
+#: Pseudo header names a route may vary on: the client address, the key's grants and the
+#: key's id (reads of ``current_principal.scopes`` / ``.key_id`` are unkeyed otherwise).
+PSEUDO_VARY = frozenset({":remote-addr", ":scopes", ":key-id"})
 
 
 def _header_names(names: Iterable[str]) -> tuple[str, ...]:
@@ -38,7 +41,7 @@ def _header_names(names: Iterable[str]) -> tuple[str, ...]:
             not isinstance(name, str)
             or not name
             or not name.isascii()
-            or (":" in name and name.lower() != ":remote-addr")
+            or (":" in name and name.lower() not in PSEUDO_VARY)
         ):
             raise ConfigurationError(f"vary= takes header names, not {name!r}")
         out.add(name.strip().lower())

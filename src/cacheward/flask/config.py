@@ -34,6 +34,9 @@ SINGLE_FLIGHT_TIMEOUT = "CACHEWARD_SINGLE_FLIGHT_TIMEOUT"
 ENABLED = "CACHEWARD_ENABLED"
 #: Refuse a repeated query parameter on cached routes with 400.
 REJECT_DUPLICATE_PARAMS = "CACHEWARD_REJECT_DUPLICATE_PARAMS"
+#: Other headers that carry a credential a ``principal=`` library reads (``["X-Token"]``):
+#: reads of them count as reads of the credential, and per-key mode varies on them.
+CREDENTIAL_HEADERS = "CACHEWARD_CREDENTIAL_HEADERS"
 
 DEFAULTS: dict[str, object] = {
     BACKEND: "memory://",
@@ -49,6 +52,7 @@ DEFAULTS: dict[str, object] = {
     SINGLE_FLIGHT_TIMEOUT: 5.0,
     ENABLED: True,
     REJECT_DUPLICATE_PARAMS: True,
+    CREDENTIAL_HEADERS: (),
 }
 
 #: Longest credential header accepted; a longer one is refused without parsing.

@@ -4,26 +4,26 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, request
-from flask.globals import _cv_request
+from flask import Flask, Response, current_app
+from flask.signals import request_finished
 
 from ..backends.base import Backend
 from ..core.policy import KeyPolicy, Scope
-from ..core.principal import Principal
 from ..errors import BadRequestInput, ConfigurationError, UnsafeCacheOrder
 from ..keys.store import KeyStore
 from .auth import authenticate
 from .config import Downstream
+from .context import ensure_state, request_context
 from .errors import bad_input_response, error_response
-from .response import FINAL, tell_downstream
-from .route import CACHED_MARK, PROTECTED_MARK, CachedRoute, PrincipalSource
-from .serve import PRE_READS_ATTR, PRINCIPAL_ATTR, ROUTE_ATTR, STATE_ATTR, serve
+from .finalize import finalize
+from .route import CACHED_MARK, PROTECTED_MARK, CachedRoute, PrincipalSource, is_async
+from .serve import serve
 from .state import State, build_state
-from .window import _WINDOW as _WINDOW_ATTR
-from .window import begin_window, end_window
+from .window import install
 
 F = TypeVar("F", bound=Callable[..., Any])
 Authorize = Callable[..., bool]
@@ -50,6 +50,8 @@ class Cacheward:
     ) -> None:
         self.keys = keys
         self._backend = backend
+        self._routes: list[CachedRoute] = []
+        self._states: list[State] = []
         if app is not None:
             self.init_app(app)
 
@@ -58,10 +60,16 @@ class Cacheward:
 
         :raises ConfigurationError: on a missing secret or an invalid setting.
         """
-        app.extensions["cacheward"] = build_state(app, self.keys, self._backend)
+        state = build_state(app, self.keys, self._backend)
+        for route in self._routes:
+            _check_per_key(state, route)
+        app.extensions["cacheward"] = state
+        self._states.append(state)
         app.register_error_handler(BadRequestInput, bad_input_response)
-        app.after_request(_after_request)
-        app.before_request_funcs.setdefault(None, []).insert(0, begin_window)
+        install(app, state.backend_failed)
+        # The store decision and what caches in front are told wait for the final
+        # response: after every after_request hook and the session save.
+        request_finished.connect(finalize, app, weak=False)
 
     @staticmethod
     def state(app: Flask | None = None) -> State:
@@ -82,12 +90,17 @@ class Cacheward:
         required = frozenset(scopes)
 
         def decorator(view: F) -> F:
+            call = _caller(view)
+
             @functools.wraps(view)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
-                ctx = _cv_request.get()
-                state: State = ctx.app.extensions["cacheward"]
-                pre = end_window(ctx) if _WINDOW_ATTR in ctx.__dict__ else None
-                outcome = authenticate(state, ctx.request.environ)
+                ctx = request_context()
+                rs = ensure_state(ctx)
+                state = rs.ward
+                try:
+                    outcome = authenticate(state, rs.real_request(ctx).environ)
+                except BadRequestInput as e:  # answered here, whatever wraps the view
+                    return bad_input_response(e)
                 if isinstance(outcome, Response):
                     return _refused(state, outcome)
                 if not outcome.has_scopes(required):
@@ -96,16 +109,15 @@ class Cacheward:
                         state,
                         error_response(403, "insufficient_scope", f"the key lacks: {missing}"),
                     )
-                if authorize is not None and not authorize(outcome, *args, **kwargs):
+                # View arguments only: Flask passes them by name; a positional argument
+                # is a class-based view's ``self`` (flask-restx, MethodView).
+                if authorize is not None and not authorize(outcome, **kwargs):
                     return _refused(
                         state,
                         error_response(403, "forbidden", "this key may not access this resource"),
                     )
-                ctx.__dict__[PRINCIPAL_ATTR] = outcome
-                ctx.__dict__[STATE_ATTR] = state
-                if pre is not None:
-                    ctx.__dict__[PRE_READS_ATTR] = pre
-                return view(*args, **kwargs)
+                rs.principal = outcome
+                return call(*args, **kwargs)
 
             setattr(wrapper, PROTECTED_MARK, True)
             return wrapper  # type: ignore[return-value]
@@ -120,6 +132,7 @@ class Cacheward:
         tags: Iterable[str] = (),
         principal: PrincipalSource | None = None,
         ignore_params: Iterable[str] | None = None,
+        credential_headers: Iterable[str] = (),
     ) -> Callable[[F], F]:
         """Cache the view's responses, keyed by everything they may depend on.
 
@@ -135,6 +148,10 @@ class Cacheward:
             :class:`Principal` (or its id), or ``None`` when there is none.
         :param ignore_params: query parameters left out of the key (default: tracking
             parameters such as ``utm_*``); ``()`` keys every parameter.
+        :param credential_headers: with ``principal=``, the headers the auth library
+            reads its credential from (``["X-Token"]``), when not ``Authorization`` or
+            ``CACHEWARD_KEY_HEADER``; also ``CACHEWARD_CREDENTIAL_HEADERS``. Per-key mode
+            refuses to start without them.
         """
         try:
             scope = Scope(scope)
@@ -142,8 +159,13 @@ class Cacheward:
             raise ConfigurationError(
                 f"scope must be 'principal', 'tenant' or 'shared', not {scope!r}"
             ) from None
-        if ttl is not None and ttl <= 0:
-            raise ConfigurationError("ttl must be positive")
+        if ttl is not None and (
+            isinstance(ttl, bool)
+            or not isinstance(ttl, (int, float))
+            or not math.isfinite(ttl)
+            or ttl <= 0
+        ):
+            raise ConfigurationError(f"ttl must be a positive finite number, not {ttl!r}")
         if ignore_params is None:
             policy = KeyPolicy(scope=scope, vary=tuple(vary))
         else:
@@ -154,12 +176,18 @@ class Cacheward:
                 ignored_prefixes=(),
             )
         tag_tuple = tuple(tags)
+        cred_tuple = tuple(credential_headers)
 
         def decorator(view: F) -> F:
             name = getattr(view, "__qualname__", repr(view))
             if getattr(view, PROTECTED_MARK, False) or _foreign_auth(view):
                 raise UnsafeCacheOrder(name)
-            route = CachedRoute(name, policy, ttl, tag_tuple, principal, view)
+            route = CachedRoute(
+                name, policy, ttl, tag_tuple, principal, view, cred_tuple, is_async(view)
+            )
+            for state in self._states:
+                _check_per_key(state, route)
+            self._routes.append(route)
 
             @functools.wraps(view)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -214,36 +242,30 @@ def _foreign_auth(view: Callable[..., Any]) -> bool:
     return any(m in filename for m in _FOREIGN_AUTH_MODULES) and inspect.isfunction(view)
 
 
-def _after_request(response: Response) -> Response:
-    """Tell caches in front the truth about every authenticated response (invariant 5)."""
-    final = response.__dict__.get(FINAL)
-    if final is not None:
-        headers = response.headers
-        if headers.get("Cache-Control") == final and "Set-Cookie" not in headers:
-            return response  # a hit whose headers no other hook touched
-    local = _cv_request.get().__dict__
-    principal: Principal | None = local.get(PRINCIPAL_ATTR)
-    route: CachedRoute | None = local.get(ROUTE_ATTR)
-    if principal is None and route is None:
-        environ = request.environ
-        state: State = current_app.extensions["cacheward"]
-        if (
-            state.key_environ in environ or "HTTP_AUTHORIZATION" in environ
-        ) and "Cache-Control" not in response.headers:
-            # A credential on a route cacheward does not manage: at least keep it private.
-            response.headers["Cache-Control"] = "private"
-        return response
-    state = current_app.extensions["cacheward"]
-    ttl = route.ttl if route is not None and route.ttl is not None else state.default_ttl
-    downstream = state.downstream
-    if route is None and downstream is Downstream.PER_KEY:
-        downstream = Downstream.NO_STORE
-    tell_downstream(
-        response,
-        downstream,
-        cached=route is not None,
-        ttl=ttl,
-        credential_headers=(state.key_header, "Authorization"),
-        vary=route.vary if route is not None else (),
+def _caller(view: Callable[..., Any]) -> Callable[..., Any]:
+    """How to call ``view`` from a synchronous wrapper (``async def`` views too)."""
+    if not inspect.iscoroutinefunction(view):
+        return view
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return current_app.ensure_sync(view)(*args, **kwargs)
+
+    return call
+
+
+def _check_per_key(state: State, route: CachedRoute) -> None:
+    """Per-key mode tells caches in front to key on the credential headers: it must know
+    every header the route's credential can come in.
+
+    :raises ConfigurationError: a ``principal=`` route without its credential headers.
+    """
+    if state.downstream is not Downstream.PER_KEY or route.principal is None:
+        return
+    if route.credential_headers or len(state.credential_headers) > 1:
+        return
+    raise ConfigurationError(
+        f"{route.name}: CACHEWARD_DOWNSTREAM='per-key' with principal= needs the headers the"
+        " auth library reads its credential from, so that caches in front key on them:"
+        " @ward.cached(..., credential_headers=['Authorization']) or"
+        " CACHEWARD_CREDENTIAL_HEADERS"
     )
-    return response

@@ -15,21 +15,30 @@ from .config import Downstream
 #: Statuses that may be stored: success and permanent redirects. Never 4xx (a cached
 #: error is a denial of service, CPDoS) and never 5xx.
 STORABLE_STATUS = frozenset({200, 203, 204, 300, 301, 308})
-#: Headers never stored with an entry: per-response or per-connection.
-_UNSTORED = frozenset(
+#: Hop-by-hop headers (RFC 9110 7.6.1): about one connection, never stored or replayed.
+HOP_BY_HOP = frozenset(
     {
-        "set-cookie",
-        "date",
-        "age",
         "connection",
         "keep-alive",
+        "te",
+        "trailer",
+        "upgrade",
         "transfer-encoding",
-        "content-length",
-        "cache-status",
-        "cache-control",
-        "vary",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
     }
 )
+#: Headers never stored with an entry: per-response or per-connection.
+_UNSTORED = HOP_BY_HOP | {
+    "set-cookie",
+    "date",
+    "age",
+    "content-length",
+    "cache-status",
+    "cache-control",
+    "vary",
+}
 
 
 _KEEP_OUT = frozenset({"private", "no-store", "no-cache"})
@@ -58,29 +67,37 @@ def refusal(response: Response, policy: KeyPolicy, max_bytes: int) -> str | None
         return "a Set-Cookie header"
     if not _KEEP_OUT.isdisjoint(directives(headers)):
         return "Cache-Control private/no-store/no-cache set by the view"
-    vary = headers.get("Vary")
-    if vary:
-        for name in vary.split(","):
+    for line in headers.getlist("Vary"):  # every Vary line counts, not only the first
+        for name in line.split(","):
             name = name.strip().lower()
             if name == "*":
                 return "Vary: *"
-            if name and not policy.keys_header(name) and name not in ("accept-encoding",):
+            if name and not policy.keys_header(name) and name != "accept-encoding":
                 return f"Vary: {name} that the key does not cover (add it to vary=[...])"
-    if response.content_length is not None and response.content_length > max_bytes:
+    length = response.content_length
+    if length is not None and length > max_bytes:
         return "a body over CACHEWARD_MAX_ENTRY_BYTES"
     return None
 
 
+def _unstored(response: Response) -> frozenset[str]:
+    """The headers of ``response`` not to store: the usual ones and any header its
+    ``Connection`` header names (hop-by-hop too, RFC 9110 7.6.1)."""
+    lines = response.headers.getlist("Connection")
+    named = [n.strip().lower() for line in lines for n in line.split(",")]
+    return _UNSTORED.union(named) if named else _UNSTORED
+
+
 def to_entry(
     response: Response,
+    body: bytes,
     key_digest: str,
     scope: str,
     ttl: float,
     tags: tuple[str, ...],
     generation: tuple[int, ...],
 ) -> Entry:
-    """The storable form of ``response`` (whose body is not streamed)."""
-    body = response.get_data()
+    """The storable form of ``response`` with its ``body`` (already read and measured)."""
     created = time.time()
     etag = response.headers.get("ETag")
     if not etag:
@@ -88,7 +105,8 @@ def to_entry(
         # the body: a re-stored identical body only costs one full response.
         etag = f'"{key_digest[:24]}-{int(created * 1000):x}"'
         response.headers["ETag"] = etag
-    headers = tuple((k, v) for k, v in response.headers.items() if k.lower() not in _UNSTORED)
+    unstored = _unstored(response)
+    headers = tuple((k, v) for k, v in response.headers.items() if k.lower() not in unstored)
     return Entry(
         status=response.status_code,
         headers=headers,

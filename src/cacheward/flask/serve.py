@@ -1,152 +1,168 @@
-"""Serving a cached route: authenticate first (done by ``protected``), then look up, then
-run the view with its reads recorded, then store only what is safe."""
+"""Serving a cached route: principal, bypass, key, lookup, compute; storing waits for the
+final response (:mod:`cacheward.flask.finalize`)."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from flask import Request, Response, current_app
+from flask import Request, Response
 from flask.ctx import RequestContext
-from flask.globals import _cv_request
 
 from ..backends.base import Lookup
 from ..core.cachekey import CacheKey, build_cache_key
 from ..core.entry import Entry
 from ..core.facts import RequestFacts
-from ..core.inputs import KeyCoverage, Kind, describe, fix_for, unkeyed_reads
+from ..core.inputs import Kind
+from ..core.policy import Scope
 from ..core.principal import Principal
 from ..core.query import parse_query
-from ..errors import MalformedHeader, MissingPrincipalError, UnkeyedInputError
-from .response import from_entry, refusal, to_entry
+from ..errors import BadRequestInput, MalformedHeader, MissingPrincipalError
+from .context import Pending, RequestState, ensure_state, request_context, session_of
+from .errors import bad_input_response
+from .recorder import Recorder
+from .response import from_entry
 from .route import CachedRoute, as_principal
-from .state import State, logger
-from .tracking import Recorder, tracking
-from .window import end_window
+from .state import State
+from .tracking import Swap
 
-# Per-request state lives on the request context (cheaper than ``g``'s proxy).
-PRINCIPAL_ATTR = "_cacheward_principal"
-STATE_ATTR = "_cacheward_state"
-ROUTE_ATTR = "_cacheward_route"
-PRE_READS_ATTR = "_cacheward_pre_reads"
 #: A longer value of a ``vary`` header is refused (servers stop at about 8 KiB anyway).
 MAX_VARY_VALUE = 4096
 
 
 def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Answer a request to a cached route."""
-    ctx = _cv_request.get()
-    local = ctx.__dict__
-    state: State = local.get(STATE_ATTR) or current_app.extensions["cacheward"]
-    pre: Recorder | None = local.get(PRE_READS_ATTR)
-    if "_cacheward_window" in local:
-        pre = end_window(ctx)
-    req = ctx.request
-    environ = req.environ
-    local[ROUTE_ATTR] = route
-    principal: Principal | None = local.get(PRINCIPAL_ATTR)
+    ctx = request_context()
+    rs = ensure_state(ctx)
+    state = rs.ward
+    rs.route = route
+    principal = rs.principal
     if principal is None and route.principal is not None:
-        principal = as_principal(route.principal())
-        if principal is not None:
-            local[PRINCIPAL_ATTR] = principal
+        principal = rs.principal = _from_source(rs, route)
     if principal is None:
         state.counters.bypass += 1
+        if route.principal is not None:  # principal= said "nobody": served, not cached
+            return _bypass(rs, route, args, kwargs, "no principal")
         if state.strict:
             raise MissingPrincipalError(route.name)
         state.warn_once(route.name, "principal", str(MissingPrincipalError(route.name)))
-        return _bypass(route, args, kwargs, "no principal")
+        return _bypass(rs, route, args, kwargs, "no principal")
+    req = rs.real_request(ctx)
+    environ = req.environ
     method = environ["REQUEST_METHOD"]
     if not state.enabled or (method != "GET" and method != "HEAD"):
-        return _bypass(route, args, kwargs, "method" if state.enabled else "disabled")
+        return _bypass(rs, route, args, kwargs, "method" if state.enabled else "disabled")
     if environ.get("CONTENT_LENGTH") not in (None, "", "0") or "HTTP_TRANSFER_ENCODING" in environ:
         # A GET with a body (fat GET): its body is never in the key.
-        return _bypass(route, args, kwargs, "request body")
+        return _bypass(rs, route, args, kwargs, "request body")
+    try:
+        key, dropped = _key_for(state, route, principal, ctx, req, method)
+    except BadRequestInput as e:  # answered here, whatever error handling wraps the view
+        rs.stop_recording()
+        return bad_input_response(e)
+    found = _lookup(rs, key, route)
+    if found is None:
+        return _bypass(rs, route, args, kwargs, "backend unavailable")
+    if isinstance(found, Response):
+        return found
+    state.counters.misses += 1
+    if method == "HEAD":  # a HEAD miss never fills the GET entry
+        rs.release_flight(state.backend_failed)
+        return _bypass(rs, route, args, kwargs, "head miss")
+    _record(rs, ctx, req, state)
+    rs.pending = Pending(key, found, dropped)
+    return route.call(*args, **kwargs)
 
-    key, dropped = _key_for(state, route, principal, req, environ, method)
+
+def _lookup(rs: RequestState, key: CacheKey, route: CachedRoute) -> Response | Lookup | None:
+    """A hit's response; else the miss's lookup with the single-flight lock held (in
+    ``rs.flight`` until the request ends); ``None`` when the backend failed."""
+    state = rs.ward
     backend = state.backend
     try:
         found = backend.lookup(key, route.tags)
-    except Exception as e:  # noqa: BLE001 - any backend failure means "no cache"
-        _backend_failed(state, e)
-        return _bypass(route, args, kwargs, "backend unavailable")
-    if found.entry is not None:
-        if found.entry.scope == key.scope:
-            return _hit(state, route, found.entry, environ)
-        # Defence in depth: an entry of another scope under this key is never served.
-        state.counters.foreign_entries += 1
-        found = Lookup(None, found.generation)
-
-    try:
+        if found.entry is not None:
+            hit = _hit(rs, route, found.entry, key)
+            if hit is not None:
+                return hit
+            found = Lookup(None, found.generation)
         flight = backend.single_flight(key, state.flight_timeout)
         waited = flight.__enter__()
-    except Exception as e:  # noqa: BLE001
-        _backend_failed(state, e)
-        return _bypass(route, args, kwargs, "backend unavailable")
-    try:
-        again = found
+        rs.flight = flight
         if waited:  # someone else computed it meanwhile: look again
-            try:
-                again = backend.lookup(key, route.tags)
-            except Exception as e:  # noqa: BLE001
-                _backend_failed(state, e)
-                return _bypass(route, args, kwargs, "backend unavailable")
-        if again.entry is not None and again.entry.scope == key.scope:
-            return _hit(state, route, again.entry, environ)
-        state.counters.misses += 1
-        rec = Recorder(state.key_header, environ)
-        if pre is not None:
-            rec.reads |= pre.reads
-        with tracking(ctx, rec):
-            rv = route.view(*args, **kwargs)
-            response = current_app.make_response(rv)
-        if _session_changed(ctx, rec):
-            state.counters.not_stored += 1
-            response.headers["Cache-Status"] = "cacheward; fwd=miss; detail=session-changed"
-            return response
-        _maybe_store(state, route, key, again.generation, response, rec, dropped)
-        return response
-    finally:
-        try:
-            flight.__exit__(None, None, None)
-        except Exception as e:  # noqa: BLE001
-            _backend_failed(state, e)
+            found = backend.lookup(key, route.tags)
+            if found.entry is not None:
+                hit = _hit(rs, route, found.entry, key)
+                if hit is not None:
+                    rs.release_flight(state.backend_failed)
+                    return hit
+                found = Lookup(None, found.generation)
+    except Exception as e:  # noqa: BLE001 - any backend failure means "no cache"
+        state.backend_failed(e)
+        rs.release_flight(state.backend_failed)
+        return None
+    return found
 
 
-def _hit(state: State, route: CachedRoute, entry: Entry, environ: dict[str, Any]) -> Response:
+def _hit(rs: RequestState, route: CachedRoute, entry: Entry, key: CacheKey) -> Response | None:
+    state = rs.ward
+    if entry.scope != key.scope:
+        # Defence in depth: an entry of another scope under this key is never served.
+        state.counters.foreign_entries += 1
+        return None
     state.counters.hits += 1
+    rs.stop_recording()
+    rs.detail = "hit"
+    environ = rs.real_request(request_context()).environ
     return from_entry(
         entry, environ.get("HTTP_IF_NONE_MATCH"), time.time(), state.hit_headers(route)
     )
 
 
-def _session_changed(ctx: RequestContext, rec: Recorder) -> bool:
-    """Count a read of ``flask.session`` as a read of its cookie; true when the view
-    changed the session (Flask adds its ``Set-Cookie`` after every hook, too late for
-    the storage rules to see, so such a response is never stored).
+def _record(rs: RequestState, ctx: RequestContext, req: Request, state: State) -> None:
+    """Record what the view (and every hook after it) reads."""
+    swap = rs.swap
+    if swap is None:
+        swap = rs.swap = Swap(ctx, Recorder(state.credential_headers_of(rs.route), req.environ))
+        if state.hooks_before(ctx.app, req):
+            # Hooks ran before the view without being recorded (a dispatch the window
+            # did not recognise): whatever they read is unknown, so nothing is stored.
+            swap.rec.unknown("hooks that ran before the view, unrecorded")
+    else:
+        swap.rec.forget_credential()  # what authentication read
+    if state.host is not None and state.routes_on_host(ctx.app, req):
+        swap.rec.add(Kind.HOST)  # routing chose the view by the host the key fixes
+    session = session_of(ctx)
+    if session is not None and getattr(session, "accessed", False):
+        rs.auth_session_read = True  # by the auth layer: set aside until the end
+        session.accessed = False
+    swap.track_g()
 
-    The session is opened from its cookie before any view runs, so the recording proxies
-    never see it; Flask itself marks it ``accessed`` on every read.
-    """
-    session = ctx._session
-    if session is None or ctx.app.session_interface.is_null_session(session):
-        return False
-    if getattr(session, "accessed", False):
-        rec.add(Kind.COOKIE, ctx.app.config["SESSION_COOKIE_NAME"])
-    return bool(getattr(session, "modified", False))
+
+def _from_source(rs: RequestState, route: CachedRoute) -> Principal | None:
+    """Ask ``principal=``; what it reads to authenticate is not an input of the response."""
+    rec = rs.rec
+    before = set(rec.reads) if rec is not None else None
+    try:
+        return as_principal(route.principal() if route.principal is not None else None)
+    finally:
+        if rec is not None and before is not None:
+            rec.reads = before
 
 
 def _key_for(
     state: State,
     route: CachedRoute,
     principal: Principal,
+    ctx: RequestContext,
     req: Request,
-    environ: dict[str, Any],
     method: str,
 ) -> tuple[CacheKey, frozenset[str]]:
     """The request's cache key, memoized on the raw inputs it is a pure function of.
 
     :raises MalformedQuery: a query the key cannot be built from (never memoized).
     """
+    environ = req.environ
     orig = environ.get("werkzeug.proxy_fix.orig") or environ
     scheme = orig.get("wsgi.url_scheme") or "http"
     host = state.host or orig.get("HTTP_HOST") or f"{orig['SERVER_NAME']}:{orig['SERVER_PORT']}"
@@ -156,9 +172,13 @@ def _key_for(
     scope = state.scope_token(route.policy.scope, principal)
     vary = route.policy.vary
     headers = req.headers
+    rule = req.url_rule
+    endpoint = rule.endpoint if rule is not None else ""
     memo: tuple[Any, ...] = (
         route,
+        endpoint,
         scope,
+        principal.tenant,
         method,
         scheme,
         host,
@@ -167,14 +187,25 @@ def _key_for(
         query,
     )
     if vary:
-        values = tuple(remote if v == ":remote-addr" else headers.get(v) for v in vary)
+        values = tuple(_vary_value(v, remote, headers, principal) for v in vary)
         if any(v is not None and len(v) > MAX_VARY_VALUE for v in values):
             raise MalformedHeader(f"a header this route varies on is over {MAX_VARY_VALUE} bytes")
         memo += values
     found = state.keys_memo.get(memo)
     if found is not None:
         return found
-    facts = RequestFacts(method, scheme, host, script + req.path, query, headers, remote)
+    facts = RequestFacts(
+        method,
+        scheme,
+        host,
+        req.path,
+        query,
+        headers,
+        remote,
+        prefix=script,
+        route=f"{state.app_name}\0{endpoint}\0{route.name}",
+        principal=_principal_parts(route, principal),
+    )
     made = build_cache_key(
         facts,
         parse_query(query),
@@ -187,65 +218,33 @@ def _key_for(
     return made
 
 
-def _maybe_store(
-    state: State,
-    route: CachedRoute,
-    key: CacheKey,
-    generation: tuple[int, ...],
-    response: Response,
-    rec: Recorder,
-    dropped: frozenset[str],
-) -> None:
-    coverage = KeyCoverage(dropped_params=dropped, host_keyed=state.host is None)
-    unkeyed = unkeyed_reads(rec.reads, route.policy, coverage)
-    if unkeyed:
-        state.counters.unkeyed_input += 1
-        state.counters.not_stored += 1
-        response.headers["Cache-Status"] = "cacheward; fwd=miss; detail=unkeyed-input"
-        first = unkeyed[0]
-        error = UnkeyedInputError(route.name, describe(first), fix_for(first, route.policy))
-        for read in unkeyed:
-            state.warn_once(
-                route.name,
-                f"{read[0].value}:{read[1]}",
-                f"cacheward: not storing {route.name}: it read {describe(read)}, which is not"
-                f" in its cache key; {fix_for(read, route.policy)}",
-            )
-        if state.strict:
-            raise error
-        return
-    for name in route.policy.vary:
-        if name.startswith(":"):
-            continue
-        if not any(r[1] == name for r in rec.reads):
-            logger.debug("cacheward: %s varies on %s but never read it", route.name, name)
-    why = refusal(response, route.policy, state.max_entry_bytes)
-    if why is not None:
-        state.counters.not_stored += 1
-        response.headers["Cache-Status"] = "cacheward; fwd=miss; detail=not-storable"
-        logger.debug("cacheward: not storing %s: %s", route.name, why)
-        return
-    ttl = route.ttl if route.ttl is not None else state.default_ttl
-    entry = to_entry(response, key.digest, key.scope, ttl, route.tags, generation)
-    try:
-        state.backend.store(key, entry)
-    except Exception as e:  # noqa: BLE001
-        _backend_failed(state, e)
-        return
-    state.counters.stored += 1
-    response.headers["Cache-Status"] = "cacheward; fwd=miss; stored"
+def _vary_value(name: str, remote: str, headers: Any, principal: Principal) -> str | None:
+    if name == ":remote-addr":
+        return remote
+    if name == ":scopes":
+        return " ".join(sorted(principal.scopes))
+    if name == ":key-id":
+        return principal.key_id or ""
+    return headers.get(name)  # type: ignore[no-any-return]
 
 
-def _bypass(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any], why: str) -> Any:
-    response = current_app.make_response(route.view(*args, **kwargs))
-    response.headers["Cache-Status"] = f"cacheward; fwd=bypass; detail={why.replace(' ', '-')}"
-    return response
+def _principal_parts(route: CachedRoute, principal: Principal) -> tuple[tuple[str, str], ...]:
+    """What of the principal the key binds beyond its scope token: the tenant always
+    (two keys of one principal may belong to different tenants), the grants and the
+    key id when the route varies on them."""
+    parts = []
+    if route.policy.scope is Scope.PRINCIPAL:
+        parts.append(("tenant", "\0none" if principal.tenant is None else principal.tenant))
+    if route.policy.keys_header(":scopes"):
+        parts.append(("scopes", " ".join(sorted(principal.scopes))))
+    if route.policy.keys_header(":key-id"):
+        parts.append(("key-id", principal.key_id or ""))
+    return tuple(parts)
 
 
-def _backend_failed(state: State, error: Exception) -> None:
-    state.counters.backend_errors += 1
-    state.warn_once(
-        "*",
-        f"backend:{type(error).__name__}",
-        f"cacheward: cache backend failed ({type(error).__name__}); serving uncached",
-    )
+def _bypass(
+    rs: RequestState, route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any], why: str
+) -> Any:
+    rs.stop_recording()
+    rs.detail = f"fwd=bypass; detail={why.replace(' ', '-')}"
+    return route.call(*args, **kwargs)

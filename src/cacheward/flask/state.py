@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request
 
 from ..backends.base import Backend
 from ..backends.url import backend_from_url
@@ -60,9 +61,16 @@ class State:
     flight_timeout: float
     enabled: bool
     reject_duplicate_params: bool
+    #: The key header and ``CACHEWARD_CREDENTIAL_HEADERS`` (``Authorization`` is implied).
+    credential_headers: tuple[str, ...] = ()
+    #: The application's import name: apps sharing one backend never share entries.
+    app_name: str = ""
     counters: Counters = field(default_factory=Counters)
     warned: set[tuple[str, str]] = field(default_factory=set)
-    has_before_request: bool | None = None
+    #: ``(endpoint, method)`` -> whether it is served by ``@ward.cached``.
+    cached_endpoints: dict[tuple[str, str], bool] = field(default_factory=dict)
+    _hooks: dict[str | None, bool] = field(default_factory=dict)
+    _host_routing: dict[str | None, bool] = field(default_factory=dict)
     _scopes: dict[tuple[Scope, str, str | None], str] = field(default_factory=dict)
     _hit_headers: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
     keys_memo: dict[tuple[Any, ...], tuple[CacheKey, frozenset[str]]] = field(default_factory=dict)
@@ -86,13 +94,54 @@ class State:
             self._scopes[memo] = token
         return token
 
+    def credential_headers_of(self, route: CachedRoute | None) -> tuple[str, ...]:
+        """Every header that may carry the credential of ``route``'s requests."""
+        extra = route.credential_headers if route is not None else ()
+        return (*self.credential_headers, "Authorization", *extra)
+
+    def hooks_before(self, app: Flask, req: Request) -> bool:
+        """Whether hooks run before the view of ``req``'s endpoint: URL value
+        preprocessors or ``before_request`` handlers of the app or its blueprints.
+        Memoized: Flask refuses new hooks once the first request ran."""
+        endpoint = req.endpoint
+        found = self._hooks.get(endpoint)
+        if found is None:
+            names: tuple[str | None, ...] = (None, *req.blueprints)
+            before, pre = app.before_request_funcs, app.url_value_preprocessors
+            found = any(before.get(n) or pre.get(n) for n in names)
+            self._hooks[endpoint] = found
+        return found
+
+    def routes_on_host(self, app: Flask, req: Request) -> bool:
+        """Whether routing chose ``req``'s view by its host (host or subdomain matching)."""
+        endpoint = req.endpoint
+        found = self._host_routing.get(endpoint)
+        if found is None:
+            rule = req.url_rule
+            found = bool(
+                app.url_map.host_matching
+                or app.subdomain_matching
+                or (rule is not None and (rule.host or rule.subdomain))
+            )
+            self._host_routing[endpoint] = found
+        return found
+
+    def backend_failed(self, error: Exception) -> None:
+        """Count and log (once per kind) a backend failure; the request goes on uncached."""
+        self.counters.backend_errors += 1
+        self.warn_once(
+            "*",
+            f"backend:{type(error).__name__}",
+            f"cacheward: cache backend failed ({type(error).__name__}); serving uncached",
+        )
+
     def hit_headers(self, route: CachedRoute) -> list[tuple[str, str]]:
         """The downstream headers of ``route``'s hits, computed once."""
         found = self._hit_headers.get(id(route))
         if found is None:
             ttl = route.ttl if route.ttl is not None else self.default_ttl
             found = downstream_headers(
-                self.downstream, ttl, (self.key_header, "Authorization"), route.vary
+                self.downstream, ttl, self.credential_headers_of(route), route.vary
             )
             self._hit_headers[id(route)] = found
         return found
@@ -150,7 +199,15 @@ def build_state(app: Flask, keys: KeyStore | None, backend: Backend | None) -> S
     if strict is None:
         strict = bool(app.debug or app.testing)
     host = _get(app, config.HOST)
+    extra = _get(app, config.CREDENTIAL_HEADERS) or ()
+    if isinstance(extra, str):
+        extra = (extra,)
+    for name in extra:
+        if not isinstance(name, str) or not name.replace("-", "").isalnum():
+            raise ConfigurationError(f"CACHEWARD_CREDENTIAL_HEADERS: not a header name: {name!r}")
     return State(
+        credential_headers=(key_header, *extra),
+        app_name=app.import_name,
         secrets=secrets,
         backend=backend,
         keys=keys,
@@ -173,8 +230,8 @@ def _number(app: Flask, name: str, kind: type[int] | type[float]) -> Any:
     value = _get(app, name)
     try:
         number = kind(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigurationError(f"{name} must be a number, not {value!r}") from None
-    if number <= 0:
-        raise ConfigurationError(f"{name} must be positive, not {value!r}")
+    if not math.isfinite(number) or number <= 0:
+        raise ConfigurationError(f"{name} must be a positive finite number, not {value!r}")
     return number

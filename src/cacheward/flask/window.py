@@ -1,59 +1,85 @@
-"""The lookup window: reads made by ``before_request`` handlers count too.
+"""The recording window: from before the request's first hook to its final response.
 
-A ``before_request`` handler runs before the view, so a value it reads from the request
-(``g.lang = request.headers["Accept-Language"]``) can shape the response as surely as a
-read in the view. For requests to cached routes of apps that have such handlers, the
-request is swapped for the recording proxy from the first handler until ``protected`` or
-``cached`` starts; the reads are added to the view's on a miss and dropped on a hit.
-Apps without ``before_request`` handlers pay one function call per request.
+Apps whose requests to cached routes run hooks before the view (``request_started``
+subscribers, URL value preprocessors, app or blueprint ``before_request`` handlers) get
+the request swapped for the recording proxy when dispatching starts, so that a value a
+hook reads (``g.lang = request.headers["Accept-Language"]``) counts as a read of the
+response. Apps without such hooks start recording on a miss, in the view's wrapper.
+
+Dispatch is wrapped through ``app.full_dispatch_request``, the one method Flask calls
+for every request; the wrapper also makes sure that recording and the single-flight
+lock end with the request, whatever happens in between.
 """
 
 from __future__ import annotations
 
-from flask import current_app
-from flask.ctx import RequestContext
-from flask.globals import _cv_request
+from collections.abc import Callable
+from typing import Any
 
+from flask import Flask, Response
+from flask.signals import request_started
+
+from .context import ensure_state, request_context, state_of
+from .recorder import Recorder
 from .route import CACHED_MARK
 from .state import State
-from .tracking import Recorder, Swap
+from .tracking import Swap
 
-_WINDOW = "_cacheward_window"
+_INSTALLED = "_cacheward_dispatch"
 
 
-def begin_window() -> None:
-    """Registered as the app's first ``before_request`` handler."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    state: State = app.extensions["cacheward"]
-    if state.has_before_request is None:
-        # Flask refuses new handlers once the first request ran, so this is final.
-        funcs = app.before_request_funcs
-        state.has_before_request = any(f is not begin_window for fs in funcs.values() for f in fs)
-        if not state.has_before_request:
-            # Nothing to watch: leave the hit path. A new list, so that the loop Flask is
-            # running over the old one is not disturbed.
-            funcs[None] = [f for f in funcs.get(None, ()) if f is not begin_window]
-    if not state.has_before_request:
+def install(app: Flask, on_error: Callable[[Exception], None]) -> None:
+    """Wrap ``app.full_dispatch_request`` (once per app)."""
+    if getattr(app, _INSTALLED, False):
         return
-    ctx = _cv_request.get()
-    req = ctx.request
-    rule = req.url_rule
-    if rule is None:
-        return
-    view = app.view_functions.get(rule.endpoint)
-    if view is None or CACHED_MARK not in getattr(view, "__dict__", ()):
-        return
-    funcs = app.before_request_funcs
-    if len(funcs.get(None, ())) <= 1 and not any(funcs.get(bp) for bp in req.blueprints):
-        return
-    rec = Recorder(state.key_header, req.environ)
-    setattr(ctx, _WINDOW, Swap(ctx, rec))
+    original = app.full_dispatch_request
+
+    def full_dispatch_request() -> Response:
+        ctx = request_context()
+        state: State = app.extensions["cacheward"]
+        req = ctx.request
+        rule = req.url_rule
+        if rule is not None and (request_started.receivers or state.hooks_before(app, req)):
+            if is_cached(app, state, rule.endpoint, req.method):
+                rs = ensure_state(ctx)
+                rs.swap = Swap(ctx, Recorder(state.credential_headers, req.environ))
+                rs.early = True
+        try:
+            return original()
+        finally:
+            done = state_of(ctx)
+            if done is not None:
+                done.stop_recording()
+                done.pending = None
+                done.release_flight(on_error)
+
+    app.full_dispatch_request = full_dispatch_request  # type: ignore[method-assign]
+    setattr(app, _INSTALLED, True)
 
 
-def end_window(ctx: RequestContext) -> Recorder | None:
-    """Stop recording ``before_request`` reads; the recorder, if there was a window."""
-    swap: Swap | None = ctx.__dict__.pop(_WINDOW, None)
-    if swap is None:
-        return None
-    swap.undo()
-    return swap.rec
+def is_cached(app: Flask, state: State, endpoint: str, method: str) -> bool:
+    """Whether ``endpoint`` answers ``method`` through ``@ward.cached`` (memoized)."""
+    memo = (endpoint, method)
+    found = state.cached_endpoints.get(memo)
+    if found is None:
+        found = state.cached_endpoints[memo] = _find_cached(
+            app.view_functions.get(endpoint), method
+        )
+    return found
+
+
+def _find_cached(view: Any, method: str) -> bool:
+    """Look through wrappers (``functools.wraps``) and class-based views' methods."""
+    for _ in range(16):
+        if view is None:
+            return False
+        if CACHED_MARK in getattr(view, "__dict__", ()):
+            return True
+        view_class = getattr(view, "view_class", None)
+        if view_class is not None:
+            meth = getattr(view_class, method.lower(), None)
+            if meth is None and method == "HEAD":
+                meth = getattr(view_class, "get", None)
+            return meth is not None and CACHED_MARK in getattr(meth, "__dict__", ())
+        view = getattr(view, "__wrapped__", None)
+    return False
