@@ -163,6 +163,8 @@ class _Walker:
             header = n.const_str(target.slice)
             if header is not None and header.lower() == "cache-control":
                 self.cache_control(n.const_str(value), target)
+            elif header is not None and header.lower() == "vary":
+                self.emit(EffectKind.VARY, n.const_str(value) or "?", target)
             elif n.is_cacheish(target.value, self.caches):
                 self.check_key(target.slice)
             self.visit(target.value)
@@ -219,6 +221,8 @@ class _Walker:
                 key = n.const_str(k)
                 if key is not None and key.lower() == "cache-control":
                     self.cache_control(n.const_str(v), v)
+                elif key is not None and key.lower() == "vary":
+                    self.emit(EffectKind.VARY, n.const_str(v) or "?", v)
             return False
         if isinstance(node, ast.Call):
             return self.call(node)
@@ -244,9 +248,13 @@ class _Walker:
                 self.check_key(key)
         elif isinstance(func, ast.Attribute) and func.attr in {"set", "add", "setdefault"}:
             header = n.const_str(node.args[0]) if node.args else None
+            value = n.const_str(node.args[1]) if len(node.args) > 1 else None
             if header is not None and header.lower() == "cache-control":
-                value = n.const_str(node.args[1]) if len(node.args) > 1 else None
                 self.cache_control(value, node)
+            elif header is not None and header.lower() == "vary":
+                self.emit(EffectKind.VARY, value or "?", node)
+            elif n.dotted(func.value) is not None and n.last(n.dotted(func.value) or "") == "vary":
+                self.emit(EffectKind.VARY, header or "?", node)
         if status_arg_denies(node):
             self.emit(EffectKind.AUTH_CHECK, "401/403 response", node)
         target = self.an.resolver.resolve(self.path, func, self.scope)

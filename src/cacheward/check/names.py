@@ -189,6 +189,21 @@ def is_cacheish(node: ast.AST, caches: frozenset[str] = frozenset()) -> bool:
 
 
 def is_public_cache_control(value: str) -> bool:
-    """Whether a ``Cache-Control`` value lets shared caches store the response."""
-    lowered = value.lower()
-    return "public" in lowered or "s-maxage" in lowered
+    """Whether a ``Cache-Control`` value lets shared caches store the response.
+
+    ``public`` and ``s-maxage`` say so; a positive ``max-age`` without ``private``,
+    ``no-store`` or ``no-cache`` does too (RFC 9111 section 3: a shared cache may store it).
+    """
+    lowered = value.lower().replace(" ", "")
+    if "public" in lowered or "s-maxage" in lowered:
+        return True
+    if any(x in lowered for x in ("private", "no-store", "no-cache")):
+        return False
+    match = re.search(r"max-age=(\d+)", lowered)
+    return match is not None and int(match[1]) > 0
+
+
+def names_credential_header(vary: str) -> bool:
+    """Whether a ``Vary`` value names a credential header (or ``*``)."""
+    fields = {f.strip().lower() for f in vary.split(",")}
+    return "*" in fields or bool(fields & CREDENTIAL_HEADERS)
