@@ -82,6 +82,8 @@ class Source:
     #: ``X.add_url_rule(...)`` calls and class definitions (for ``MethodView`` views)
     url_rules: list[ast.Call] = field(default_factory=list)
     classes: list[ast.ClassDef] = field(default_factory=list)
+    #: names (and ``self.x`` attributes) bound to in-process containers anywhere in the file
+    maps: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -262,6 +264,9 @@ class Index:
     def flask_session(self, path: str) -> bool:
         return self.by_path[path].flask_session
 
+    def maps(self, path: str) -> frozenset[str]:
+        return frozenset(self.by_path[path].maps)
+
 
 def read_source(
     path: str, module: str, tree: ast.Module, is_package: bool, text: str | None = None
@@ -301,6 +306,9 @@ def read_source(
             source.proxyfixes.append(fix)
         if cache_type and isinstance(item, ast.Dict | ast.Call | ast.Assign):
             source.cache_types.extend(_cache_types(path, item))
+        if isinstance(item, ast.Assign | ast.AnnAssign) and n.is_in_process(item.value):
+            targets = item.targets if isinstance(item, ast.Assign) else [item.target]
+            source.maps.update(x for t in targets if (x := n.dotted(t)) is not None)
         if isinstance(item, ast.Assign) and isinstance(item.value, ast.Call):
             kind = n.dotted(item.value.func)
             for target in item.targets:

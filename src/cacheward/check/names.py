@@ -174,17 +174,39 @@ def truthy(node: ast.AST | None) -> bool:
     return True
 
 
-def is_cacheish(node: ast.AST, caches: frozenset[str] = frozenset()) -> bool:
+#: Constructors of containers that live inside one process (memo tables, not shared caches).
+IN_PROCESS = frozenset(
+    {"dict", "defaultdict", "OrderedDict", "WeakValueDictionary", "TTLCache", "LRUCache",
+     "set", "list", "Counter", "ChainMap"}
+)
+
+
+def is_in_process(value: ast.AST | None) -> bool:
+    """Whether ``value`` builds a container private to the process (``{}``, ``dict()``)."""
+    if isinstance(value, ast.Dict | ast.Set | ast.List | ast.DictComp):
+        return True
+    if isinstance(value, ast.Call):
+        return last(dotted(value.func) or "") in IN_PROCESS
+    return False
+
+
+def is_cacheish(
+    node: ast.AST, caches: frozenset[str] = frozenset(), maps: frozenset[str] = frozenset()
+) -> bool:
     """Whether ``node`` names a cache: a known cache object or a name containing ``cache``.
 
     :param node: the receiver of a method call, subscript or ``in``.
     :param caches: names bound to ``Cache(...)`` objects in the module.
+    :param maps: names bound to in-process containers (``_cache = {}``): never a cache
+        that other callers or processes share.
     """
     name = dotted(node)
     if name is None:
         return False
     if name in caches:
         return True
+    if name in maps or last(name) in maps:
+        return False
     return "cache" in last(name).lower() and not name.startswith("request.")
 
 
