@@ -9,6 +9,7 @@ resolved within the scanned tree; nothing is ever imported or run.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -269,15 +270,24 @@ class Index:
 
 
 def read_source(
-    path: str, module: str, tree: ast.Module, is_package: bool, text: str | None = None
+    path: str,
+    module: str,
+    tree: ast.Module,
+    is_package: bool,
+    text: str | None = None,
+    test_code: bool = False,
 ) -> Source:
     """Index the module-level names of one parsed file.
 
     :param text: the file's source, when known: lets the walk skip settings it lacks.
+    :param test_code: the file is a test or fixture of the scanned project: its cache
+        settings never reach production.
     """
     source = Source(path=path, module=module, tree=tree, is_package=is_package)
     proxyfix = text is None or "ProxyFix" in text
-    cache_type = text is None or "CACHE_TYPE" in text
+    cache_type = (text is None or "CACHE_TYPE" in text) and not test_code
+    pickled = cache_type is not None and not test_code and text is not None
+    pickled = pickled and "pickle" in (text or "") and "redis" in (text or "").lower()
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             source.functions[node.name] = node
@@ -304,8 +314,10 @@ def read_source(
             source.url_rules.append(item)
         if proxyfix and isinstance(item, ast.Call) and (fix := _proxyfix(path, item)):
             source.proxyfixes.append(fix)
-        if cache_type and isinstance(item, ast.Dict | ast.Call | ast.Assign):
+        if cache_type and isinstance(item, ast.Dict | ast.Call | ast.Assign | ast.AnnAssign):
             source.cache_types.extend(_cache_types(path, item))
+        if pickled and isinstance(item, ast.Call) and n.dotted(item.func) == "pickle.loads":
+            source.cache_types.append(Site(path, item, "redis + pickle.loads"))
         if isinstance(item, ast.Assign | ast.AnnAssign) and n.is_in_process(item.value):
             targets = item.targets if isinstance(item, ast.Assign) else [item.target]
             source.maps.update(x for t in targets if (x := n.dotted(t)) is not None)
@@ -314,7 +326,33 @@ def read_source(
             for target in item.targets:
                 if isinstance(target, ast.Name) and kind is not None:
                     source.objects[target.id] = n.last(kind)
+    if source.cache_types:
+        source.cache_types = _outside_dev_classes(source.cache_types, source.classes)
     return source
+
+
+#: Config classes whose settings never reach production.
+_DEV_CLASS = re.compile(r"(dev|develop|development|test|testing|local|debug)", re.IGNORECASE)
+
+
+def is_test_path(path: str) -> bool:
+    """Test code and fixtures: ``tests/``, ``test_*.py``, ``conftest.py``."""
+    parts = path.replace("\\", "/").split("/")
+    name = parts[-1]
+    return (
+        any(p in {"tests", "test", "testing", "fixtures"} for p in parts[:-1])
+        or name.startswith("test_")
+        or name.endswith("_test.py")
+        or name == "conftest.py"
+    )
+
+
+def _outside_dev_classes(sites: list[Site], classes: list[ast.ClassDef]) -> list[Site]:
+    """Drop settings written in ``DevelopmentConfig``-like classes."""
+    spans = [
+        (c.lineno, c.end_lineno or c.lineno) for c in classes if _DEV_CLASS.search(c.name)
+    ]
+    return [s for s in sites if not any(a <= s.line <= b for a, b in spans)]
 
 
 def _absolute(source: Source, node: ast.ImportFrom) -> str:
@@ -345,6 +383,9 @@ def _cache_types(path: str, node: ast.AST) -> Iterator[Site]:
         pairs = [(n.const_str(k), v) for k, v in zip(node.keys, node.values, strict=False)]
     elif isinstance(node, ast.Call):
         pairs = [(kw.arg, kw.value) for kw in node.keywords]
+    elif isinstance(node, ast.AnnAssign):
+        if isinstance(node.target, ast.Name):
+            pairs.append((node.target.id, node.value))
     elif isinstance(node, ast.Assign):
         for target in node.targets:
             if isinstance(target, ast.Name):

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..core.finding import Finding, Report
 from ..errors import UnreadablePath as UnreadablePath
 from .builder import build
-from .model import Source, read_source
+from .model import Source, is_test_path, read_source
 from .registry import Issue, all_rules
 from .suppression import NO_REASON_ID, suppressions
 
@@ -125,7 +125,8 @@ def _check(paths: Sequence[Path], exclude: Sequence[str]) -> Report:
             continue
         text = texts[shown] = data.decode("utf-8", errors="replace")
         module, is_package = module_name(file)
-        sources.append(read_source(shown, module, tree, is_package, text))
+        test_code = is_test_path(_within(file, paths))
+        sources.append(read_source(shown, module, tree, is_package, text, test_code))
     model = build(sources)
     rules = all_rules()
     raw: dict[tuple[str, int, str], Finding] = {}
@@ -167,6 +168,16 @@ def unparsed_note(shown: str, exc: SyntaxError | ValueError) -> str:
         " syntax (PEP 695 type parameters, PEP 701 f-strings), run cacheward check under"
         " that Python"
     )
+
+
+def _within(file: Path, roots: Sequence[Path]) -> str:
+    """``file`` relative to the scanned root holding it (test paths are judged from there)."""
+    for root in roots:
+        try:
+            return file.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            continue
+    return file.name
 
 
 def _apply_suppressions(
