@@ -286,8 +286,7 @@ def read_source(
     source = Source(path=path, module=module, tree=tree, is_package=is_package)
     proxyfix = text is None or "ProxyFix" in text
     cache_type = (text is None or "CACHE_TYPE" in text) and not test_code
-    pickled = cache_type is not None and not test_code and text is not None
-    pickled = pickled and "pickle" in (text or "") and "redis" in (text or "").lower()
+    pickled = not test_code and text is not None and "pickle" in text and "redis" in text.lower()
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             source.functions[node.name] = node
