@@ -126,9 +126,10 @@ class View:
         return "*" in self.cover or any(x in self.cover for x in needed)
 
     def unkeyed(self, *kinds: EffectKind) -> tuple[Effect, ...]:
-        """Reads of ``kinds`` that a Flask-Caching key on this view leaves out."""
+        """Reads of ``kinds`` that the cache key of this view leaves out (Flask-Caching,
+        a hand-written decorator whose key was read, or ``@ward.cached(scope="shared")``)."""
         cache = self.cache
-        if cache is None or cache.flavor is not CacheFlavor.FLASK_CACHING:
+        if cache is None:
             return ()
         return tuple(e for e in self.effects if e.kind in kinds and not self.covers(*_need(e)))
 

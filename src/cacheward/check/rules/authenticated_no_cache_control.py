@@ -23,7 +23,8 @@ def authenticated_no_cache_control(model: AppModel) -> Iterator[Issue]:
     """An authenticated view with no ``Cache-Control`` in an app that sits behind a proxy.
 
     One finding per app, at the ``ProxyFix``, listing the views: the fix is usually one
-    ``after_request`` hook, not a line per view. Reported only when the project shows a shared cache in front (a ``ProxyFix``), and no
+    ``after_request`` hook, not a line per view. Reported only when the project shows a
+    shared cache in front (a ``ProxyFix``), and no
     ``after_request`` hook sets ``Cache-Control``. Varnish's builtin VCL stores a response
     with no caching headers for 120 s unless the request carried ``Authorization`` or a
     ``Cookie``: an ``X-API-Key`` caller's data is then served to the next caller.
