@@ -40,6 +40,9 @@ class Resolver(Protocol):
     def maps(self, path: str) -> frozenset[str]:
         """Names bound to in-process containers (``{}``, ``dict()``) in ``path``."""
 
+    def parser(self, path: str, name: str) -> list[tuple[str, tuple[str, ...]]]:
+        """The arguments (and locations) of the reqparse parser ``name`` in ``path``."""
+
 
 #: Node types that can read the request.
 _READ_NODES = (ast.Attribute, ast.Subscript, ast.Call, ast.Compare)
@@ -265,6 +268,8 @@ class _Walker:
                 self.emit(EffectKind.VARY, value or "?", node)
             elif n.dotted(func.value) is not None and n.last(n.dotted(func.value) or "") == "vary":
                 self.emit(EffectKind.VARY, header or "?", node)
+        if isinstance(func, ast.Attribute) and func.attr == "parse_args":
+            self.parsed(func.value, node)
         if status_arg_denies(node):
             self.emit(EffectKind.AUTH_CHECK, "401/403 response", node)
         target = self.an.resolver.resolve(self.path, func, self.scope)
@@ -274,6 +279,26 @@ class _Walker:
         elif tail and n.AUTH_CALL.match(tail):
             self.emit(EffectKind.AUTH_CHECK, f"{name}()", node)
         return False
+
+    def parsed(self, parser: ast.expr, node: ast.AST) -> None:
+        """``args = parser.parse_args()``: each argument is a read of where it comes from."""
+        name = n.dotted(parser)
+        for arg, places in self.an.resolver.parser(self.path, name) if name else []:
+            for place in places:
+                item = ast.Call(
+                    func=ast.Attribute(
+                        value=ast.Attribute(value=ast.Name("request"), attr=place),
+                        attr="get",
+                    ),
+                    args=[ast.Constant(arg)],
+                    keywords=[],
+                )
+                found = credential_source(item)
+                reads = [found] if found else request_read(item) or []
+                for kind, detail in reads:
+                    self.emit(kind, detail, node)
+                    if kind is EffectKind.QUERY_CREDENTIAL:
+                        self.emit(EffectKind.QUERY, detail, node)
 
     def visit_args(self, node: ast.AST) -> None:
         if isinstance(node, ast.Call):

@@ -85,6 +85,8 @@ class Source:
     classes: list[ast.ClassDef] = field(default_factory=list)
     #: names (and ``self.x`` attributes) bound to in-process containers anywhere in the file
     maps: set[str] = field(default_factory=set)
+    #: reqparse parsers: receiver name to ``(argument, locations)`` of its ``add_argument``
+    parsers: dict[str, list[tuple[str, tuple[str, ...]]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -269,6 +271,14 @@ class Index:
     def maps(self, path: str) -> frozenset[str]:
         return frozenset(self.by_path[path].maps)
 
+    def parser(self, path: str, name: str) -> list[tuple[str, tuple[str, ...]]]:
+        """The ``add_argument`` calls of the reqparse parser ``name`` (imports followed)."""
+        source = self.by_path[path]
+        if name in source.parsers:
+            return source.parsers[name]
+        found = self.lookup(source, name)
+        return found[0].parsers.get(found[1], []) if found else []
+
 
 def read_source(
     path: str,
@@ -312,6 +322,8 @@ def read_source(
             continue
         if isinstance(item, ast.Call) and n.last(n.dotted(item.func) or "") == "add_url_rule":
             source.url_rules.append(item)
+        if isinstance(item, ast.Call) and (arg := _parser_argument(item)) is not None:
+            source.parsers.setdefault(arg[0], []).append(arg[1:])
         if proxyfix and isinstance(item, ast.Call) and (fix := _proxyfix(path, item)):
             source.proxyfixes.append(fix)
         if cache_type and isinstance(item, ast.Dict | ast.Call | ast.Assign | ast.AnnAssign):
@@ -329,6 +341,24 @@ def read_source(
     if source.cache_types:
         source.cache_types = _outside_dev_classes(source.cache_types, source.classes)
     return source
+
+
+def _parser_argument(node: ast.Call) -> tuple[str, str, tuple[str, ...]] | None:
+    """``parser.add_argument("apikey", location="headers")`` (flask-restful/restx reqparse):
+    the receiver, the argument and where it is read from (reqparse's default: the JSON body
+    and ``request.values``)."""
+    func = node.func
+    if not isinstance(func, ast.Attribute) or func.attr != "add_argument" or not node.args:
+        return None
+    owner, name = n.dotted(func.value), n.const_str(node.args[0])
+    if owner is None or name is None:
+        return None
+    where = n.keyword(node, "location")
+    if where is None:
+        return owner, name, ("json", "values")
+    if isinstance(where, ast.List | ast.Tuple):
+        return owner, name, tuple(x for e in where.elts if (x := n.const_str(e)) is not None)
+    return owner, name, (n.const_str(where) or "values",)
 
 
 #: Config classes whose settings never reach production.
