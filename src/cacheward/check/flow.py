@@ -44,6 +44,9 @@ class Resolver(Protocol):
         """The arguments (and locations) of the reqparse parser ``name`` in ``path``."""
 
 
+#: Where reqparse reads an argument when ``add_argument`` names no location.
+_REQPARSE_DEFAULT = ("json", "values")
+
 #: Node types that can read the request.
 _READ_NODES = (ast.Attribute, ast.Subscript, ast.Call, ast.Compare)
 
@@ -293,7 +296,9 @@ class _Walker:
                     args=[ast.Constant(arg)],
                     keywords=[],
                 )
-                found = credential_source(item)
+                # reqparse's default (JSON body, then request.values) is a form field,
+                # not an API key in the URL: only an explicit location names a credential.
+                found = credential_source(item) if places != _REQPARSE_DEFAULT else None
                 reads = [found] if found else request_read(item) or []
                 for kind, detail in reads:
                     self.emit(kind, detail, node)

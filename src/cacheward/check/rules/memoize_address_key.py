@@ -31,7 +31,9 @@ def memoize_address_key(model: AppModel) -> Iterator[Issue]:
     Without ``__repr__`` or ``__caching_id__`` that is ``<User object at 0x7f...>``: a
     memory address. CPython reuses addresses once an object is freed, so the next request's
     object for *another* user can get the same key, and is served the first user's value.
-    Classes whose base is Flask-SQLAlchemy's ``db.Model`` have a ``__repr__`` naming the
+    A method whose result does not depend on the instance (it reads no ``self``
+    attribute, or only calls methods that read none) gives every instance the same value
+    and is not reported. Classes whose base is Flask-SQLAlchemy's ``db.Model`` have a ``__repr__`` naming the
     primary key and are not reported; bases defined in the scanned file are followed.
 
     Vulnerable::
@@ -63,6 +65,8 @@ def memoize_address_key(model: AppModel) -> Iterator[Issue]:
                     continue
                 if not stmt.args.args or stmt.args.args[0].arg != "self":
                     continue
+                if not _uses_state(stmt, cls):
+                    continue  # same value for every instance: a reused address is harmless
                 for node in stmt.decorator_list:
                     if _is_memoize(node):
                         yield Issue(source.path, node, {"class": cls.name, "method": stmt.name})
@@ -73,6 +77,34 @@ def _is_memoize(node: ast.expr) -> bool:
     func = node.func if isinstance(node, ast.Call) else node
     name = n.dotted(func) or ""
     return n.last(name) == "memoize" and "." in name and n.last(name.rsplit(".", 1)[0]) != "ward"
+
+
+def _self_attrs(fn: ast.AST) -> set[str]:
+    """Attributes read from ``self`` in ``fn``."""
+    return {
+        node.attr
+        for node in ast.walk(fn)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+    }
+
+
+def _uses_state(method: ast.AST, cls: ast.ClassDef) -> bool:
+    """Whether ``method`` reads instance state, directly or through sibling methods."""
+    methods = {
+        m.name: m for m in cls.body if isinstance(m, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    seen: set[str] = set()
+    stack = [method]
+    while stack:
+        for attr in _self_attrs(stack.pop()):
+            if attr not in methods:
+                return True  # a field, or one inherited from a base we cannot see
+            if attr not in seen:
+                seen.add(attr)
+                stack.append(methods[attr])
+    return False
 
 
 def _defines(cls: ast.ClassDef) -> set[str]:
