@@ -33,8 +33,9 @@ def memoize_address_key(model: AppModel) -> Iterator[Issue]:
     object for *another* user can get the same key, and is served the first user's value.
     A method whose result does not depend on the instance (it reads no ``self``
     attribute, or only calls methods that read none) gives every instance the same value
-    and is not reported. Classes whose base is Flask-SQLAlchemy's ``db.Model`` have a ``__repr__`` naming the
-    primary key and are not reported; bases defined in the scanned file are followed.
+    and is not reported. Classes whose base is Flask-SQLAlchemy's ``db.Model`` have a
+    ``__repr__`` naming the primary key and are not reported; bases defined in the scanned
+    file are followed.
 
     Vulnerable::
 
