@@ -11,7 +11,8 @@ extracted from the bare git mirror ``/work/.mirror/owner+name/repo`` at the list
   Precision = true / (true + false + unlabelled): an unlabelled finding counts as false.
 * A **bug** is a labelled cross-caller cache bug, ``"path:line"`` (the view or decorator
   line); it is found when a medium-or-above finding sits in that file within 3 lines.
-* Time: ``cacheward check`` and ``bandit -r -q`` as subprocesses on the same tree.
+* Time: ``cacheward check`` and ``bandit -r -q`` as subprocesses on the same tree (both
+  include interpreter start-up), and the checker's own parse-and-rules time from its report.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Result:
     bugs: int = 0
     found: int = 0
     check_s: float = 0.0
+    analysis_s: float = 0.0
     bandit_s: float | None = None
     crashed: bool = False
     notes: int = 0
@@ -75,20 +77,21 @@ def _timed(args: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
     return time.perf_counter() - t0, done
 
 
-def _bandit() -> str | None:
-    found = Path(sys.executable).parent / "bandit"
-    return str(found) if found.exists() else shutil.which("bandit")
+def _tool(name: str) -> str:
+    found = Path(sys.executable).parent / name
+    return str(found) if found.exists() else (shutil.which(name) or name)
 
 
 def measure(entry: dict[str, Any], path: Path) -> Result:
     r = Result(entry["repo"])
-    cmd = [sys.executable, "-m", "cacheward", "check", str(path), "--format", "json"]
+    cmd = [_tool("cacheward"), "check", str(path), "--format", "json"]
     r.check_s, done = _timed([*cmd, "--fail-on", "critical"])
     if done.returncode not in (0, 1):
         r.crashed = True
         return r
     report = json.loads(done.stdout)
     r.notes = len(report.get("notes", []))
+    r.analysis_s = float(report.get("stats", {}).get("seconds", 0.0))
     labels: dict[str, bool] = entry.get("labels", {})
     medium = [f for f in report["findings"] if _RANK[f["severity"]] >= 1]
     for f in medium:
@@ -106,9 +109,7 @@ def measure(entry: dict[str, Any], path: Path) -> Result:
         r.bugs += 1
         if any(f["rel"] == bpath and abs(f["line"] - int(bline)) <= 3 for f in medium):
             r.found += 1
-    bandit = _bandit()
-    if bandit is not None:
-        r.bandit_s, _ = _timed([bandit, "-r", "-q", "-f", "json", str(path)])
+    r.bandit_s, _ = _timed([_tool("bandit"), "-r", "-q", "-f", "json", str(path)])
     return r
 
 
@@ -117,25 +118,29 @@ def _pct(num: int, den: int) -> str:
 
 
 def report(results: list[Result]) -> str:
-    lines = [f"{'repo':42} {'prec':>6} {'recall':>6} {'check s':>8} {'bandit s':>8} notes"]
+    lines = [
+        f"{'repo':42} {'prec':>6} {'recall':>6} {'check s':>8} {'(parse+rules)':>13}"
+        f" {'bandit s':>8} notes"
+    ]
     for r in results:
         flagged = r.true + r.false + len(r.unlabelled)
         bandit = f"{r.bandit_s:8.2f}" if r.bandit_s is not None else "       -"
         state = "CRASH" if r.crashed else str(r.notes)
         lines.append(
             f"{r.repo:42} {_pct(r.true, flagged):>6} {_pct(r.found, r.bugs):>6}"
-            f" {r.check_s:8.2f} {bandit} {state}"
+            f" {r.check_s:8.2f} {r.analysis_s:13.2f} {bandit} {state}"
         )
         lines.extend(f"    unlabelled: {u}" for u in r.unlabelled)
     t = sum(r.true for r in results)
     flagged = sum(r.true + r.false + len(r.unlabelled) for r in results)
     found, bugs = sum(r.found for r in results), sum(r.bugs for r in results)
     check_s = sum(r.check_s for r in results)
+    analysis_s = sum(r.analysis_s for r in results)
     bandit_s = sum(r.bandit_s or 0.0 for r in results)
     lines.append(
         f"total: precision {_pct(t, flagged)} ({t}/{flagged}), recall {_pct(found, bugs)}"
         f" ({found}/{bugs}), crashes {sum(r.crashed for r in results)},"
-        f" check {check_s:.2f}s, bandit {bandit_s:.2f}s"
+        f" check {check_s:.2f}s (parse+rules {analysis_s:.2f}s), bandit {bandit_s:.2f}s"
         + (f" ({bandit_s / check_s:.1f}x)" if check_s else "")
     )
     return "\n".join(lines)
