@@ -113,3 +113,19 @@ def test_pre_commit_hook_is_declared() -> None:
     assert hooks[0]["entry"] == "cacheward check"
     assert hooks[0]["language"] == "python"
     assert hooks[0]["types"] == ["python"]
+
+
+def test_default_fail_on_is_medium(runner: CliRunner, tmp_path: Path) -> None:
+    # Low findings are advice: alone they do not fail a CI run unless asked to.
+    (tmp_path / "app.py").write_text("x = 1  # cacheward: ignore[key-in-query]\n")
+    result = runner.invoke(main, ["check", str(tmp_path)])
+    assert "suppression-without-reason" in result.output
+    assert result.exit_code == 0
+    assert runner.invoke(main, ["check", str(tmp_path), "--fail-on", "low"]).exit_code == 1
+
+
+def test_newer_syntax_note_names_the_python(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "new.py").write_text("x = 1\ndef f(:\n")
+    result = runner.invoke(main, ["check", str(tmp_path)])
+    assert "new.py:2: not checked, Python 3." in result.output
+    assert "PEP 695" in result.output

@@ -23,6 +23,7 @@ EXPECTED = {
     "pickle-shared-cache": Severity.MEDIUM,
     "proxyfix-host-unkeyed": Severity.MEDIUM,
     "suppression-without-reason": Severity.LOW,
+    "memoize-address-key": Severity.HIGH,
 }
 RULE_LIST = sorted(all_rules().values(), key=lambda r: r.id)
 

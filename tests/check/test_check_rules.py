@@ -69,7 +69,7 @@ def test_syntax_error_is_a_note_and_the_run_goes_on() -> None:
     assert [f.id for f in report.findings] == ["key-in-query"]
     assert len(report.notes) == 1
     assert "bad.py:6" in report.notes[0]
-    assert "not valid Python" in report.notes[0]
+    assert "not checked, Python 3." in report.notes[0]
 
 
 def test_suppression_with_reason_hides_only_its_ids() -> None:

@@ -36,6 +36,15 @@ _READ_COVER = {
 }
 
 
+def _ward_cover(cache: Decorator) -> frozenset[str]:
+    """``@ward.cached``: enforced at run time, except that a ``shared`` entry is one for
+    every caller, so a view that reads who is calling is wrong under it."""
+    scope = n.const_str(n.keyword(cache.call, "scope")) if cache.call else None
+    if scope != "shared":
+        return frozenset({"*"})
+    return frozenset({"path", "query", "host", "header:*", "cookie:*"})
+
+
 def build(sources: Sequence[Source]) -> AppModel:
     """Build the model of the app spread over ``sources``."""
     index = Index(sources)
@@ -196,8 +205,10 @@ class _Builder:
     def cover(self, source: Source, cache: Decorator, view: Def) -> frozenset[str]:
         """The request inputs the key of ``cache`` includes (``*``: everything or unknown)."""
         scope = self.index.enclosing(source.path, view)
-        if cache.flavor is not CacheFlavor.FLASK_CACHING:
-            return frozenset({"*"})  # cacheward enforces its key; a custom one is unknown
+        if cache.flavor is CacheFlavor.CACHEWARD:
+            return _ward_cover(cache)
+        if cache.flavor is CacheFlavor.CUSTOM:
+            return self.custom_cover(source, cache, scope)
         call = cache.call
         cover = {"path"}
         if call is None or n.last(cache.name) == "memoize":
@@ -230,6 +241,26 @@ class _Builder:
                     cover.add(f"cookie:{e.detail}")
                 if e.kind in _READ_COVER:
                     cover.add(_READ_COVER[e.kind])
+        return frozenset(cover)
+
+    def custom_cover(self, source: Source, cache: Decorator, scope: Def | None) -> frozenset[str]:
+        """The inputs a hand-written cache decorator reads, all of which may be in its key.
+
+        ``key.format(request.path, request.data)`` keys on the path; a view under it that
+        reads ``request.args`` is then served another query's entry.
+        """
+        func = cache.call.func if cache.call else cache.node
+        target = self.index.resolve(source.path, func, scope)
+        if target is None:
+            return frozenset({"*"})
+        cover = {"path"}
+        for e in self.model.analyzer.effects(*target, key_function=True):
+            if e.kind is EffectKind.HEADER or e.kind is EffectKind.CREDENTIAL:
+                cover.add(f"header:{e.detail.lower()}")
+            if e.kind is EffectKind.COOKIE:
+                cover.add(f"cookie:{e.detail}")
+            if e.kind in _READ_COVER:
+                cover.add(_READ_COVER[e.kind])
         return frozenset(cover)
 
     def function(

@@ -32,9 +32,9 @@ from .runner import check_paths
 @click.option(
     "--fail-on",
     type=click.Choice([s.value for s in Severity]),
-    default=Severity.LOW.value,
+    default=Severity.MEDIUM.value,
     show_default=True,
-    help="Exit 1 when a finding is at or above this severity.",
+    help="Exit 1 when a finding is at or above this severity (low findings are advice).",
 )
 @click.option(
     "--exclude",

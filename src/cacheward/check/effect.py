@@ -22,6 +22,7 @@ class EffectKind(Enum):
     CACHE_CONTROL = "cache-control"
     CACHE_CONTROL_PUBLIC = "cache-control-public"
     CREDENTIAL_KEY = "credential-key"
+    VARY = "vary"
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,15 @@ class Resolver(Protocol):
     def flask_session(self, path: str) -> bool:
         """Whether ``session`` is Flask's session in the module ``path``."""
 
+    def maps(self, path: str) -> frozenset[str]:
+        """Names bound to in-process containers (``{}``, ``dict()``) in ``path``."""
+
+    def parser(self, path: str, name: str) -> list[tuple[str, tuple[str, ...]]]:
+        """The arguments (and locations) of the reqparse parser ``name`` in ``path``."""
+
+
+#: Where reqparse reads an argument when ``add_argument`` names no location.
+_REQPARSE_DEFAULT = ("json", "values")
 
 #: Node types that can read the request.
 _READ_NODES = (ast.Attribute, ast.Subscript, ast.Call, ast.Compare)
@@ -53,6 +62,7 @@ class _Walker:
         self.scope = scope
         self.key_function = key_function
         self.caches = an.resolver.caches(path)
+        self.maps = an.resolver.maps(path)
         self.session = an.resolver.flask_session(path)
         self.taint: set[str] = set()
         self.out: list[Effect] = []
@@ -93,18 +103,24 @@ class _Walker:
             return any(self.tainted(v) for v in e.elts)
         return False
 
-    def check_key(self, key: ast.AST | None) -> bool:
-        """Report a credential in ``key``; whether there was one."""
+    def check_key(self, key: ast.AST | None, store: ast.AST | None = None) -> bool:
+        """Report a credential in ``key`` (of the cache ``store``); whether there was one.
+
+        A container inside the process (``_seen = {}``) is no store that others read: a
+        credential in its keys is not reported, but still counts as one.
+        """
         if key is None or not self.tainted(key):
             return False
-        self.emit(EffectKind.CREDENTIAL_KEY, "cache key", key)
+        name = n.dotted(store) if store is not None else None
+        if name is None or (name not in self.maps and n.last(name) not in self.maps):
+            self.emit(EffectKind.CREDENTIAL_KEY, "cache key", key)
         return True
 
-    def lookup(self, cache: str, key: ast.AST | None, node: ast.AST) -> None:
+    def lookup(self, cache: ast.AST, key: ast.AST | None, node: ast.AST) -> None:
         # A lookup keyed by the credential is key verification (authentication itself),
         # not a response served before auth; credential-in-key reports it instead.
-        if not self.check_key(key):
-            self.emit(EffectKind.CACHE_LOOKUP, cache, node)
+        if not self.check_key(key, cache):
+            self.emit(EffectKind.CACHE_LOOKUP, n.dotted(cache) or "cache", node)
 
     # -- statements ------------------------------------------------------------------
     def visit(self, node: ast.AST) -> None:
@@ -163,8 +179,10 @@ class _Walker:
             header = n.const_str(target.slice)
             if header is not None and header.lower() == "cache-control":
                 self.cache_control(n.const_str(value), target)
+            elif header is not None and header.lower() == "vary":
+                self.emit(EffectKind.VARY, n.const_str(value) or "?", target)
             elif n.is_cacheish(target.value, self.caches):
-                self.check_key(target.slice)
+                self.check_key(target.slice, target.value)
             self.visit(target.value)
             self.visit(target.slice)
         elif isinstance(target, ast.Tuple | ast.List):
@@ -208,17 +226,19 @@ class _Walker:
         if isinstance(node, ast.Compare):
             for op, right in zip(node.ops, node.comparators, strict=False):
                 if isinstance(op, ast.In | ast.NotIn) and n.is_cacheish(right, self.caches):
-                    self.lookup(n.dotted(right) or "cache", node.left, node)
+                    self.lookup(right, node.left, node)
             return False
         if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
             if n.is_cacheish(node.value, self.caches):
-                self.lookup(n.dotted(node.value) or "cache", node.slice, node)
+                self.lookup(node.value, node.slice, node)
             return False
         if isinstance(node, ast.Dict):
             for k, v in zip(node.keys, node.values, strict=False):
                 key = n.const_str(k)
                 if key is not None and key.lower() == "cache-control":
                     self.cache_control(n.const_str(v), v)
+                elif key is not None and key.lower() == "vary":
+                    self.emit(EffectKind.VARY, n.const_str(v) or "?", v)
             return False
         if isinstance(node, ast.Call):
             return self.call(node)
@@ -239,14 +259,20 @@ class _Walker:
         elif isinstance(func, ast.Attribute) and n.is_cacheish(func.value, self.caches):
             key = node.args[0] if node.args else None
             if func.attr in n.LOOKUP_METHODS:
-                self.lookup(name, key, node)
+                self.lookup(func.value, key, node)
             elif func.attr in n.KEYED_METHODS:
-                self.check_key(key)
+                self.check_key(key, func.value)
         elif isinstance(func, ast.Attribute) and func.attr in {"set", "add", "setdefault"}:
             header = n.const_str(node.args[0]) if node.args else None
+            value = n.const_str(node.args[1]) if len(node.args) > 1 else None
             if header is not None and header.lower() == "cache-control":
-                value = n.const_str(node.args[1]) if len(node.args) > 1 else None
                 self.cache_control(value, node)
+            elif header is not None and header.lower() == "vary":
+                self.emit(EffectKind.VARY, value or "?", node)
+            elif n.dotted(func.value) is not None and n.last(n.dotted(func.value) or "") == "vary":
+                self.emit(EffectKind.VARY, header or "?", node)
+        if isinstance(func, ast.Attribute) and func.attr == "parse_args":
+            self.parsed(func.value, node)
         if status_arg_denies(node):
             self.emit(EffectKind.AUTH_CHECK, "401/403 response", node)
         target = self.an.resolver.resolve(self.path, func, self.scope)
@@ -256,6 +282,28 @@ class _Walker:
         elif tail and n.AUTH_CALL.match(tail):
             self.emit(EffectKind.AUTH_CHECK, f"{name}()", node)
         return False
+
+    def parsed(self, parser: ast.expr, node: ast.AST) -> None:
+        """``args = parser.parse_args()``: each argument is a read of where it comes from."""
+        name = n.dotted(parser)
+        for arg, places in self.an.resolver.parser(self.path, name) if name else []:
+            for place in places:
+                item = ast.Call(
+                    func=ast.Attribute(
+                        value=ast.Attribute(value=ast.Name("request"), attr=place),
+                        attr="get",
+                    ),
+                    args=[ast.Constant(arg)],
+                    keywords=[],
+                )
+                # reqparse's default (JSON body, then request.values) is a form field,
+                # not an API key in the URL: only an explicit location names a credential.
+                found = credential_source(item) if places != _REQPARSE_DEFAULT else None
+                reads = [found] if found else request_read(item) or []
+                for kind, detail in reads:
+                    self.emit(kind, detail, node)
+                    if kind is EffectKind.QUERY_CREDENTIAL:
+                        self.emit(EffectKind.QUERY, detail, node)
 
     def visit_args(self, node: ast.AST) -> None:
         if isinstance(node, ast.Call):

@@ -9,6 +9,7 @@ resolved within the scanned tree; nothing is ever imported or run.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -82,6 +83,10 @@ class Source:
     #: ``X.add_url_rule(...)`` calls and class definitions (for ``MethodView`` views)
     url_rules: list[ast.Call] = field(default_factory=list)
     classes: list[ast.ClassDef] = field(default_factory=list)
+    #: names (and ``self.x`` attributes) bound to in-process containers anywhere in the file
+    maps: set[str] = field(default_factory=set)
+    #: reqparse parsers: receiver name to ``(argument, locations)`` of its ``add_argument``
+    parsers: dict[str, list[tuple[str, tuple[str, ...]]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -123,9 +128,10 @@ class View:
         return "*" in self.cover or any(x in self.cover for x in needed)
 
     def unkeyed(self, *kinds: EffectKind) -> tuple[Effect, ...]:
-        """Reads of ``kinds`` that a Flask-Caching key on this view leaves out."""
+        """Reads of ``kinds`` that the cache key of this view leaves out (Flask-Caching,
+        a hand-written decorator whose key was read, or ``@ward.cached(scope="shared")``)."""
         cache = self.cache
-        if cache is None or cache.flavor is not CacheFlavor.FLASK_CACHING:
+        if cache is None:
             return ()
         return tuple(e for e in self.effects if e.kind in kinds and not self.covers(*_need(e)))
 
@@ -262,17 +268,36 @@ class Index:
     def flask_session(self, path: str) -> bool:
         return self.by_path[path].flask_session
 
+    def maps(self, path: str) -> frozenset[str]:
+        return frozenset(self.by_path[path].maps)
+
+    def parser(self, path: str, name: str) -> list[tuple[str, tuple[str, ...]]]:
+        """The ``add_argument`` calls of the reqparse parser ``name`` (imports followed)."""
+        source = self.by_path[path]
+        if name in source.parsers:
+            return source.parsers[name]
+        found = self.lookup(source, name)
+        return found[0].parsers.get(found[1], []) if found else []
+
 
 def read_source(
-    path: str, module: str, tree: ast.Module, is_package: bool, text: str | None = None
+    path: str,
+    module: str,
+    tree: ast.Module,
+    is_package: bool,
+    text: str | None = None,
+    test_code: bool = False,
 ) -> Source:
     """Index the module-level names of one parsed file.
 
     :param text: the file's source, when known: lets the walk skip settings it lacks.
+    :param test_code: the file is a test or fixture of the scanned project: its cache
+        settings never reach production.
     """
     source = Source(path=path, module=module, tree=tree, is_package=is_package)
     proxyfix = text is None or "ProxyFix" in text
-    cache_type = text is None or "CACHE_TYPE" in text
+    cache_type = (text is None or "CACHE_TYPE" in text) and not test_code
+    pickled = not test_code and text is not None and "pickle" in text and "redis" in text.lower()
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             source.functions[node.name] = node
@@ -297,16 +322,67 @@ def read_source(
             continue
         if isinstance(item, ast.Call) and n.last(n.dotted(item.func) or "") == "add_url_rule":
             source.url_rules.append(item)
+        if isinstance(item, ast.Call) and (arg := _parser_argument(item)) is not None:
+            source.parsers.setdefault(arg[0], []).append(arg[1:])
         if proxyfix and isinstance(item, ast.Call) and (fix := _proxyfix(path, item)):
             source.proxyfixes.append(fix)
-        if cache_type and isinstance(item, ast.Dict | ast.Call | ast.Assign):
+        if cache_type and isinstance(item, ast.Dict | ast.Call | ast.Assign | ast.AnnAssign):
             source.cache_types.extend(_cache_types(path, item))
+        if pickled and isinstance(item, ast.Call) and n.dotted(item.func) == "pickle.loads":
+            source.cache_types.append(Site(path, item, "redis + pickle.loads"))
+        if isinstance(item, ast.Assign | ast.AnnAssign) and n.is_in_process(item.value):
+            targets = item.targets if isinstance(item, ast.Assign) else [item.target]
+            source.maps.update(x for t in targets if (x := n.dotted(t)) is not None)
         if isinstance(item, ast.Assign) and isinstance(item.value, ast.Call):
             kind = n.dotted(item.value.func)
             for target in item.targets:
                 if isinstance(target, ast.Name) and kind is not None:
                     source.objects[target.id] = n.last(kind)
+    if source.cache_types:
+        source.cache_types = _outside_dev_classes(source.cache_types, source.classes)
     return source
+
+
+def _parser_argument(node: ast.Call) -> tuple[str, str, tuple[str, ...]] | None:
+    """``parser.add_argument("apikey", location="headers")`` (flask-restful/restx reqparse):
+    the receiver, the argument and where it is read from (reqparse's default: the JSON body
+    and ``request.values``)."""
+    func = node.func
+    if not isinstance(func, ast.Attribute) or func.attr != "add_argument" or not node.args:
+        return None
+    owner, name = n.dotted(func.value), n.const_str(node.args[0])
+    if owner is None or name is None:
+        return None
+    where = n.keyword(node, "location")
+    if where is None:
+        return owner, name, ("json", "values")
+    if isinstance(where, ast.List | ast.Tuple):
+        return owner, name, tuple(x for e in where.elts if (x := n.const_str(e)) is not None)
+    return owner, name, (n.const_str(where) or "values",)
+
+
+#: Config classes whose settings never reach production.
+_DEV_CLASS = re.compile(r"(dev|develop|development|test|testing|local|debug)", re.IGNORECASE)
+
+
+def is_test_path(path: str) -> bool:
+    """Test code and fixtures: ``tests/``, ``test_*.py``, ``conftest.py``."""
+    parts = path.replace("\\", "/").split("/")
+    name = parts[-1]
+    return (
+        any(p in {"tests", "test", "testing", "fixtures"} for p in parts[:-1])
+        or name.startswith("test_")
+        or name.endswith("_test.py")
+        or name == "conftest.py"
+    )
+
+
+def _outside_dev_classes(sites: list[Site], classes: list[ast.ClassDef]) -> list[Site]:
+    """Drop settings written in ``DevelopmentConfig``-like classes."""
+    spans = [
+        (c.lineno, c.end_lineno or c.lineno) for c in classes if _DEV_CLASS.search(c.name)
+    ]
+    return [s for s in sites if not any(a <= s.line <= b for a, b in spans)]
 
 
 def _absolute(source: Source, node: ast.ImportFrom) -> str:
@@ -337,6 +413,9 @@ def _cache_types(path: str, node: ast.AST) -> Iterator[Site]:
         pairs = [(n.const_str(k), v) for k, v in zip(node.keys, node.values, strict=False)]
     elif isinstance(node, ast.Call):
         pairs = [(kw.arg, kw.value) for kw in node.keywords]
+    elif isinstance(node, ast.AnnAssign):
+        if isinstance(node.target, ast.Name):
+            pairs.append((node.target.id, node.value))
     elif isinstance(node, ast.Assign):
         for target in node.targets:
             if isinstance(target, ast.Name):

@@ -174,21 +174,58 @@ def truthy(node: ast.AST | None) -> bool:
     return True
 
 
-def is_cacheish(node: ast.AST, caches: frozenset[str] = frozenset()) -> bool:
+#: Constructors of containers that live inside one process (memo tables, not shared caches).
+IN_PROCESS = frozenset(
+    {"dict", "defaultdict", "OrderedDict", "WeakValueDictionary", "TTLCache", "LRUCache",
+     "set", "list", "Counter", "ChainMap"}
+)
+
+
+def is_in_process(value: ast.AST | None) -> bool:
+    """Whether ``value`` builds a container private to the process (``{}``, ``dict()``)."""
+    if isinstance(value, ast.Dict | ast.Set | ast.List | ast.DictComp):
+        return True
+    if isinstance(value, ast.Call):
+        return last(dotted(value.func) or "") in IN_PROCESS
+    return False
+
+
+def is_cacheish(
+    node: ast.AST, caches: frozenset[str] = frozenset(), maps: frozenset[str] = frozenset()
+) -> bool:
     """Whether ``node`` names a cache: a known cache object or a name containing ``cache``.
 
     :param node: the receiver of a method call, subscript or ``in``.
     :param caches: names bound to ``Cache(...)`` objects in the module.
+    :param maps: names bound to in-process containers (``_cache = {}``): never a cache
+        that other callers or processes share.
     """
     name = dotted(node)
     if name is None:
         return False
     if name in caches:
         return True
+    if name in maps or last(name) in maps:
+        return False
     return "cache" in last(name).lower() and not name.startswith("request.")
 
 
 def is_public_cache_control(value: str) -> bool:
-    """Whether a ``Cache-Control`` value lets shared caches store the response."""
-    lowered = value.lower()
-    return "public" in lowered or "s-maxage" in lowered
+    """Whether a ``Cache-Control`` value lets shared caches store the response.
+
+    ``public`` and ``s-maxage`` say so; a positive ``max-age`` without ``private``,
+    ``no-store`` or ``no-cache`` does too (RFC 9111 section 3: a shared cache may store it).
+    """
+    lowered = value.lower().replace(" ", "")
+    if "public" in lowered or "s-maxage" in lowered:
+        return True
+    if any(x in lowered for x in ("private", "no-store", "no-cache")):
+        return False
+    match = re.search(r"max-age=(\d+)", lowered)
+    return match is not None and int(match[1]) > 0
+
+
+def names_credential_header(vary: str) -> bool:
+    """Whether a ``Vary`` value names a credential header (or ``*``)."""
+    fields = {f.strip().lower() for f in vary.split(",")}
+    return "*" in fields or bool(fields & CREDENTIAL_HEADERS)

@@ -8,6 +8,10 @@
   ..., ``dispatch_request`` for ``View``) is wrapped by the class's ``decorators = [...]``,
   which Flask's ``as_view`` applies in list order, the *last* one outermost, and then by
   the method's own decorators.
+* A flask-restx / flask-restful / flask-smorest ``Resource`` (or ``MethodResource``)
+  subclass is a view the same way; its ``method_decorators`` wrap each method too, and
+  ``@api.route("/x")`` / ``@ns.route`` / ``@blp.route`` on the class gives its routes.
+  A class whose bases are defined in the scanned tree counts when one of them does.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 from . import names as n
 from .model import Decorator, Def, Index, Source
 
-_CLASS_BASES = frozenset({"MethodView", "View"})
+_CLASS_BASES = frozenset({"MethodView", "View", "Resource", "MethodResource"})
 _METHODS = frozenset(
     {"get", "post", "put", "patch", "delete", "head", "options", "dispatch_request"}
 )
@@ -76,20 +80,47 @@ def url_rules(source: Source, index: Index, classify: Classify) -> Iterator[Regi
 
 
 def class_views(source: Source, classify: Classify) -> Iterator[Registered]:
-    """HTTP-method functions of ``MethodView`` / ``View`` subclasses in ``source``."""
+    """HTTP-method functions of class-based views (``MethodView``, ``Resource``...)."""
     for cls in source.classes:
-        if not any(n.last(n.dotted(b) or "") in _CLASS_BASES for b in cls.bases):
+        if not _is_view_class(cls, source):
             continue
         listed: list[ast.expr] = []
         for stmt in cls.body:
             if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.List | ast.Tuple):
-                if any(isinstance(t, ast.Name) and t.id == "decorators" for t in stmt.targets):
-                    listed = list(stmt.value.elts)
+                names = {t.id for t in stmt.targets if isinstance(t, ast.Name)}
+                if names & {"decorators", "method_decorators"}:
+                    listed.extend(stmt.value.elts)
         outer = tuple(classify(source, d, None) for d in reversed(listed))
+        routes = tuple(_class_routes(cls))
         for stmt in cls.body:
             if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef) and stmt.name in _METHODS:
                 own = tuple(classify(source, d, stmt) for d in stmt.decorator_list)
-                yield Registered(source, stmt, outer + own, ())
+                yield Registered(source, stmt, outer + own, routes)
+
+
+def _is_view_class(cls: ast.ClassDef, source: Source) -> bool:
+    """A subclass of a known view base, directly or through a base class in this file."""
+    local = {c.name: c for c in source.classes}
+    seen: set[str] = set()
+    stack = [cls]
+    while stack:
+        current = stack.pop()
+        for base in current.bases:
+            name = n.last(n.dotted(base) or "")
+            if name in _CLASS_BASES:
+                return True
+            if name in local and name not in seen:
+                seen.add(name)
+                stack.append(local[name])
+    return False
+
+
+def _class_routes(cls: ast.ClassDef) -> Iterator[str]:
+    """``@api.route("/x")`` on a Resource class (flask-restx, flask-smorest)."""
+    for d in cls.decorator_list:
+        if isinstance(d, ast.Call) and n.last(n.dotted(d.func) or "") == "route" and d.args:
+            if (text := n.const_str(d.args[0])) is not None:
+                yield text
 
 
 def _scope_of(source: Source, call: ast.Call) -> Def | None:

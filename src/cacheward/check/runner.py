@@ -6,6 +6,7 @@ import ast
 import fnmatch
 import gc
 import os
+import sys
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
@@ -15,7 +16,7 @@ from pathlib import Path
 from ..core.finding import Finding, Report
 from ..errors import UnreadablePath as UnreadablePath
 from .builder import build
-from .model import Source, read_source
+from .model import Source, is_test_path, read_source
 from .registry import Issue, all_rules
 from .suppression import NO_REASON_ID, suppressions
 
@@ -120,13 +121,12 @@ def _check(paths: Sequence[Path], exclude: Sequence[str]) -> Report:
                 warnings.simplefilter("ignore")  # SyntaxWarning in scanned code is not ours
                 tree = ast.parse(data, filename=shown)
         except (SyntaxError, ValueError) as exc:
-            line = getattr(exc, "lineno", None)
-            where = f"{shown}:{line}" if line else shown
-            notes.append(f"{where}: skipped, not valid Python ({getattr(exc, 'msg', exc)})")
+            notes.append(unparsed_note(shown, exc))
             continue
         text = texts[shown] = data.decode("utf-8", errors="replace")
         module, is_package = module_name(file)
-        sources.append(read_source(shown, module, tree, is_package, text))
+        test_code = is_test_path(_within(file, paths))
+        sources.append(read_source(shown, module, tree, is_package, text, test_code))
     model = build(sources)
     rules = all_rules()
     raw: dict[tuple[str, int, str], Finding] = {}
@@ -145,10 +145,39 @@ def _check(paths: Sequence[Path], exclude: Sequence[str]) -> Report:
             "files": len(sources),
             "views": len(model.views),
             "suppressed": suppressed,
+            "unparsed": len(notes),
             "seconds": round(time.perf_counter() - started, 3),
         },
         notes=tuple(notes),
     )
+
+
+def unparsed_note(shown: str, exc: SyntaxError | ValueError) -> str:
+    """Say which file was not read, where and why, naming the Python that tried.
+
+    ``ast`` parses only the running interpreter's grammar: a file written for a newer
+    Python (PEP 695 ``type`` aliases and ``def f[T]``, PEP 701 f-strings) is a syntax error
+    here, and the note says so instead of calling it "not valid Python".
+    """
+    line = getattr(exc, "lineno", None)
+    where = f"{shown}:{line}" if line else shown
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    why = getattr(exc, "msg", None) or str(exc)
+    return (
+        f"{where}: not checked, Python {running} cannot parse it ({why}); if it uses newer"
+        " syntax (PEP 695 type parameters, PEP 701 f-strings), run cacheward check under"
+        " that Python"
+    )
+
+
+def _within(file: Path, roots: Sequence[Path]) -> str:
+    """``file`` relative to the scanned root holding it (test paths are judged from there)."""
+    for root in roots:
+        try:
+            return file.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            continue
+    return file.name
 
 
 def _apply_suppressions(

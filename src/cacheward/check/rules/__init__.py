@@ -7,6 +7,7 @@ from . import (  # noqa: F401  (each module registers its rule)
     identity_unkeyed,
     key_in_query,
     lookup_before_auth,
+    memoize_address_key,
     pickle_shared_cache,
     proxyfix_host_unkeyed,
     public_authenticated,

@@ -22,7 +22,9 @@ from ..registry import Issue, rule
 def authenticated_no_cache_control(model: AppModel) -> Iterator[Issue]:
     """An authenticated view with no ``Cache-Control`` in an app that sits behind a proxy.
 
-    Reported only when the project shows a shared cache in front (a ``ProxyFix``), and no
+    One finding per app, at the ``ProxyFix``, listing the views: the fix is usually one
+    ``after_request`` hook, not a line per view. Reported only when the project shows a
+    shared cache in front (a ``ProxyFix``), and no
     ``after_request`` hook sets ``Cache-Control``. Varnish's builtin VCL stores a response
     with no caching headers for 120 s unless the request carried ``Authorization`` or a
     ``Cookie``: an ``X-API-Key`` caller's data is then served to the next caller.
@@ -45,8 +47,12 @@ def authenticated_no_cache_control(model: AppModel) -> Iterator[Issue]:
     """
     if not model.proxyfixes or model.hooks_set_cache_control:
         return
+    bare: list[str] = []
     for view in model.views:
         if not view.authenticated or any(d.name.endswith(".protected") for d in view.auth):
             continue
         if not any(e.kind is EffectKind.CACHE_CONTROL for e in view.effects):
-            yield Issue(view.source.path, view.func, {"view": view.func.name})
+            bare.append(f"{view.func.name} ({view.source.path}:{view.func.lineno})")
+    if bare:
+        site = model.proxyfixes[0]
+        yield Issue(site.path, site.node, {"count": len(bare), "views": bare[:20]})

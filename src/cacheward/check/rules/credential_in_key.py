@@ -27,6 +27,10 @@ def credential_in_key(model: AppModel) -> Iterator[Issue]:
     who can read the store. It also ties entries to a key instead of a principal, so a
     rotated key loses its cache and a revoked one keeps it.
 
+    Reported once per function, at the first key built from the credential. A dict or
+    other container inside the process (``_keys = {}``) is not a store others can read,
+    and is not reported.
+
     Vulnerable::
 
         @cache.cached(key_prefix=lambda: f"v:{request.headers['X-API-Key']}:{request.path}")
@@ -47,6 +51,7 @@ def credential_in_key(model: AppModel) -> Iterator[Issue]:
         for e in model.analyzer.effects(source.path, fn):
             if e.kind is EffectKind.CREDENTIAL_KEY and e.direct:
                 yield Issue(source.path, e.site, {"function": fn.name, "key": e.detail})
+                break  # one finding per function: the fix is one change of key
     for path, key_fn in model.key_functions:
         for e in model.analyzer.effects(path, key_fn, key_function=True):
             if e.kind is EffectKind.CREDENTIAL_KEY and e.direct:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 from ...core.finding import Confidence, Severity
@@ -26,6 +27,13 @@ def key_in_query(model: AppModel) -> Iterator[Issue]:
     ``Referer``, and are the cache key of shared caches: the key leaks, and a cache that
     strips or ignores the parameter serves one key's response to another.
 
+    Names that say "API key" (``api_key``, ``access_token``...) are reported wherever they
+    are read. The ambiguous ``key`` and ``token`` only where the function (or a helper it
+    calls) denies access with 401/403: elsewhere they filter rows or name a setting. A
+    signed one-time link verified with a lifetime (itsdangerous
+    ``loads(token, max_age=...)`` or ``unsign(..., max_age=...)``) is not a standing
+    credential and is not reported.
+
     Vulnerable::
 
         api_key = request.args.get("api_key") or request.headers.get("X-API-Key")
@@ -35,11 +43,35 @@ def key_in_query(model: AppModel) -> Iterator[Issue]:
         api_key = request.headers.get("X-API-Key")
     """
     for source, fn in model.functions():
-        for e in model.analyzer.effects(source.path, fn):
-            if e.kind is EffectKind.QUERY_CREDENTIAL and e.direct:
-                yield Issue(
-                    source.path,
-                    e.site,
-                    {"parameter": e.detail},
-                    confidence=Confidence.MEDIUM if e.detail.lower() == "key" else None,
-                )
+        effects = model.analyzer.effects(source.path, fn)
+        reads = [e for e in effects if e.kind is EffectKind.QUERY_CREDENTIAL and e.direct]
+        if not reads or _verifies_signed_link(fn):
+            continue
+        denies = any(e.kind is EffectKind.AUTH_CHECK for e in effects)
+        for e in reads:
+            ambiguous = e.detail.lower() in _AMBIGUOUS
+            if ambiguous and not denies:
+                continue
+            yield Issue(
+                source.path,
+                e.site,
+                {"parameter": e.detail},
+                confidence=Confidence.MEDIUM if ambiguous else None,
+            )
+
+
+#: Parameter names that are credentials only when the function also denies access.
+_AMBIGUOUS = frozenset({"key", "token"})
+
+
+def _verifies_signed_link(fn: ast.AST) -> bool:
+    """``serializer.loads(token, max_age=...)``: a signed, expiring one-time link."""
+    for node in ast.walk(fn):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in {"loads", "unsign", "loads_unsafe"}
+            and any(kw.arg == "max_age" for kw in node.keywords)
+        ):
+            return True
+    return False

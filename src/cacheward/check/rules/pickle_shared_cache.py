@@ -24,7 +24,10 @@ def pickle_shared_cache(model: AppModel) -> Iterator[Issue]:
     Anyone who can write to that store (another service sharing the Redis, a leaked
     password, an SSRF to port 6379) can plant an entry that runs code when the app reads
     it, or forge any cached response. Found in config dicts, ``app.config[...] =``,
-    ``Cache(config={...})``, keyword arguments and config classes.
+    ``Cache(config={...})``, keyword arguments and config classes (annotated ones too),
+    and in hand-rolled caches: ``pickle.loads`` in a file that talks to Redis. Settings in
+    test code (``tests/``, ``test_*.py``, ``conftest.py``) and in development or test
+    config classes (``DevelopmentConfig``, ``TestingConfig``) are not reported.
 
     Vulnerable::
 

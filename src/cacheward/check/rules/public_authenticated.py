@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 from ...core.finding import Confidence, Severity
-from ..effect import EffectKind
+from .. import names as n
+from ..effect import Effect, EffectKind
 from ..model import AppModel
 from ..registry import Issue, rule
 
@@ -21,6 +23,12 @@ from ..registry import Issue, rule
 )
 def public_authenticated(model: AppModel) -> Iterator[Issue]:
     """``Cache-Control: public`` (or ``s-maxage``) on a response to an authenticated caller.
+
+    A positive ``max-age`` without ``private`` counts too: shared caches may store it.
+    Not reported: a response that also sends ``Vary`` naming a credential header
+    (``Vary: X-API-Key, Authorization``: the per-key CDN pattern), and a hook that sets
+    ``public`` only under a test of the request path or endpoint
+    (``if request.path.startswith("/static")``).
 
     Shared caches in front of the app (nginx ``proxy_cache``, Varnish, a CDN) store such a
     response and serve it to other callers; nginx did so for requests carrying
@@ -51,6 +59,8 @@ def public_authenticated(model: AppModel) -> Iterator[Issue]:
     """
     authenticated = [view for view in model.views if view.authenticated]
     for view in authenticated:
+        if _varies_on_credential(view.effects):
+            continue
         for e in view.effects:
             if e.kind is EffectKind.CACHE_CONTROL_PUBLIC:
                 yield Issue(view.source.path, e.site, {"view": view.func.name, "set": e.detail})
@@ -58,11 +68,37 @@ def public_authenticated(model: AppModel) -> Iterator[Issue]:
         return
     views = sorted({v.func.name for v in authenticated})[:10]
     for source, hook in model.hooks:
-        for e in model.analyzer.effects(source.path, hook):
-            if e.kind is EffectKind.CACHE_CONTROL_PUBLIC:
+        effects = model.analyzer.effects(source.path, hook)
+        if _varies_on_credential(effects):
+            continue
+        narrowed = _path_narrowed(hook)
+        for e in effects:
+            if e.kind is EffectKind.CACHE_CONTROL_PUBLIC and id(e.site) not in narrowed:
                 yield Issue(
                     source.path,
                     e.site,
                     {"hook": hook.name, "set": e.detail, "authenticated_views": views},
                     confidence=Confidence.MEDIUM,
                 )
+
+
+def _varies_on_credential(effects: tuple[Effect, ...]) -> bool:
+    return any(
+        e.kind is EffectKind.VARY and n.names_credential_header(e.detail) for e in effects
+    )
+
+
+_ROUTING = frozenset({"request.path", "request.endpoint", "request.blueprint", "request.url_rule"})
+
+
+def _path_narrowed(fn: ast.AST) -> set[int]:
+    """Ids of nodes that run only under an ``if`` testing the request path or endpoint."""
+    inside: set[int] = set()
+    for node in ast.walk(fn):
+        if not isinstance(node, ast.If):
+            continue
+        names = {n.dotted(x) for x in ast.walk(node.test)}
+        if names & _ROUTING:
+            for stmt in node.body:
+                inside.update(id(x) for x in ast.walk(stmt))
+    return inside
