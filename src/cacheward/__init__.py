@@ -2,7 +2,7 @@
 
 .. code-block:: python
 
-    ward = Cacheward(app, keys=SQLiteKeyStore("keys.db"))
+    ward = Cacheward(app, keys=SQLiteKeyStore("keys.db", app=app))
 
     @app.get("/accounts/<account_id>")
     @ward.protected("accounts:read", authorize=lambda p, account_id: p.id == account_id)

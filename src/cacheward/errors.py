@@ -15,6 +15,7 @@
     └── BadRequestInput               client input refused with a 4xx (``code``)
         ├── MalformedQuery            query string the cache cannot key safely
         ├── MalformedHeader           oversized or ambiguous header
+        ├── ForeignCredential         a credential that cannot be a cacheward key (401)
         └── CredentialInQuery         API key sent in the URL while refused
 
 Errors carry structured fields; none of them ever carries a secret. This module imports
@@ -113,6 +114,14 @@ class MalformedHeader(BadRequestInput):
     """A header that is oversized, duplicated or ambiguous."""
 
     error = "malformed_header"
+
+
+class ForeignCredential(BadRequestInput):
+    """A credential that cannot be a cacheward key (a JWT, a session token): to the
+    guard it is simply an invalid key, answered 401 like any other."""
+
+    code = 401
+    error = "invalid_credentials"
 
 
 class CredentialInQuery(BadRequestInput):

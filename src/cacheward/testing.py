@@ -35,7 +35,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from .flask.state import State
-from .keys import redact
+from .keys import MemoryKeyStore, redact
 
 __all__ = ["RedactedKey", "assert_no_cross_key_leak", "cacheward_keys", "cacheward_strict"]
 
@@ -91,17 +91,21 @@ def cacheward_strict(request: pytest.FixtureRequest) -> Iterator[Flask]:
 
 @pytest.fixture
 def cacheward_keys(request: pytest.FixtureRequest) -> Iterator[KeyFactory]:
-    """A factory that issues API keys in the ``app`` fixture's key store and returns
-    their plaintexts, as :class:`RedactedKey`:
-    ``cacheward_keys(principal_id, scopes=(), tenant=None, expires=None)``.
-    Every key it issued is revoked when the test ends.
+    """A factory that issues API keys and returns their plaintexts, as
+    :class:`RedactedKey`: ``cacheward_keys(principal_id, scopes=(), tenant=None,
+    expires=None)``.
+
+    The keys live in a :class:`~cacheward.keys.MemoryKeyStore` of their own that stands
+    in for the ``app`` fixture's key store while the test runs, and the app's store is
+    put back afterwards: a test never writes into the app's real store (an SQLite file
+    in the instance folder, a Redis), and keys issued there are not valid meanwhile.
     """
     app: Flask = request.getfixturevalue("app")
     state = _state(app, "cacheward_keys")
-    store = state.keys
-    if store is None:
+    if state.keys is None:
         raise pytest.UsageError("cacheward_keys: Cacheward(app, keys=...) has no key store")
-    issued: list[str] = []
+    real, store = state.keys, MemoryKeyStore()
+    state.keys = store
 
     def issue(
         principal_id: str,
@@ -110,12 +114,12 @@ def cacheward_keys(request: pytest.FixtureRequest) -> Iterator[KeyFactory]:
         expires: float | None = None,
     ) -> RedactedKey:
         key = store.create(principal_id, scopes, tenant=tenant, expires=expires)
-        issued.append(key.id)
         return RedactedKey(key.plaintext)
 
-    yield issue
-    for key_id in issued:
-        store.revoke(key_id)
+    try:
+        yield issue
+    finally:
+        state.keys = real
 
 
 class _Prober:

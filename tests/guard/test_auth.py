@@ -147,3 +147,29 @@ def test_authorize_receives_view_args(guarded):
     c = app.test_client()
     assert get(c, "/accounts/alice", key=keys.alice).status_code == 200
     assert get(c, "/accounts/bob", key=keys.alice).status_code == 403
+
+
+# A real HS256 JWT shape: header.payload.signature, longer than any cacheward key.
+_JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+    + "eyJzdWIiOiJhbGljZSIsImZyZXNoIjpmYWxzZSwiaWF0IjoxNzAwMDAwMDAwLCJqdGkiOiJ4In0" * 4
+    + ".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+)
+
+
+@pytest.mark.parametrize("token", [_JWT, "eyJhbGciOiJub25lIn0.e30.", "opaque-session-token"])
+def test_a_foreign_bearer_token_is_an_invalid_key_401(guarded, token):
+    """A JWT sent to a protected route is not a malformed request but a key we do not
+    know: 401 ``invalid_credentials`` (issue 14), never 400, never echoed."""
+    app, _, _ = guarded
+    r = get(app.test_client(), "/me", bearer=token)
+    assert r.status_code == 401
+    assert r.get_json()["error"] == "invalid_credentials"
+    assert r.headers["Cache-Control"] == "no-store"
+    assert token not in r.get_data(as_text=True)
+
+
+def test_two_different_credentials_stay_400(guarded):
+    app, _, keys = guarded
+    r = get(app.test_client(), "/me", key=keys.alice, bearer=keys.bob)
+    assert r.status_code == 400 and r.get_json()["error"] == "malformed_header"

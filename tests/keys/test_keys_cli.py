@@ -150,7 +150,8 @@ def test_list_json(runner: FlaskCliRunner, store: KeyStore) -> None:
 
 
 def test_list_empty(runner: FlaskCliRunner) -> None:
-    assert invoke(runner, "list") == (0, "No keys.\n", "")
+    code, out, err = invoke(runner, "list")
+    assert (code, err) == (0, "") and out.startswith("No keys")
     code, out, _ = invoke(runner, "list", "--json")
     assert code == 0 and json.loads(out) == []
 
@@ -203,3 +204,46 @@ def test_entry_point_is_registered() -> None:
 
     (ep,) = [e for e in entry_points(group="flask.commands") if e.name == "cacheward"]
     assert ep.load() is cacheward_group
+
+
+def _instance_app(instance: Path) -> Flask:
+    """What ``flask --app`` builds, each time it runs: a store in the instance folder."""
+    from cacheward import Cacheward
+
+    app = Flask("keysapp", instance_path=str(instance))
+    app.config["CACHEWARD_SECRET"] = "s" * 32
+    Cacheward(app, keys=SQLiteKeyStore("keys.db", app=app))
+    return app
+
+
+def test_cli_finds_the_apps_keys_from_any_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: a relative store path resolved against the current directory, so
+    ``keys list`` run from elsewhere printed "No keys." and made an empty database."""
+    instance = tmp_path / "instance"
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    here.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(here)
+    runner = _instance_app(instance).test_cli_runner()
+    code, out, _ = invoke(runner, "create", "--principal", "alice")
+    assert code == 0
+    monkeypatch.chdir(elsewhere)
+    code, out, _ = invoke(_instance_app(instance).test_cli_runner(), "list", "--json")
+    assert code == 0 and [row["principal"] for row in json.loads(out)] == ["alice"]
+    assert list(here.iterdir()) == [] and list(elsewhere.iterdir()) == []
+    assert (instance / "keys.db").is_file()
+
+
+def test_a_relative_path_without_app_is_refused(tmp_path: Path) -> None:
+    from cacheward.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="app.instance_path"):
+        SQLiteKeyStore("keys.db")
+
+
+def test_an_empty_list_names_the_file(tmp_path: Path) -> None:
+    runner = _instance_app(tmp_path / "instance").test_cli_runner()
+    code, out, _ = invoke(runner, "list")
+    assert code == 0 and str(tmp_path / "instance" / "keys.db") in out

@@ -196,3 +196,47 @@ def test_strict(cacheward_strict):
     result = pytester.runpytest("-p", "no:cacheprovider", "-q")
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*cacheward_strict*has no Cacheward*init_app*"])
+
+
+def test_keys_fixture_never_writes_into_the_apps_store(pytester: pytest.Pytester):
+    """Issue 14: ``cacheward_keys`` issued its keys in the app's real store (an SQLite
+    file in the instance folder); it now swaps in a store of its own and puts the real
+    one back."""
+    pytester.makeconftest(
+        """
+import pytest
+from flask import Flask, jsonify
+
+from cacheward import Cacheward, current_principal
+from cacheward.keys import SQLiteKeyStore
+
+REAL = {}
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = Flask("guarded", instance_path=str(tmp_path / "instance"))
+    app.config.update(TESTING=True, CACHEWARD_SECRET="s" * 32)
+    REAL["store"] = store = SQLiteKeyStore("keys.db", app=app)
+    ward = Cacheward(app, keys=store)
+
+    @app.get("/me")
+    @ward.protected()
+    def me():
+        return jsonify(id=current_principal.id)
+
+    yield app
+    assert app.extensions["cacheward"].keys is store, "real store not put back"
+    assert store.list() == [], "the fixture wrote into the app's store"
+"""
+    )
+    pytester.makepyfile(
+        """
+def test_key_works(app, cacheward_keys):
+    key = cacheward_keys("alice")
+    r = app.test_client().get("/me", headers={"X-API-Key": key})
+    assert r.get_json() == {"id": "alice"}
+"""
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-q")
+    result.assert_outcomes(passed=1)

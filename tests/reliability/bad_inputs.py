@@ -76,7 +76,7 @@ def _cases() -> list[BadInput]:
         BadInput("key: bad checksum (last char changed)", mangle="checksum", expect=401),
         BadInput("key: truncated by one char", mangle="truncate", expect=401),
         BadInput("key: upper-cased", mangle="upper", expect=401),
-        BadInput("key: overlong (4 KiB)", mangle="overlong", expect=400),
+        BadInput("key: overlong (4 KiB)", mangle="overlong", expect=401),
         BadInput("key: NUL appended", mangle="nul", expect=401),
         BadInput("key: latin-1 bytes (0xe9) in the value", mangle="latin1", expect=401),
         BadInput("key: surrounded by spaces", mangle="spaces"),

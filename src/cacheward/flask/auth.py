@@ -10,7 +10,7 @@ from flask import Response
 from ..core.policy import CREDENTIAL_PARAMS
 from ..core.principal import Principal
 from ..core.query import parse_query
-from ..errors import CredentialInQuery, KeyStoreError, MalformedHeader
+from ..errors import CredentialInQuery, ForeignCredential, KeyStoreError, MalformedHeader
 from ..keys.format import looks_like_key
 from .config import MAX_CREDENTIAL_LENGTH
 from .errors import error_response
@@ -20,7 +20,9 @@ from .state import State, logger
 def credential_from(environ: Mapping[str, Any], state: State) -> str | None:
     """The API key a request carries, from the key header or ``Authorization: Bearer``.
 
-    :raises MalformedHeader: two different credentials, or an oversized one.
+    :raises MalformedHeader: two different credentials.
+    :raises ForeignCredential: a credential longer than any API key (a JWT, say): it is
+        an invalid key (401), not a malformed request.
     :raises CredentialInQuery: a key in the query string while that is refused.
     """
     header = environ.get(state.key_environ)
@@ -49,7 +51,7 @@ def credential_from(environ: Mapping[str, Any], state: State) -> str | None:
                 )
             credential = credential or from_query
     if credential is not None and len(credential) > MAX_CREDENTIAL_LENGTH:
-        raise MalformedHeader("the credential is longer than any valid API key")
+        raise ForeignCredential("the API key is invalid or revoked")
     return credential or None
 
 
@@ -73,7 +75,10 @@ def _query_credential(query: str) -> str | None:
 
 def authenticate(state: State, environ: Mapping[str, Any]) -> Principal | Response:
     """The principal of the request's key, or the 401/503 response to send instead."""
-    credential = credential_from(environ, state)
+    try:
+        credential = credential_from(environ, state)
+    except ForeignCredential as e:
+        return error_response(e.code, e.error, e.message)
     if credential is None:
         return error_response(
             401,

@@ -6,7 +6,9 @@
     flask cacheward keys list [--principal alice] [--json]
     flask cacheward keys revoke <key id>
 
-The store is the one given to ``Cacheward(app, keys=...)``. Secrets are printed once, by
+The store is the one given to ``Cacheward(app, keys=...)`` (build an SQLite one with
+``SQLiteKeyStore("keys.db", app=app)`` so that it lives in the instance folder, wherever
+the command runs from). Secrets are printed once, by
 ``create``, and never again: ``list`` shows ids, not keys.
 
 Exit codes: 0 done, 1 no such key, 2 usage or runtime error.
@@ -27,6 +29,7 @@ from flask.cli import AppGroup
 
 from ..errors import KeyStoreError
 from ..keys import format as key_format
+from ..keys.sqlite import SQLiteKeyStore
 from ..keys.store import KeyRecord, KeyStore
 
 cacheward_group = AppGroup("cacheward", help="Manage cacheward for this app.")
@@ -163,7 +166,9 @@ def list_command(principal: str | None, as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
-        click.echo("No keys.")
+        # Name the file: an empty list from the wrong database must not look like an answer.
+        where = f" in {store.path}" if isinstance(store, SQLiteKeyStore) else ""
+        click.echo(f"No keys{where}.")
         return
     headers = ["id", "principal", "tenant", "scopes", "created", "last_used", "expires", "status"]
     table = [[_cell(row[h]) for h in headers] for row in rows]

@@ -22,10 +22,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError, KeyStoreError
 from .store import KeyRecord, KeyStore
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 #: The schema this code reads and writes; newer files are refused, not misread.
 SCHEMA_VERSION = 1
@@ -83,23 +86,52 @@ def _record(row: tuple[Any, ...]) -> KeyRecord:
     )
 
 
+def _resolve(path: str, app: Flask | None) -> str:
+    """``path`` made absolute against the app's instance folder.
+
+    A path relative to the current directory names a different file for the server,
+    for ``flask cacheward keys`` run from elsewhere and for a test: the CLI then printed
+    "No keys." and created an empty database. So a relative path needs ``app``.
+    """
+    if os.path.isabs(path):
+        return path
+    if app is None:
+        raise ConfigurationError(
+            f"SQLiteKeyStore({path!r}): a relative path would depend on the current"
+            " directory; pass app=app to keep it in app.instance_path, or an absolute path"
+        )
+    os.makedirs(app.instance_path, exist_ok=True)
+    return os.path.join(app.instance_path, path)
+
+
 class SQLiteKeyStore(KeyStore):
     """API keys in an SQLite file.
 
-    :param path: the database file; created with its schema if missing.
+    :param path: the database file; created with its schema if missing. A relative
+        path is resolved against ``app.instance_path`` (the folder is created), so the
+        app, ``flask cacheward keys`` and a test all open the same file wherever they
+        are run from; without ``app`` a relative path is refused.
+    :param app: the Flask app whose instance folder holds a relative ``path``.
     :param busy_timeout: seconds to wait for another writer before raising
         :class:`~cacheward.errors.KeyStoreError`.
 
     .. versionadded:: 0.1
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = 5.0,
+        app: Flask | None = None,
+    ) -> None:
         path = os.fspath(path)
         if path == ":memory:" or path.startswith("file::memory:") or not path:
             raise ConfigurationError(
                 "SQLiteKeyStore needs a file: each thread opens its own connection, and"
                 " an in-memory database is private to one. Use MemoryKeyStore instead."
             )
+        path = _resolve(path, app)
         if busy_timeout < 0:
             raise ConfigurationError("SQLiteKeyStore busy_timeout must not be negative.")
         self.path = path
