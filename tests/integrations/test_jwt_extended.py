@@ -48,7 +48,6 @@ def test_each_user_gets_their_own_entry(app: Flask) -> None:
         assert c.get("/me", headers=bearer(app, "bob")).get_json() == {"user": "bob"}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: guard fix pending")
 def test_a_shared_view_reading_the_identity_is_never_stored(app: Flask) -> None:
     """Today Bob is served Alice's body: get_jwt_identity() is not tracked."""
     app.extensions["cacheward"].strict = False  # judge what is stored, not what raises
