@@ -24,10 +24,11 @@ from cacheward.core.facts import RequestFacts
 from cacheward.core.query import parse_query
 from cacheward.core.secret import constant_time_equal
 from cacheward.flask.auth import authenticate, credential_from
-from cacheward.flask.extension import _after_request
+from cacheward.flask.context import ensure_state
+from cacheward.flask.finalize import finalize
 from cacheward.flask.response import from_entry
 from cacheward.flask.route import CACHED_MARK
-from cacheward.flask.serve import PRINCIPAL_ATTR, ROUTE_ATTR, serve
+from cacheward.flask.serve import serve
 from cacheward.keys import format as key_format
 from cacheward.keys.store import secret_digest
 
@@ -49,7 +50,8 @@ def pieces() -> list[tuple[Any, list[Piece]]]:
     view = app.view_functions["items"]
     route = getattr(view, CACHED_MARK)
     view()  # sets the context's principal and route, as a request does
-    principal = d_ctx.__dict__[PRINCIPAL_ATTR]
+    principal = ensure_state(d_ctx).principal
+    assert principal is not None
     policy = route.policy
     token = state.scope_token(policy.scope, principal)
 
@@ -74,8 +76,10 @@ def pieces() -> list[tuple[Any, list[Piece]]]:
     response = from_entry(entry, None, time.time(), extra)
 
     def after() -> Any:
-        d_ctx.__dict__[ROUTE_ATTR] = route
-        return _after_request(from_entry(entry, None, time.time(), extra))
+        ensure_state(d_ctx).route = route
+        served = from_entry(entry, None, time.time(), extra)
+        finalize(app, served)
+        return served
 
     keys = {API_KEY: "alice"}
     parsed = key_format.parse(API_KEY)
@@ -119,8 +123,8 @@ def pieces() -> list[tuple[Any, list[Piece]]]:
         ("build_cache_key()", lambda: build_cache_key(f, (), policy, token, state.namespace)),
         ("backend.lookup() (memory)", lambda: state.backend.lookup(key, route.tags)),
         ("from_entry()", lambda: from_entry(entry, None, time.time(), extra)),
-        ("from_entry() + _after_request()", after),
-        ("_after_request() on a served response", lambda: _after_request(response)),
+        ("from_entry() + finalize()", after),
+        ("finalize() on a served response", lambda: finalize(app, response)),
         ("(b) dict lookup of X-API-Key", lambda: keys.get(request.headers.get("X-API-Key", ""))),
         ("candidate: hit Response with every header in one list", one_headers),
         ("candidate: key hash in one BLAKE2b call over the same parts", one_shot_hash),
@@ -132,8 +136,8 @@ def pieces() -> list[tuple[Any, list[Piece]]]:
             "_cv_app.get().app.extensions['cacheward']",
             lambda: _cv_app.get().app.extensions["cacheward"],
         ),
-        ("g.get(attr) (LocalProxy)", lambda: g.get(PRINCIPAL_ATTR)),
-        ("_cv_app.get().g.get(attr)", lambda: _cv_app.get().g.get(PRINCIPAL_ATTR)),
+        ("g.get(attr) (LocalProxy)", lambda: g.get("_cacheward")),
+        ("_cv_app.get().g.get(attr)", lambda: _cv_app.get().g.get("_cacheward")),
         ("response.cache_control (parses the header)", lambda: served.cache_control),
         ("'Set-Cookie' in response.headers", lambda: "Set-Cookie" in served.headers),
         ("record.principal() (frozen dataclass)", record.principal),
@@ -162,8 +166,8 @@ LABELS = [
     "build_cache_key()",
     "backend.lookup() (memory)",
     "from_entry()",
-    "from_entry() + _after_request()",
-    "_after_request() on a served response",
+    "from_entry() + finalize()",
+    "finalize() on a served response",
     "(b) dict lookup of X-API-Key",
     "candidate: hit Response with every header in one list",
     "candidate: key hash in one BLAKE2b call over the same parts",

@@ -3,7 +3,6 @@ against the same protected view with no cache."""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import tempfile
 from collections.abc import Callable
@@ -26,21 +25,30 @@ LABELS = {
 }
 
 
-def _untracked(ctx: Any, rec: Any) -> contextlib.nullcontext[Any]:
-    """Stands in for :func:`cacheward.flask.tracking.tracking`: no proxies swapped in."""
-    return contextlib.nullcontext(rec)
+class _Untracked:
+    """Stands in for :class:`cacheward.flask.tracking.Swap`: no proxies swapped in."""
+
+    def __init__(self, ctx: Any, rec: Any) -> None:
+        self.rec = rec
+        self.active = False
+
+    def track_g(self) -> None:
+        return None
+
+    def undo(self) -> None:
+        return None
 
 
 def _loop(bench: Bench, counter: itertools.count[int]) -> Callable[[], None]:
     """One request with a query string never sent before, so that every one misses.
 
-    For ``miss-untracked``, ``serve``'s ``tracking`` is swapped for a no-op around each
+    For ``miss-untracked``, ``serve``'s ``Swap`` is swapped for a no-op around each
     request (and only then: cacheward has no switch for it, by design); the swap is two
     module attribute stores, noise next to a miss.
     """
     wsgi_app = bench.app.wsgi_app
     environ = bench.environ
-    real = serve_module.tracking
+    real = serve_module.Swap
 
     def start_response(status: str, headers: list[tuple[str, str]], exc: Any = None) -> None:
         return None
@@ -57,11 +65,11 @@ def _loop(bench: Bench, counter: itertools.count[int]) -> Callable[[], None]:
         return one
 
     def untracked() -> None:
-        serve_module.tracking = _untracked  # type: ignore[assignment]
+        serve_module.Swap = _Untracked  # type: ignore[assignment,misc]
         try:
             one()
         finally:
-            serve_module.tracking = real
+            serve_module.Swap = real
 
     return untracked
 
@@ -79,20 +87,20 @@ def run(budget: Budget, callgrind: bool = False) -> Section:
         " before, so the cached variants always miss: lookup, single-flight, lookup again,"
         " the view under input tracking, then the entry is stored (in a 64 MiB memory"
         " backend that starts evicting once full). The second variant is the same app with"
-        " `cacheward.flask.serve.tracking` swapped for a `contextlib.nullcontext` stub"
+        " `cacheward.flask.serve.Swap` swapped for a stub that records nothing"
         " around each of its requests (benchmark only: cacheward has no switch for it), so"
         " the difference is what tracking costs. The uncached variant is the same"
         " `protected` view without `cached`.",
     )
     benches = {v: _bench(v) for v in VARIANTS}
     for v in ("miss-cached", "miss-untracked"):
-        real = serve_module.tracking
+        real = serve_module.Swap
         if v == "miss-untracked":
-            serve_module.tracking = _untracked  # type: ignore[assignment]
+            serve_module.Swap = _Untracked  # type: ignore[assignment,misc]
         try:
             status, headers, _ = benches[v].call(dict(benches[v].environ, QUERY_STRING="n=-1"))
         finally:
-            serve_module.tracking = real
+            serve_module.Swap = real
         if "stored" not in headers.get("Cache-Status", ""):
             raise RuntimeError(f"{v} does not store its entries: {status} {headers}")
     counter = itertools.count()

@@ -45,16 +45,16 @@ def test_miss_section_runs() -> None:
 def test_miss_without_tracking_is_stubbed_for_its_own_requests_only() -> None:
     import cacheward.flask.serve as serve_module
 
-    real = serve_module.tracking
+    real = serve_module.Swap
     bench = miss._bench("miss-untracked")
     seen = []
     one = miss._loop(bench, iter(range(3)))  # type: ignore[arg-type]
-    serve_module.tracking = lambda ctx, rec: seen.append(1) or real(ctx, rec)  # type: ignore[assignment]
+    serve_module.Swap = lambda ctx, rec: seen.append(1) or real(ctx, rec)  # type: ignore[assignment]
     try:
         one()
     finally:
-        serve_module.tracking = real
-    assert seen == [] and serve_module.tracking is real
+        serve_module.Swap = real
+    assert seen == [] and serve_module.Swap is real
 
 
 def test_memory_section_holds_its_limit() -> None:
