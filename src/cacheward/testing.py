@@ -161,10 +161,13 @@ class _Prober:
         return f"{name} ({shown})" if name else f"a denied key ({shown})"
 
     def excerpt(self, body: bytes) -> str:
-        text = body[:_EXCERPT].decode("utf-8", "replace")
+        # Redact the whole body first, then cut: cutting first could split a key so that
+        # its head no longer matches and is printed as it is.
+        text = body.decode("utf-8", "replace")
         for secret in self.secrets:
             text = text.replace(secret, redact(secret))
-        return repr(text + ("…" if len(body) > _EXCERPT else ""))
+        cut = text[:_EXCERPT]
+        return repr(cut + ("…" if len(text) > len(cut) else ""))
 
     def fail(self, message: str) -> None:
         if message not in self.problems:

@@ -102,3 +102,13 @@ def test_factory_issues_live_keys_with_a_redacted_repr(app: Flask, request: pyte
 def test_needs_distinct_keys():
     with pytest.raises(ValueError, match="its own key"):
         assert_no_cross_key_leak(None, "/", {"a": "k", "b": "k"})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("offset", [0, 26, 30, 60, 79])
+def test_excerpts_redact_before_they_cut(offset: int) -> None:
+    from cacheward.testing import _Prober
+
+    key = "cw_abcdefghijkl_" + "S" * 32 + "ZZZZZZ"
+    prober = _Prober(None, "/", "X-API-Key", [key], lambda b: b)  # type: ignore[arg-type]
+    shown = prober.excerpt(b"x" * offset + key.encode() + b" tail")
+    assert key[:12] not in shown and "S" * 8 not in shown
