@@ -74,15 +74,13 @@ class _Tracked:
         return copy.deepcopy(self._all(), memo)
 
 
-class TrackedHeaders(_Tracked):
+class _ByName(_Tracked):
+    """A mapping proxy whose reads by name record that one name (see ``_one``)."""
+
     __slots__ = ()
 
     def _one(self, key: object) -> Any:
-        if isinstance(key, str):
-            self._rec.header(key)
-        else:
-            self._all()
-        return self._obj
+        raise NotImplementedError
 
     def get(self, key: str, default: Any = None, type: Any = None) -> Any:
         return self._one(key).get(key, default, type)
@@ -96,10 +94,22 @@ class TrackedHeaders(_Tracked):
     def getlist(self, key: str, type: Any = None) -> list[Any]:
         return self._one(key).getlist(key, type)  # type: ignore[no-any-return]
 
-    get_all = getlist
+
+class TrackedHeaders(_ByName):
+    __slots__ = ()
+
+    def _one(self, key: object) -> Any:
+        if isinstance(key, str):
+            self._rec.header(key)
+        else:
+            self._all()
+        return self._obj
+
+    def get_all(self, key: str, type: Any = None) -> list[Any]:
+        return self.getlist(key, type)
 
 
-class TrackedArgs(_Tracked):
+class TrackedArgs(_ByName):
     __slots__ = ()
     _everything = (Kind.QUERY_ALL, "")
 
@@ -110,38 +120,14 @@ class TrackedArgs(_Tracked):
             self._all()
         return self._obj
 
-    def get(self, key: str, default: Any = None, type: Any = None) -> Any:
-        return self._one(key).get(key, default, type)
 
-    def __getitem__(self, key: str) -> Any:
-        return self._one(key)[key]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._one(key)
-
-    def getlist(self, key: str, type: Any = None) -> list[Any]:
-        return self._one(key).getlist(key, type)  # type: ignore[no-any-return]
-
-
-class TrackedCookies(_Tracked):
+class TrackedCookies(_ByName):
     __slots__ = ()
     _everything = (Kind.COOKIE, "*")
 
     def _one(self, key: object) -> Any:
         self._rec.add(Kind.COOKIE, str(key))
         return self._obj
-
-    def get(self, key: str, default: Any = None, type: Any = None) -> Any:
-        return self._one(key).get(key, default, type)
-
-    def __getitem__(self, key: str) -> Any:
-        return self._one(key)[key]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._one(key)
-
-    def getlist(self, key: str, type: Any = None) -> list[Any]:
-        return self._one(key).getlist(key, type)  # type: ignore[no-any-return]
 
 
 # What reading an environ key reads. Keys not listed are inputs the guard cannot key.
