@@ -500,3 +500,21 @@ def test_g_values_the_auth_layer_set_count_as_the_principal():
     assert c.get("/me", headers={"Authorization": "Bearer t1"}).json == {"me": "alice"}
     assert c.get("/me", headers={"Authorization": "Bearer t2"}).json == {"me": "bob"}
     assert c.get("/me").status_code == 401
+
+
+def test_an_abort_after_an_unkeyed_read_stays_the_error_in_strict_mode():
+    from flask import abort
+
+    app, ward, store = make(CACHEWARD_STRICT=True)
+    key = store.create("alice").plaintext
+
+    @app.get("/gone")
+    @ward.protected()
+    @ward.cached()
+    def gone():
+        if request.headers.get("X-Forwarded-Host"):
+            abort(404)
+        return "here"
+
+    r = app.test_client().get("/gone", headers={"X-API-Key": key, "X-Forwarded-Host": "e"})
+    assert r.status_code == 404 and r.headers["Cache-Control"] == "no-store"

@@ -17,7 +17,7 @@ from ..core.inputs import KeyCoverage, Kind, describe, fix_for, unkeyed_reads
 from ..errors import UnkeyedInputError
 from .config import Downstream
 from .context import Pending, RequestState, request_context_or_none, session_of, state_of
-from .response import FINAL, refusal, tell_downstream, to_entry
+from .response import FINAL, STORABLE_STATUS, refusal, tell_downstream, to_entry
 from .state import State, logger
 
 
@@ -82,6 +82,10 @@ def _decide(rs: RequestState, ctx: Any, pending: Pending, response: Response) ->
     state, route = rs.ward, rs.route
     assert route is not None and rs.swap is not None  # noqa: S101 - set with pending
     rec = rs.swap.rec
+    if response.status_code not in STORABLE_STATUS:
+        # An error (abort(404), a handler's 500) is never stored, whatever it read; in
+        # strict mode it must stay the error it is, not become an UnkeyedInputError.
+        return _not_stored(state, response, "not-storable")
     if _session_changed(rs, ctx, response):
         response.headers["Cache-Control"] = "no-store"
         return _not_stored(state, response, "session-changed")
