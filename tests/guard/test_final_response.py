@@ -518,3 +518,24 @@ def test_an_abort_after_an_unkeyed_read_stays_the_error_in_strict_mode():
 
     r = app.test_client().get("/gone", headers={"X-API-Key": key, "X-Forwarded-Host": "e"})
     assert r.status_code == 404 and r.headers["Cache-Control"] == "no-store"
+
+
+def test_environ_values_a_hook_wrote_from_the_credential_count_as_the_principal():
+    app, ward, store = make()
+    alice = store.create("alice").plaintext
+    bob = store.create("bob").plaintext
+
+    @app.before_request
+    def who():
+        request.environ["app.user"] = request.headers.get("X-API-Key", "")[:12]
+
+    @app.get("/env-user")
+    @ward.protected()
+    @ward.cached(scope="shared")
+    def env_user():
+        return request.environ["app.user"]
+
+    c = app.test_client()
+    first = c.get("/env-user", headers={"X-API-Key": alice})
+    assert "unkeyed-input" in status(first)
+    assert c.get("/env-user", headers={"X-API-Key": bob}).text == bob[:12]

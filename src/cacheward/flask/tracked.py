@@ -186,16 +186,26 @@ class TrackedEnviron(dict):  # type: ignore[type-arg]
     the guard cannot key: reading one keeps the response out of the cache.
     """
 
-    __slots__ = ("_real", "_rec", "_written")
+    __slots__ = ("_real", "_rec", "_written", "_written_before")
 
     def __init__(self, environ: dict[str, Any], rec: Recorder) -> None:
         super().__init__(environ)
         self._real = environ
         self._rec = rec
         self._written: set[Any] = set()
+        self._written_before: set[Any] = set()
+
+    def seal(self) -> None:
+        """The view starts: what hooks and the auth layer wrote so far (a user looked up
+        from the credential) is, when read, a read of the principal, like ``g``."""
+        self._written_before |= self._written
+        self._written = set()
 
     def _note(self, key: object) -> None:
         if key in self._written:
+            return
+        if key in self._written_before:
+            self._rec.add(Kind.PRINCIPAL)
             return
         if isinstance(key, str):
             if key.startswith("HTTP_") and key != "HTTP_HOST":

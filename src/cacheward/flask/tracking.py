@@ -41,6 +41,9 @@ class Swap:
 
     def track_g(self) -> None:
         """From now on, reads of values already on ``flask.g`` are reads of the principal."""
+        environ = getattr(self.ctx.request, "_environ", None)
+        if environ is not None:
+            environ.seal()
         app_ctx = app_context_of(self.ctx)
         if app_ctx is None or self.app_ctx is not None:
             return
