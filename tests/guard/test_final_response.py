@@ -539,3 +539,32 @@ def test_environ_values_a_hook_wrote_from_the_credential_count_as_the_principal(
     first = c.get("/env-user", headers={"X-API-Key": alice})
     assert "unkeyed-input" in status(first)
     assert c.get("/env-user", headers={"X-API-Key": bob}).text == bob[:12]
+
+
+def test_a_dispatch_the_window_cannot_see_through_fails_closed():
+    from flask.signals import request_started
+
+    app, ward, store = make()
+    key = store.create("alice").plaintext
+    seen = {}
+
+    @ward.protected()
+    @ward.cached(scope="shared")
+    def inner():
+        return f"made for {seen['host']}"
+
+    # A view that calls the cached one without functools.wraps: the window cannot tell
+    # that the endpoint is cached, so request_started reads go unrecorded.
+    app.add_url_rule("/opaque", "opaque", lambda: inner())
+
+    def started(sender, **extra):
+        seen["host"] = request.headers.get("X-Forwarded-Host", "")
+
+    request_started.connect(started, app)
+    try:
+        c = app.test_client()
+        first = c.get("/opaque", headers={"X-API-Key": key, "X-Forwarded-Host": "evil"})
+        assert "unkeyed-input" in status(first)
+        assert "evil" not in c.get("/opaque", headers={"X-API-Key": key}).text
+    finally:
+        request_started.disconnect(started, app)

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Request, Response
 from flask.ctx import RequestContext
+from flask.signals import request_started
 
 from ..backends.base import Lookup
 from ..core.cachekey import CacheKey, build_cache_key
@@ -124,7 +125,7 @@ def _record(rs: RequestState, ctx: RequestContext, req: Request, state: State) -
     swap = rs.swap
     if swap is None:
         swap = rs.swap = Swap(ctx, Recorder(state.credential_headers_of(rs.route), req.environ))
-        if state.hooks_before(ctx.app, req):
+        if request_started.receivers or state.hooks_before(ctx.app, req):
             # Hooks ran before the view without being recorded (a dispatch the window
             # did not recognise): whatever they read is unknown, so nothing is stored.
             swap.rec.unknown("hooks that ran before the view, unrecorded")
