@@ -16,7 +16,7 @@ from pathlib import Path
 from ..core.finding import Finding, Report
 from ..errors import UnreadablePath as UnreadablePath
 from .builder import build
-from .model import Source, is_test_path, read_source
+from .model import Source, View, is_test_path, read_source
 from .registry import Issue, all_rules
 from .suppression import NO_REASON_ID, suppressions
 
@@ -130,10 +130,14 @@ def _check(paths: Sequence[Path], exclude: Sequence[str]) -> Report:
     model = build(sources)
     rules = all_rules()
     raw: dict[tuple[str, int, str], Finding] = {}
+    crashed: list[str] = []
     for rule in rules.values():
-        for issue in rule.func(model):
-            found = rule.finding(issue)
-            raw.setdefault((issue.path, issue.line, rule.id), found)
+        try:
+            for issue in rule.func(model):
+                found = rule.finding(issue)
+                raw.setdefault((issue.path, issue.line, rule.id), found)
+        except Exception as exc:  # noqa: BLE001 - one broken rule must not hide the others
+            crashed.append(crashed_note(rule.id, exc))
     findings, suppressed = _apply_suppressions(raw.values(), texts)
     findings.sort(key=lambda f: (f.path or "", f.line or 0, f.id))
     return Report(
@@ -146,10 +150,38 @@ def _check(paths: Sequence[Path], exclude: Sequence[str]) -> Report:
             "views": len(model.views),
             "suppressed": suppressed,
             "unparsed": len(notes),
+            "rules_crashed": len(crashed),
             "seconds": round(time.perf_counter() - started, 3),
         },
-        notes=tuple(notes),
+        notes=(*notes, *crashed),
+        inconclusive=tuple(crashed),
     )
+
+
+def crashed_note(rule_id: str, exc: Exception) -> str:
+    """Say which rule stopped and why; the findings it made before stopping are kept."""
+    where = _crash_site(exc)
+    return (
+        f"rule {rule_id} crashed{where}: {type(exc).__name__}: {exc}; its findings may be"
+        " incomplete (the other rules ran; please report this)"
+    )
+
+
+def _crash_site(exc: Exception) -> str:
+    """`` on FILE`` for the innermost frame of the rule that was looking at a view or a
+    source file when it raised, else ``""``."""
+    frames = []
+    tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None  # not _check
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        for value in frame.f_locals.values():
+            if isinstance(value, View):
+                return f" on {value.source.path}"
+            if isinstance(value, Source):
+                return f" on {value.path}"
+    return ""
 
 
 def unparsed_note(shown: str, exc: SyntaxError | ValueError) -> str:

@@ -105,7 +105,12 @@ class Finding:
 
 @dataclass(frozen=True)
 class Report:
-    """Everything a run found: what every renderer draws."""
+    """Everything a run found: what every renderer draws.
+
+    ``inconclusive`` holds the notes (each also in ``notes``) that name something the run
+    set out to test and could not: an endpoint or check skipped, a budget spent, a rule
+    that crashed, a result to check by hand. "No findings" with any of them is not clean.
+    """
 
     tool: str
     version: str
@@ -113,6 +118,7 @@ class Report:
     findings: tuple[Finding, ...]
     stats: Mapping[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    inconclusive: tuple[str, ...] = ()
 
     def at_or_above(self, severity: Severity) -> tuple[Finding, ...]:
         """Findings whose severity is ``severity`` or worse."""

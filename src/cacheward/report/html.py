@@ -78,6 +78,8 @@ ol.steps code{background:#f0f2f5;border-radius:4px;padding:1px 6px;word-break:br
 .fix code{background:#fff;border-radius:3px;padding:0 4px}
 .clean{background:var(--card);border:1px solid var(--line);border-left:5px solid var(--ok);
 border-radius:8px;padding:16px;font-size:16px}
+.panel.inconclusive{border-left:5px solid var(--medium)}
+.clean.unsure{border-left-color:var(--medium)}
 footer{color:var(--muted);font-size:12px;margin-top:32px}
 """
 
@@ -194,8 +196,15 @@ def _summary(report: Report) -> str:
             for k, v in report.stats.items()
         )
         parts.append(f'<div class="panel"><h2>Stats</h2><dl class="stats">{rows}</dl></div>')
-    if report.notes:
-        items = "".join(f"<li>{escape(n)}</li>" for n in report.notes)
+    if report.inconclusive:
+        items = "".join(f"<li>{escape(n)}</li>" for n in report.inconclusive)
+        parts.append(
+            '<div class="panel inconclusive" id="inconclusive"><h2>Inconclusive: not'
+            f" tested</h2><ul>{items}</ul></div>"
+        )
+    others = [n for n in report.notes if n not in set(report.inconclusive)]
+    if others:
+        items = "".join(f"<li>{escape(n)}</li>" for n in others)
         parts.append(f'<div class="panel notes"><h2>Notes</h2><ul>{items}</ul></div>')
     return "".join(parts)
 
@@ -205,6 +214,11 @@ def _plain(value: Any) -> str:
 
 
 def _findings(report: Report) -> str:
+    if not report.findings and report.inconclusive:
+        return (
+            '<p class="clean unsure" id="no-findings">No findings, but the scan is'
+            " inconclusive: see what was not tested above.</p>"
+        )
     if not report.findings:
         return '<p class="clean" id="no-findings">✔ No findings.</p>'
     out = [

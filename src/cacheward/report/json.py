@@ -40,6 +40,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         "findings": [finding_dict(f) for f in report.findings],
         "stats": dict(report.stats),
         "notes": list(report.notes),
+        "inconclusive": list(report.inconclusive),
     }
 
 

@@ -7,6 +7,9 @@ by that path, so a scan result's artifact is the URL *path* as a relative URI (s
 across hosts, staging and production alike), the full URL stays in
 ``logicalLocations`` and in the message, and ``partialFingerprints`` are filled in here
 because GitHub cannot hash lines of a file that does not exist.
+
+Notes (what a run could not test, what to check by hand) go in
+``runs[].invocations[].toolExecutionNotifications``.
 """
 
 from __future__ import annotations
@@ -92,6 +95,25 @@ def _fingerprint(f: Finding) -> dict[str, str]:
     return {"cachewardFinding/v1": hashlib.sha256(raw.encode()).hexdigest()}
 
 
+def _invocation(report: Report) -> dict[str, Any]:
+    """Every note as a tool execution notification, so CI shows what a run could not
+    test: ``warning`` for what makes it inconclusive, ``note`` for the rest. The run
+    failed (``executionSuccessful: false``) only when a scan reached no endpoint."""
+    gaps = set(report.inconclusive)
+    notifications = [
+        {
+            "level": "warning" if note in gaps else "note",
+            "message": {"text": note},
+            "descriptor": {"id": "inconclusive" if note in gaps else "note"},
+        }
+        for note in report.notes
+    ]
+    return {
+        "executionSuccessful": report.stats.get("endpoints_scanned") != 0,
+        "toolExecutionNotifications": notifications,
+    }
+
+
 def render_sarif(report: Report) -> str:
     rules: dict[str, dict[str, Any]] = {}
     index: dict[str, int] = {}
@@ -130,7 +152,12 @@ def render_sarif(report: Report) -> str:
                     }
                 },
                 "results": results,
-                "properties": {"command": report.tool, "stats": dict(report.stats)},
+                "invocations": [_invocation(report)],
+                "properties": {
+                    "command": report.tool,
+                    "stats": dict(report.stats),
+                    "inconclusive": bool(report.inconclusive),
+                },
             }
         ],
     }

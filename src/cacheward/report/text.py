@@ -48,12 +48,18 @@ def render_text(report: Report, *, color: bool = False) -> str:
             lines.append(f"    > {step}")
         lines.append(f"    fix: {f.remediation}")
         lines.append("")
+    gaps = set(report.inconclusive)
     for note in report.notes:
-        lines.append(f"note: {note}")
+        lines.append(f"{'not tested' if note in gaps else 'note'}: {note}")
     counts: dict[str, int] = {}
     for f in report.findings:
         counts[f.severity.value] = counts.get(f.severity.value, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no findings"
     stats = " ".join(f"{k}={v}" for k, v in report.stats.items())
     lines.append(f"cacheward {report.tool}: {len(report.findings)} finding(s) ({summary}). {stats}")
+    if report.inconclusive:
+        lines.append(
+            f"INCONCLUSIVE: {len(report.inconclusive)} thing(s) could not be tested"
+            " (the 'not tested' lines above); no findings there does not mean clean."
+        )
     return "\n".join(lines).rstrip() + "\n"

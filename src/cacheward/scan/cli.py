@@ -1,33 +1,226 @@
 """``cacheward scan``: the command-line front of the scanner.
 
-Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 usage or runtime error
-(including a scan in which no endpoint could be reached: that is not "clean").
+Exit codes (shared with ``check``, see :mod:`cacheward.report.output`): 0 clean, 1
+findings at or above ``--fail-on``, 2 usage or runtime error (including a scan in which
+no endpoint could be reached: that is not "clean"), 3 inconclusive (something could not
+be tested and nothing is at or above ``--fail-on``; ``--inconclusive-ok`` makes it 0).
 No key ever reaches stdout, stderr, ``--output`` or a log line in clear.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import re
 import sys
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any, NoReturn, TypeVar, cast
 
 import click
 
-from ..core.finding import Severity
-from ..report import Format, render
+from ..core.finding import Report, Severity
+from ..report import Format
+from ..report.output import Output, exit_code, output_options, write
+from ..report.output import fail as _fail_line
 from . import credential
-from .credential import CredentialError, Placement, RedactingFilter, Redactor
+from .credential import Credential, CredentialError, Placement, RedactingFilter, Redactor
 from .engine import Settings, scan_async
 from .progress import Silent, for_stream
-from .target import TargetError, endpoints
+from .target import Endpoint, TargetError, endpoints, parse_path_params
 
-_SEVERITIES = [s.value for s in Severity if s is not Severity.INFO]
+F = TypeVar("F", bound=Callable[..., object])
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+#: Headers ``--header`` may not set: framing is the client's, credentials the keys'.
+_NOT_REQUIRED = frozenset({"content-length", "transfer-encoding", "connection", "host"})
 
 
-def _fail(message: str, redact: Redactor | None = None) -> None:
-    click.echo(f"cacheward scan: error: {redact(message) if redact else message}", err=True)
-    sys.exit(2)
+def fail(message: str, redact: Callable[[str], str] = str) -> NoReturn:
+    _fail_line("scan", redact(message))
+
+
+def grouped(
+    name: str, build: Callable[..., object], *options: Callable[[F], F]
+) -> Callable[[F], F]:
+    """Declare ``options`` and hand the command one ``name`` argument instead: what
+    ``build`` makes of their values (each group decides one thing)."""
+
+    def decorate(func: F) -> F:
+        own: list[str] = []
+
+        @functools.wraps(func)
+        def command(**kwargs: Any) -> object:
+            kwargs[name] = build(**{k: kwargs.pop(k) for k in own})
+            return func(**kwargs)
+
+        wrapped: Any = command
+        before = len(getattr(command, "__click_params__", []))
+        for option in reversed(options):
+            wrapped = option(wrapped)
+        own.extend(p.name for p in wrapped.__click_params__[before:] if p.name)
+        return cast(F, wrapped)
+
+    return decorate
+
+
+def _credentials(
+    keys: tuple[str, ...],
+    key_header: str,
+    key_bearer: bool,
+    key_query: str | None,
+    key_cookie: str | None,
+    low: tuple[str, ...],
+) -> list[Credential]:
+    """The principals: ``--key`` (or the environment); none is a public-target scan."""
+    if sum((key_bearer, key_query is not None, key_cookie is not None)) > 1:
+        fail("--key-bearer, --key-query and --key-cookie are exclusive")
+    try:
+        pairs = credential.parse_pairs(keys) if keys else credential.from_env()
+        placement = (
+            Placement.BEARER
+            if key_bearer
+            else Placement.QUERY
+            if key_query
+            else Placement.COOKIE
+            if key_cookie
+            else Placement.HEADER
+        )
+        return credential.build(
+            pairs,
+            placement=placement,
+            header=key_header,
+            query=key_query or "api_key",
+            cookie=key_cookie or "session",
+            low=low,
+        )
+    except CredentialError as exc:
+        fail(str(exc))
+
+
+_credential_options = grouped(
+    "creds",
+    _credentials,
+    click.option(
+        "--key",
+        "keys",
+        multiple=True,
+        metavar="NAME=KEY",
+        help=f"A principal's key (repeatable; or ${credential.ENV_KEYS}). None: scan a"
+        " public API as an anonymous caller (the cross-key checks are skipped).",
+    ),
+    click.option(
+        "--key-header", default="X-API-Key", show_default=True, help="Header that carries the key."
+    ),
+    click.option("--key-bearer", is_flag=True, help="Send the key as Authorization: Bearer."),
+    click.option(
+        "--key-query", default=None, metavar="NAME", help="Send the key as a query parameter."
+    ),
+    click.option(
+        "--key-cookie",
+        default=None,
+        metavar="NAME",
+        help="Send the key as cookie NAME (a session cookie), in the one Cookie header.",
+    ),
+    click.option(
+        "--low-key",
+        "low",
+        multiple=True,
+        metavar="NAME",
+        help="A principal that must NOT read these URLs.",
+    ),
+)
+
+
+def parse_headers(items: Sequence[str], creds: Sequence[Credential]) -> tuple[tuple[str, str], ...]:
+    """``Name: value`` strings (``--header``) to pairs; the header a key travels in, and
+    framing headers, are refused (errors never echo a value)."""
+    taken = {(c.credential_header or "").lower() for c in creds} - {"", "cookie"}
+    out: list[tuple[str, str]] = []
+    for i, item in enumerate(items, 1):
+        name, sep, value = item.partition(":")
+        name = name.strip()
+        if not sep or not _HEADER_NAME.match(name) or "\n" in value or "\r" in value:
+            fail(f"--header #{i} is not 'Name: value'")
+        if name.lower() in _NOT_REQUIRED or name.lower() in taken:
+            fail(f"--header #{i}: {name} cannot be set with --header")
+        out.append((name, value.strip()))
+    return tuple(out)
+
+
+def _settings(
+    concurrency: int, rate: float, budget: int, timeout: float, aggressive: bool
+) -> Settings:
+    return Settings(concurrency, rate, budget, timeout, aggressive)
+
+
+_limit_options = grouped(
+    "settings",
+    _settings,
+    click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True),
+    click.option(
+        "--rate",
+        type=click.FloatRange(0),
+        default=50.0,
+        show_default=True,
+        help="Requests per second, all endpoints (0: unlimited).",
+    ),
+    click.option(
+        "--budget",
+        type=click.IntRange(10),
+        default=400,
+        show_default=True,
+        help="Requests per endpoint.",
+    ),
+    click.option(
+        "--timeout",
+        type=click.FloatRange(0.1),
+        default=10.0,
+        show_default=True,
+        help="Seconds per request.",
+    ),
+    click.option(
+        "--aggressive",
+        is_flag=True,
+        help="Also try unsafe methods (POST, PUT, PATCH, DELETE) in overrides.",
+    ),
+)
+
+
+def _targets(
+    urls: Sequence[str], spec: str | None, path_params: Sequence[str], redact: Redactor
+) -> tuple[list[Endpoint], list[str]]:
+    """The endpoints, and the notes on spec operations that will not be scanned."""
+    try:
+        found, skipped = endpoints(urls, spec, parse_path_params(path_params))
+    except TargetError as exc:
+        fail(str(exc), redact)
+    if not found:
+        fail("no endpoints to scan" + (f" ({skipped[0]})" if skipped else ""), redact)
+    return found, skipped
+
+
+def _log_to_stderr(redact: Redactor) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter(redact))
+    logger = logging.getLogger("cacheward.scan")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+
+def _run(
+    targets: list[Endpoint],
+    creds: list[Credential],
+    settings: Settings,
+    skipped: list[str],
+    out: Output,
+) -> Report:
+    redact = Redactor(creds)
+    progress = for_stream(sys.stderr) if out.path or out.fmt is Format.TEXT else Silent()
+    try:
+        return asyncio.run(scan_async(targets, creds, settings, progress=progress, gaps=skipped))
+    except Exception as exc:  # noqa: BLE001 - any crash is exit 2, never a traceback with a key
+        fail(f"{type(exc).__name__}: {exc}", redact)
 
 
 @click.command("scan", context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,136 +229,58 @@ def _fail(message: str, redact: Redactor | None = None) -> None:
     "--openapi",
     "spec",
     type=click.Path(exists=True, dir_okay=False),
-    help="OpenAPI JSON/YAML; URL is then the base.",
+    help="OpenAPI 3 or Swagger 2, JSON or YAML; URL is then the base (the spec's servers"
+    " or basePath path is added to it).",
 )
 @click.option(
-    "--key",
-    "keys",
+    "--path-param",
+    "path_params",
     multiple=True,
-    metavar="NAME=KEY",
-    help=f"A principal's key (repeatable; or ${credential.ENV_KEYS}).",
+    metavar="NAME=VALUE",
+    help="With --openapi: a value for path parameter NAME (repeatable; wins over the"
+    " spec's examples).",
 )
+@_credential_options
 @click.option(
-    "--key-header", default="X-API-Key", show_default=True, help="Header that carries the key."
-)
-@click.option("--key-bearer", is_flag=True, help="Send the key as Authorization: Bearer.")
-@click.option(
-    "--key-query", default=None, metavar="NAME", help="Send the key as a query parameter."
-)
-@click.option(
-    "--low-key",
-    "low",
+    "--header",
+    "headers",
     multiple=True,
-    metavar="NAME",
-    help="A principal that must NOT read these URLs.",
+    metavar="'NAME: VALUE'",
+    help="A header the API requires, sent on every request (repeatable; Cookie values"
+    " merge into the one Cookie header).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice([f.value for f in Format]),
-    default="text",
-    show_default=True,
-)
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, writable=True),
-    help="Write the report here (default stdout).",
-)
-@click.option("--fail-on", type=click.Choice(_SEVERITIES), default="low", show_default=True)
-@click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True)
-@click.option(
-    "--rate",
-    type=click.FloatRange(0),
-    default=50.0,
-    show_default=True,
-    help="Requests per second, all endpoints (0: unlimited).",
-)
-@click.option(
-    "--budget",
-    type=click.IntRange(10),
-    default=400,
-    show_default=True,
-    help="Requests per endpoint.",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(0.1),
-    default=10.0,
-    show_default=True,
-    help="Seconds per request.",
-)
-@click.option(
-    "--aggressive",
-    is_flag=True,
-    help="Also try unsafe methods (POST, PUT, PATCH, DELETE) in overrides.",
-)
+@output_options(fail_on=Severity.LOW)
+@_limit_options
 @click.option("-v", "--verbose", is_flag=True, help="Log every request (redacted) to stderr.")
 def scan_command(
     urls: tuple[str, ...],
     spec: str | None,
-    keys: tuple[str, ...],
-    key_header: str,
-    key_bearer: bool,
-    key_query: str | None,
-    low: tuple[str, ...],
-    fmt: str,
-    output: str | None,
-    fail_on: str,
-    concurrency: int,
-    rate: float,
-    budget: int,
-    timeout: float,
-    aggressive: bool,
+    path_params: tuple[str, ...],
+    creds: list[Credential],
+    headers: tuple[str, ...],
+    settings: Settings,
     verbose: bool,
+    out: Output,
 ) -> None:
     """Probe a running API for cache poisoning and cross-key leakage.
 
     Every probe carries its own cache buster (query, else a Vary header or a cookie);
     where none busts, only a read-only cross-key check runs and nothing is poisoned.
+    No cookie jar: a Set-Cookie is never replayed.
+
+    Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or runtime error,
+    3 inconclusive: nothing at or above --fail-on, but something could not be tested
+    (an endpoint no buster busts, a spent budget, a result to check by hand; see the
+    "not tested" notes). --inconclusive-ok makes 3 an exit 0.
     """
-    if key_bearer and key_query:
-        _fail("--key-bearer and --key-query are exclusive")
-    try:
-        pairs = credential.parse_pairs(keys) if keys else credential.from_env()
-    except CredentialError as exc:
-        _fail(str(exc))
-    placement = (
-        Placement.BEARER if key_bearer else Placement.QUERY if key_query else Placement.HEADER
-    )
-    try:
-        creds = credential.build(
-            pairs, placement=placement, header=key_header, query=key_query or "api_key", low=low
-        )
-    except CredentialError as exc:
-        _fail(str(exc))
     redact = Redactor(creds)
-    if not creds:
-        _fail(f"no keys: pass --key NAME=KEY or set {credential.ENV_KEYS}")
-    try:
-        targets, notes = endpoints(urls, spec)
-    except TargetError as exc:
-        _fail(str(exc), redact)
-    if not targets:
-        _fail("no endpoints to scan")
+    settings = replace(settings, headers=parse_headers(headers, creds))
+    targets, skipped = _targets(urls, spec, path_params, redact)
     if verbose:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.addFilter(RedactingFilter(redact))
-        logger = logging.getLogger("cacheward.scan")
-        logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG)
-    settings = Settings(concurrency, rate, budget, timeout, aggressive)
-    progress = for_stream(sys.stderr) if output or fmt == "text" else Silent()
-    try:
-        report = asyncio.run(scan_async(targets, creds, settings, progress=progress, notes=notes))
-    except Exception as exc:  # noqa: BLE001 - any crash is exit 2, never a traceback with a key
-        _fail(f"{type(exc).__name__}: {exc}", redact)
-    text = redact(
-        render(report, Format(fmt), color=fmt == "text" and not output and sys.stdout.isatty())
-    )
-    if output:
-        Path(output).write_text(text, encoding="utf-8")
-    else:
-        click.echo(text, nl=False)
+        _log_to_stderr(redact)
+    out.preflight("scan")
+    report = _run(targets, creds, settings, skipped, out)
+    write(report, out, "scan", redact)
     if report.stats.get("endpoints_scanned") == 0:
-        _fail("no endpoint could be scanned (see the notes)")
-    sys.exit(1 if report.at_or_above(Severity(fail_on)) else 0)
+        fail("no endpoint could be scanned (see the notes)")
+    sys.exit(exit_code(report, out))

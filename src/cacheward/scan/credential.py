@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from urllib.parse import quote
 
@@ -30,6 +30,10 @@ class Placement(Enum):
     HEADER = "header"
     BEARER = "bearer"
     QUERY = "query"
+    #: in a cookie of the one ``Cookie`` header, beside any other cookie a request sends
+    COOKIE = "cookie"
+    #: nowhere: the anonymous principal of a scan given no keys
+    NONE = "none"
 
 
 def mask(key: str) -> str:
@@ -53,6 +57,7 @@ class Credential:
     :param header: header name for :attr:`Placement.HEADER`.
     :param query: parameter name for :attr:`Placement.QUERY`.
     :param low: a ``--low-key`` principal, expected to be denied.
+    :param cookie: cookie name for :attr:`Placement.COOKIE` (a session cookie).
 
     .. versionadded:: 0.1
     """
@@ -63,9 +68,15 @@ class Credential:
     header: str = "X-API-Key"
     query: str = "api_key"
     low: bool = False
+    cookie: str = "session"
 
     def __str__(self) -> str:
-        return f"{self.name}={mask(self.key)}"
+        return self.name if self.keyless else f"{self.name}={mask(self.key)}"
+
+    @property
+    def keyless(self) -> bool:
+        """The anonymous principal of a scan with no keys (sends no credential)."""
+        return self.placement is Placement.NONE
 
     def __repr__(self) -> str:
         return f"Credential({self})"
@@ -75,19 +86,31 @@ class Credential:
         return quote(self.key, safe="")
 
     def name_for(self, placement: Placement) -> str:
-        """The header or parameter name used for ``placement``."""
+        """The header, parameter or cookie name used for ``placement``."""
         if placement is Placement.QUERY:
             return self.query
         if placement is Placement.BEARER:
             return "Authorization"
+        if placement is Placement.COOKIE:
+            return f"Cookie {self.cookie}"
         return self.header
 
     @property
     def credential_header(self) -> str | None:
         """The request header a cache must vary on, if the key travels in one."""
-        if self.placement is Placement.QUERY:
+        if self.placement in (Placement.QUERY, Placement.NONE):
             return None
+        if self.placement is Placement.COOKIE:
+            return "Cookie"
         return self.name_for(self.placement)
+
+    def with_key(self, name: str, key: str, *, low: bool = False) -> Credential:
+        """Another principal whose key travels the same way as this one's."""
+        return replace(self, name=name, key=key, low=low)
+
+
+#: The principal of a scan given no keys: sends no credential at all.
+ANONYMOUS = Credential("anonymous", "", Placement.NONE)
 
 
 def parse_pairs(items: Iterable[str]) -> list[tuple[str, str]]:
@@ -118,6 +141,7 @@ def build(
     header: str = "X-API-Key",
     query: str = "api_key",
     low: Iterable[str] = (),
+    cookie: str = "session",
 ) -> list[Credential]:
     """Credentials in the given order.
 
@@ -126,13 +150,17 @@ def build(
     :param header: the key header for :attr:`Placement.HEADER`.
     :param query: the key parameter for :attr:`Placement.QUERY`.
     :param low: names of principals that must be denied (``--low-key``).
+    :param cookie: the cookie name for :attr:`Placement.COOKIE`.
     :raises CredentialError: a ``low`` name that names no key.
     """
     low_names = set(low)
     unknown = low_names - {n for n, _ in pairs}
     if unknown:
         raise CredentialError(f"--low-key names no --key: {', '.join(sorted(unknown))}")
-    return [Credential(n, k, placement, header, query, low=n in low_names) for n, k in pairs]
+    return [
+        Credential(n, k, placement, header, query, low=n in low_names, cookie=cookie)
+        for n, k in pairs
+    ]
 
 
 class Redactor:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 import httpx
 
@@ -13,13 +14,16 @@ from .. import __version__
 from ..core.finding import Finding, Report
 from .buster import carried
 from .context import BusterState, Options, ProbeContext
-from .credential import Credential, Redactor, redacted_logs
+from .credential import ANONYMOUS, Credential, Redactor, redacted_logs
 from .detect import setup
+from .exchange import ProbeRequest, ProbeResponse, new_client
 from .identity import Identities, learn
-from .probes import PROBES, ProbeSpec, crosskey_unbusted
+from .probes import PROBES, crosskey_unbusted
 from .progress import Progress, Silent
 from .runner import Budget, BudgetExceeded, Sender, drive
 from .target import Endpoint
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,8 @@ class Settings:
     :param budget: requests per endpoint, setup included.
     :param timeout: seconds per request.
     :param aggressive: also send unsafe methods as override values.
+    :param headers: headers the API requires, sent on every request (``--header``);
+        a probe's own value for one of them wins, and ``Cookie`` values are merged.
     """
 
     concurrency: int = 8
@@ -38,60 +44,102 @@ class Settings:
     budget: int = 400
     timeout: float = 10.0
     aggressive: bool = False
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+#: Probes that need a real key: with no ``--key`` they have nothing to protect or leak.
+KEYED_PROBES = frozenset({"cross-key", "key-in-url", "cacheable-authenticated"})
+NO_KEYS_NOTE = (
+    "no keys given: scanned as an anonymous caller; the cross-key checks (cross-key-leak,"
+    " anonymous-cache-leak, auth-after-cache, key-in-url, cacheable-authenticated) were"
+    " skipped; pass two or more --key to run them"
+)
+FEW_KEYS_NOTE = "fewer than two allowed keys: cross-key-leak was not tested"
 
 
 @dataclass
 class _Outcome:
-    findings: list[Finding]
-    notes: list[str]
-    requests: int
+    """One endpoint's result. ``gaps`` are the notes (also in ``notes``) that name
+    something this endpoint set out to test and could not: they make the scan
+    inconclusive."""
+
+    endpoint: Endpoint
+    budget: Budget
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    gaps: list[str] = field(default_factory=list)
     scanned: bool = True
     ctx: ProbeContext | None = None
-    budget: Budget | None = None
+
+    @property
+    def requests(self) -> int:
+        return self.budget.used
+
+    def gap(self, note: str) -> None:
+        self.notes.append(note)
+        self.gaps.append(note)
+
+
+async def _attempt(
+    out: _Outcome,
+    label: str,
+    gen: Generator[ProbeRequest, ProbeResponse, T],
+    sender: Sender,
+    *,
+    lead: str = "",
+) -> T | None:
+    """Drive ``gen`` within the endpoint's budget; the one place where a spent budget or
+    an HTTP error stops a step, leaving a note that makes the scan inconclusive."""
+    try:
+        return await drive(gen, sender, out.budget)
+    except BudgetExceeded:
+        why = f"request budget ({out.budget.limit}) ran out in {label}"
+    except httpx.HTTPError as exc:
+        why = f"{label} stopped: {type(exc).__name__}: {exc}"
+    out.gap(f"{out.endpoint}: {lead}{why}")
+    return None
 
 
 async def _endpoint(
     endpoint: Endpoint, creds: list[Credential], settings: Settings, sender: Sender
 ) -> _Outcome:
     ctx = ProbeContext(endpoint, creds, Options(aggressive=settings.aggressive))
-    budget = Budget(settings.budget)
-    notes: list[str] = []
-    try:
-        notes += await drive(setup(ctx), sender, budget)
-    except BudgetExceeded:
-        return _Outcome([], [f"{endpoint}: budget exhausted during setup"], budget.used, False)
-    except httpx.HTTPError as exc:
-        note = f"{endpoint}: not scanned: {type(exc).__name__}: {exc}"
-        return _Outcome([], [note], budget.used, False)
-
-    async def run(spec: ProbeSpec) -> list[Finding]:
-        try:
-            return await drive(carried(spec.run(ctx), ctx.carrier), sender, budget)
-        except BudgetExceeded:
-            notes.append(f"{endpoint}: request budget ({budget.limit}) ran out in {spec.name}")
-        except httpx.HTTPError as exc:
-            notes.append(f"{endpoint}: {spec.name} stopped: {type(exc).__name__}: {exc}")
-        return []
-
-    specs = [s for s in PROBES if not s.active or ctx.buster is BusterState.WORKS]
-    results = await asyncio.gather(*(run(s) for s in specs))
-    return _Outcome([f for r in results for f in r], notes, budget.used, True, ctx, budget)
+    out = _Outcome(endpoint, Budget(settings.budget), ctx=ctx)
+    notes = await _attempt(out, "setup", setup(ctx), sender, lead="not scanned: ")
+    if notes is None:
+        out.scanned, out.ctx = False, None
+        return out
+    # Setup's notes say which buster carries the probes; without a working one the
+    # active checks are skipped, which leaves this endpoint untested for poisoning.
+    busted = ctx.buster is BusterState.WORKS
+    for note in notes:
+        if busted:
+            out.notes.append(note)
+        else:
+            out.gap(note)
+    keyless = all(c.keyless for c in creds)
+    specs = [
+        s for s in PROBES if (busted or not s.active) and not (keyless and s.name in KEYED_PROBES)
+    ]
+    results = await asyncio.gather(
+        *(_attempt(out, s.name, carried(s.run(ctx), ctx.carrier), sender) for s in specs)
+    )
+    out.findings += [f for r in results for f in r or ()]
+    return out
 
 
 async def _unbusted(out: _Outcome, ids: Identities, sender: Sender) -> None:
     """The read-only cross-key probe, for an endpoint no buster busts (second phase,
-    once every bustable endpoint has taught us what each principal's data looks like)."""
-    ctx, budget = out.ctx, out.budget
-    if ctx is None or budget is None or ctx.buster is BusterState.WORKS or not out.scanned:
+    once every bustable endpoint has taught us what each principal's data looks like).
+    The notes probes leave say what they could not prove: each is a gap."""
+    ctx = out.ctx
+    if ctx is None:
         return
-    try:
-        out.findings += await drive(crosskey_unbusted.probe(ctx, ids), sender, budget)
-    except BudgetExceeded:
-        out.notes.append(f"{ctx.endpoint}: request budget ({budget.limit}) ran out in cross-key")
-    except httpx.HTTPError as exc:
-        out.notes.append(f"{ctx.endpoint}: cross-key stopped: {type(exc).__name__}: {exc}")
-    out.notes += ctx.notes
-    out.requests = budget.used
+    if ctx.buster is not BusterState.WORKS and not all(c.keyless for c in ctx.creds):
+        found = await _attempt(out, "cross-key", crosskey_unbusted.probe(ctx, ids), sender)
+        out.findings += found or []
+    for note in ctx.notes:
+        out.gap(note)
 
 
 async def scan_async(
@@ -102,18 +150,24 @@ async def scan_async(
     transport: httpx.AsyncBaseTransport | None = None,
     progress: Progress | None = None,
     notes: Sequence[str] = (),
+    gaps: Sequence[str] = (),
 ) -> Report:
     """Scan ``endpoints`` as ``creds`` and return the report (keys already masked).
 
     :param endpoints: what to probe; every request adds its own cache buster.
-    :param creds: principals, the first allowed one being the victim probes try to leak.
+    :param creds: principals, the first allowed one being the victim probes try to leak;
+        none: the endpoints are public, scanned as an anonymous caller, and the checks
+        that need a key are skipped (a note says so).
     :param settings: concurrency, rate, per-endpoint budget, timeout, aggressiveness.
     :param transport: an httpx transport (tests pass an in-process one).
     :param progress: where to report progress (default: nowhere).
-    :param notes: notes to carry into the report (e.g. skipped OpenAPI operations).
+    :param notes: notes to carry into the report.
+    :param gaps: notes on what was not tested (e.g. skipped OpenAPI operations): they
+        make the report :attr:`~cacheward.core.finding.Report.inconclusive`.
 
     .. versionadded:: 0.1
     """
+    creds = list(creds) or [ANONYMOUS]
     redact = Redactor(creds)
     progress = progress or Silent()
     progress.start(len(endpoints))
@@ -122,7 +176,8 @@ async def scan_async(
         outcomes = await _run(endpoints, creds, settings, transport, progress, redact)
     progress.close()
     elapsed = time.monotonic() - start
-    return _report(endpoints, creds, outcomes, notes, elapsed, redact)
+    carried = (tuple(notes) + tuple(gaps), tuple(gaps))
+    return _report(endpoints, creds, outcomes, carried, elapsed, redact)
 
 
 async def _run(
@@ -133,9 +188,7 @@ async def _run(
     progress: Progress,
     redact: Redactor,
 ) -> list[_Outcome]:
-    async with httpx.AsyncClient(
-        transport=transport, timeout=settings.timeout, follow_redirects=False
-    ) as client:
+    async with new_client(transport, settings.timeout, settings.headers) as client:
         sender = Sender(client, redact=redact, concurrency=settings.concurrency, rate=settings.rate)
 
         async def one(e: Endpoint) -> _Outcome:
@@ -153,14 +206,17 @@ def _report(
     endpoints: Sequence[Endpoint],
     creds: list[Credential],
     outcomes: list[_Outcome],
-    notes: Sequence[str],
+    carried: tuple[tuple[str, ...], tuple[str, ...]],
     elapsed: float,
     redact: Redactor,
 ) -> Report:
-    all_notes = list(notes)
-    if len([c for c in creds if not c.low]) < 2:
-        all_notes.append("fewer than two allowed keys: cross-key-leak was not tested")
+    all_notes, gap_notes = list(carried[0]), carried[1]
+    if all(c.keyless for c in creds):
+        all_notes.append(NO_KEYS_NOTE)
+    elif len([c for c in creds if not c.low]) < 2:
+        all_notes.append(FEW_KEYS_NOTE)
     all_notes += [n for o in outcomes for n in o.notes]
+    gaps = [*gap_notes, *(n for o in outcomes for n in o.gaps)]
     findings = sorted((f for o in outcomes for f in o.findings), key=lambda f: (f.url or "", f.id))
     per = [o.requests for o in outcomes]
     stats = {
@@ -178,6 +234,7 @@ def _report(
         findings=tuple(findings),
         stats=stats,
         notes=tuple(redact(n) for n in all_notes),
+        inconclusive=tuple(redact(n) for n in gaps),
     )
 
 

@@ -8,8 +8,10 @@ tests, with :class:`httpx.MockTransport`) and under the async runner.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
+from http.cookiejar import Cookie, CookieJar
+from typing import Any
 
 import httpx
 
@@ -69,10 +71,47 @@ class ProbeResponse:
         return cls(resp.status_code, headers, resp.content)
 
 
+class NoCookieJar(CookieJar):
+    """A cookie jar that keeps nothing: a ``Set-Cookie`` is never replayed.
+
+    Each request carries exactly what its probe sets. A jar would send one endpoint's
+    cookie on every later request, and then a stock Varnish passes every request (it
+    caches nothing that carries a ``Cookie``) or a VCL keys on it: real leaks vanish.
+    """
+
+    def set_cookie(self, cookie: Cookie) -> None:
+        pass
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        pass
+
+
+def new_client(
+    transport: httpx.AsyncBaseTransport | None,
+    timeout: float,
+    headers: Sequence[tuple[str, str]] = (),
+) -> httpx.AsyncClient:
+    """The scan's one client: no cookie jar, no redirects followed, ``headers`` (the
+    API's required ones, ``--header``) on every request."""
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=timeout,
+        follow_redirects=False,
+        headers=list(headers),
+        cookies=NoCookieJar(),
+    )
+
+
 def build_request(client: httpx.Client | httpx.AsyncClient, req: ProbeRequest) -> httpx.Request:
-    """The httpx request for ``req``, with its credential applied."""
+    """The httpx request for ``req``, with its credential applied.
+
+    Every cookie (the client's required ones, the probe's buster, a cookie credential)
+    travels in the one ``Cookie`` header: a second ``Cookie`` header is not one list of
+    cookies to every server, and a session cookie beside it may be lost.
+    """
     headers = list(req.headers)
     url = req.url
+    cookies = client.headers.get_list("cookie")
     if req.cred is not None:
         placement = req.placement or req.cred.placement
         if placement is Placement.QUERY:
@@ -82,8 +121,14 @@ def build_request(client: httpx.Client | httpx.AsyncClient, req: ProbeRequest) -
             )
         elif placement is Placement.BEARER:
             headers.append(("Authorization", f"Bearer {req.cred.key}"))
-        else:
+        elif placement is Placement.COOKIE:
+            cookies.append(f"{req.cred.cookie}={req.cred.key}")
+        elif placement is Placement.HEADER:
             headers.append((req.cred.header, req.cred.key))
+    cookies += [v for k, v in headers if k.lower() == "cookie"]
+    headers = [(k, v) for k, v in headers if k.lower() != "cookie"]
+    if cookies:
+        headers.append(("Cookie", "; ".join(cookies)))
     return client.build_request(req.method, url, headers=headers, content=req.content)
 
 

@@ -22,7 +22,7 @@ def probe(ctx: ProbeContext) -> Probe:
     a = ctx.primary
     if not ctx.authenticated:
         return []
-    invalid = Credential("invalid", INVALID_KEY, a.placement, a.header, a.query)
+    invalid = a.with_key("invalid", INVALID_KEY)
     warmers: list[Credential | None] = [None, invalid, *[c for c in ctx.creds if c.low]]
     out: list[Finding] = []
     for warmer in warmers:
