@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -129,3 +130,49 @@ def test_newer_syntax_note_names_the_python(runner: CliRunner, tmp_path: Path) -
     result = runner.invoke(main, ["check", str(tmp_path)])
     assert "new.py:2: not checked, Python 3." in result.output
     assert "PEP 695" in result.output
+
+
+def _crashing_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broken plugin: it raises while looking at the first view it meets."""
+    from cacheward.check.registry import RULES, Rule, all_rules
+    from cacheward.core.finding import Confidence, Severity
+
+    all_rules()
+
+    def broken(model: Any) -> Any:
+        for view in model.views:
+            raise KeyError(f"no such thing in {view.func.name}")
+        raise RuntimeError("no views")
+        yield  # pragma: no cover
+
+    monkeypatch.setitem(
+        RULES, "zz-broken", Rule("zz-broken", Severity.HIGH, Confidence.LOW, None, "t", "f", broken)
+    )
+
+
+def test_a_crashing_rule_is_a_note_and_the_run_goes_on(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _crashing_rule(monkeypatch)
+    result = runner.invoke(
+        main, ["check", str(FIXTURES / "httpauth_documented"), "--format", "json"]
+    )
+    assert result.exit_code == 1, result.output  # the other rules' findings still count
+    doc = json.loads(result.stdout)
+    assert "cache-outside-auth" in {f["id"] for f in doc["findings"]}
+    (note,) = doc["inconclusive"]
+    assert note.startswith("rule zz-broken crashed on ") and "httpauth_documented/app.py" in note
+    assert "KeyError" in note and note in doc["notes"]
+    assert doc["stats"]["rules_crashed"] == 1
+    assert "Traceback" not in result.output
+
+
+def test_a_crash_with_nothing_found_is_inconclusive_exit_3(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _crashing_rule(monkeypatch)
+    clean = str(FIXTURES / "realworld")
+    result = runner.invoke(main, ["check", clean])
+    assert result.exit_code == 3, result.output
+    assert "not tested: rule zz-broken crashed" in result.stdout
+    assert runner.invoke(main, ["check", clean, "--inconclusive-ok"]).exit_code == 0

@@ -105,7 +105,17 @@ def test_fixed_twin_exits_clean(
 @pytest.mark.parametrize(
     "argv",
     [
-        ["scan", "http://127.0.0.1:9/x"],  # no keys
+        [
+            "scan",
+            "http://127.0.0.1:9/x",
+            "--key",
+            f"a={ALICE}",
+            "--key-cookie",
+            "s",
+            "--key-bearer",
+        ],
+        ["scan", "http://127.0.0.1:9/x", "--key", f"a={ALICE}", "--path-param", "id=1"],
+        ["scan", "http://127.0.0.1:9/x", "--key", f"a={ALICE}", "--fail-on", "severe"],
         ["scan", "not-a-url", "--key", f"a={ALICE}"],
         ["scan", "http://127.0.0.1:9/x", "--key", f"{ALICE}"],  # not NAME=KEY
         ["scan", "http://127.0.0.1:9/x", "--key", f"a={ALICE}", "--low-key", "zed"],

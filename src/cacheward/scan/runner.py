@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -29,22 +29,34 @@ class BudgetExceeded(Exception):
 
 
 class RateLimiter:
-    """Spaces request starts ``1 / rate`` seconds apart (``rate <= 0``: unlimited)."""
+    """Spaces request starts ``1 / rate`` seconds apart (``rate <= 0``: unlimited).
 
-    def __init__(self, rate: float) -> None:
+    :param clock: the monotonic clock read (tests pass one they advance).
+    :param sleep: how to wait (tests pass one that advances their clock).
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._interval = 1.0 / rate if rate > 0 else 0.0
         self._next = 0.0
         self._lock = asyncio.Lock()
+        self._clock = clock
+        self._sleep = sleep
 
     async def wait(self) -> None:
         if not self._interval:
             return
         async with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             delay = self._next - now
             self._next = max(now, self._next) + self._interval
         if delay > 0:
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
 
 
 @dataclass
