@@ -220,7 +220,7 @@ def test_no_raw_key_in_logs_reports_or_errors(
                 ["scan", *scan, "--rate", "0", "--budget", "60", "-v", "--format", fmt]
                 + ["--output", str(out)],
             )
-            assert result.exit_code in (0, 1), result.output
+            assert result.exit_code in (0, 1, 3), result.output  # 3: inconclusive
             texts += [result.stdout, result.stderr, out.read_text(encoding="utf-8")]
             if result.exception and not isinstance(result.exception, SystemExit):
                 texts.append("".join(traceback.format_exception(result.exception)))

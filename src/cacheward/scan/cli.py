@@ -154,31 +154,17 @@ def _settings(
     return Settings(concurrency, rate, budget, timeout, aggressive)
 
 
+def _limit(name: str, kind: Any, default: float, help: str) -> Callable[[F], F]:
+    return click.option(name, type=kind, default=default, show_default=True, help=help)
+
+
 _limit_options = grouped(
     "settings",
     _settings,
-    click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True),
-    click.option(
-        "--rate",
-        type=click.FloatRange(0),
-        default=50.0,
-        show_default=True,
-        help="Requests per second, all endpoints (0: unlimited).",
-    ),
-    click.option(
-        "--budget",
-        type=click.IntRange(10),
-        default=400,
-        show_default=True,
-        help="Requests per endpoint.",
-    ),
-    click.option(
-        "--timeout",
-        type=click.FloatRange(0.1),
-        default=10.0,
-        show_default=True,
-        help="Seconds per request.",
-    ),
+    _limit("--concurrency", click.IntRange(1, 256), 8, "Requests in flight at once."),
+    _limit("--rate", click.FloatRange(0), 50.0, "Requests per second, all endpoints (0: none)."),
+    _limit("--budget", click.IntRange(10), 400, "Requests per endpoint."),
+    _limit("--timeout", click.FloatRange(0.1), 10.0, "Seconds per request."),
     click.option(
         "--aggressive",
         is_flag=True,
