@@ -15,7 +15,8 @@ from .scan.cli import scan_command
 def main() -> None:
     """Prove and keep response caching safe for APIs with API keys.
 
-    Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or runtime error.
+    Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or runtime error,
+    3 inconclusive (something could not be tested; --inconclusive-ok makes it 0).
     """
 
 
