@@ -38,5 +38,7 @@ def check_command(paths: tuple[Path, ...], exclude: tuple[str, ...], out: Output
         report = check_paths(paths, exclude=exclude)
     except CachewardError as exc:
         fail("check", str(exc))
+    except Exception as exc:  # noqa: BLE001 - exit 2 and one line, never 1 and a traceback
+        fail("check", f"internal error: {type(exc).__name__}: {exc} (please report this)")
     write(report, out, "check")
     sys.exit(exit_code(report, out))

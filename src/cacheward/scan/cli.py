@@ -205,6 +205,8 @@ def _run(
     progress = for_stream(sys.stderr) if out.path or out.fmt is Format.TEXT else Silent()
     try:
         return asyncio.run(scan_async(targets, creds, settings, progress=progress, gaps=skipped))
+    except KeyboardInterrupt:
+        fail("interrupted: no report written")
     except Exception as exc:  # noqa: BLE001 - any crash is exit 2, never a traceback with a key
         fail(f"{type(exc).__name__}: {exc}", redact)
 

@@ -53,7 +53,11 @@ def from_urls(urls: Iterable[str]) -> list[Endpoint]:
 
 def load_spec(path: str | Path) -> Mapping[str, Any]:
     """Parse a JSON or YAML OpenAPI document (YAML is a superset, but JSON errors are clearer)."""
-    text = Path(path).read_text(encoding="utf-8")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
+        raise TargetError(f"cannot read {path}: {why or exc}") from None
     try:
         doc = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
