@@ -378,6 +378,8 @@ def test_swagger_2_base_path_and_openapi_3_servers() -> None:
         ({"url": "https://api.example.com/v1"}, "http://127.0.0.1:1/v1/me"),  # host ignored
         ({"url": "/v1/"}, "http://127.0.0.1:1/v1/me"),
         ({"url": "v1"}, "http://127.0.0.1:1/v1/me"),
+        ({"url": "./v1"}, "http://127.0.0.1:1/v1/me"),
+        ({"url": "//cdn.example.com/v2"}, "http://127.0.0.1:1/v2/me"),
         (
             {"url": "https://{env}.example.com/{ver}", "variables": {"ver": {"default": "v3"}}},
             "http://127.0.0.1:1/v3/me",

@@ -11,6 +11,7 @@ filled is skipped, and one note counts and names them, rather than scanned with 
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -129,7 +130,8 @@ def _server_path(doc: Mapping[str, Any], *holders: Mapping[str, Any]) -> str:
                     url = url.replace("{" + str(name) + "}", str(var["default"]))
             if "://" in url or url.startswith("//"):
                 url = urlsplit(url if "://" in url else "http:" + url).path
-            return "/" + url.strip("/") if url.strip("/") else ""
+            path = posixpath.normpath("/" + url.strip("/"))  # "./v1" and "v1/" are "/v1"
+            return "" if path == "/" else path
     base_path = doc.get("basePath")
     if isinstance(base_path, str) and base_path.strip("/"):
         return "/" + base_path.strip("/")
