@@ -130,16 +130,12 @@ async def _endpoint(
 
 async def _unbusted(out: _Outcome, ids: Identities, sender: Sender) -> None:
     """The read-only cross-key probe, for an endpoint no buster busts (second phase,
-    once every bustable endpoint has taught us what each principal's data looks like).
-    The notes probes leave say what they could not prove: each is a gap."""
+    once every bustable endpoint has taught us what each principal's data looks like)."""
     ctx = out.ctx
-    if ctx is None:
+    if ctx is None or ctx.buster is BusterState.WORKS or all(c.keyless for c in ctx.creds):
         return
-    if ctx.buster is not BusterState.WORKS and not all(c.keyless for c in ctx.creds):
-        found = await _attempt(out, "cross-key", crosskey_unbusted.probe(ctx, ids), sender)
-        out.findings += found or []
-    for note in ctx.notes:
-        out.gap(note)
+    found = await _attempt(out, "cross-key", crosskey_unbusted.probe(ctx, ids), sender)
+    out.findings += found or []
 
 
 async def scan_async(
@@ -199,6 +195,10 @@ async def _run(
         outcomes = list(await asyncio.gather(*(one(e) for e in endpoints)))
         ids = learn(o.ctx for o in outcomes if o.ctx is not None)
         await asyncio.gather(*(_unbusted(o, ids, sender) for o in outcomes))
+        for o in outcomes:  # what probes could not prove, once every phase has run
+            if o.ctx is not None:
+                for note in o.ctx.notes:
+                    o.gap(note)
         return outcomes
 
 

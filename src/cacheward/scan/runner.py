@@ -9,9 +9,10 @@ log line goes through the :class:`~cacheward.scan.credential.Redactor`.
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import logging
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -39,8 +40,8 @@ class RateLimiter:
         self,
         rate: float,
         *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: collections.abc.Callable[[], float] = time.monotonic,
+        sleep: collections.abc.Callable[[float], collections.abc.Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._interval = 1.0 / rate if rate > 0 else 0.0
         self._next = 0.0
