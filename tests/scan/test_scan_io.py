@@ -271,7 +271,7 @@ def test_dummy_keys_on_public_pages_make_no_cross_key_finding(serve: Serve) -> N
 
 
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,  # passes with the identity oracle (issue 15 A/E): drop this marker then
     reason="issue 15 A/E (the identity oracle): a public page cached by URL whose body is"
     " random on every miss reads as one dummy key's data served to the other",
 )
