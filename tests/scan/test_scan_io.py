@@ -505,3 +505,19 @@ def test_a_check_that_breaks_is_exit_2_not_findings(
         "cacheward check: error: internal error: RecursionError: maximum recursion depth"
         " exceeded (please report this)\n"
     )
+
+
+def test_a_scan_that_reached_nothing_is_a_failed_sarif_run() -> None:
+    res = CliRunner().invoke(
+        main,
+        ["scan", "http://127.0.0.1:9/x", "--key", f"a={ALICE}", "--timeout", "1"]
+        + ["--format", "sarif"],
+    )
+    assert res.exit_code == 2, res.output
+    (invocation,) = json.loads(res.stdout)["runs"][0]["invocations"]
+    assert invocation["executionSuccessful"] is False
+    texts = [n["message"]["text"] for n in invocation["toolExecutionNotifications"]]
+    assert any("not scanned" in t for t in texts)
+    assert res.stderr.endswith(
+        "cacheward scan: error: no endpoint could be scanned (see the notes)\n"
+    )
