@@ -7,9 +7,10 @@ What each proxy changes (observed, pinned below):
 - nginx and both CDN profiles store ``/v/public-cc`` (``public``) and ``/v/no-cc`` (no
   caching headers, stored through ``proxy_cache_valid``) whatever credential asked: the
   planted ``cacheable-authenticated`` becomes a real ``cross-key-leak`` and
-  ``anonymous-cache-leak`` at the proxy. Varnish's builtin VCL does the same for every
-  request without ``Cookie`` or ``Authorization`` (``/v/no-cc`` for its default 120 s);
-  the scanner saw it only once it stopped replaying ``/v/cookie``'s ``Set-Cookie``.
+  ``anonymous-cache-leak`` at the proxy. Varnish does too (its default TTL for a
+  response without caching headers), now that the scanner keeps no cookie jar: a
+  ``Set-Cookie`` from ``/v/cookie`` replayed on later requests made the builtin VCL
+  pass them all and hid these leaks.
 - Varnish does not forward the body of a GET to the app, so the planted ``fat-get`` bugs
   cannot be reached through it, and are rightly not reported.
 """
