@@ -18,8 +18,9 @@ So only values whose form is known are keyed; everything else is refused (fail c
 - any object with a ``__cache_key__()`` method, keyed by its class and what it returns.
 
 Every form carries its type, so ``1``, ``1.0``, ``True``, ``"1"`` and ``b"1"`` are five
-keys. Classes defined inside a function (``<locals>`` in their name) are refused: two of
-them may share a name.
+keys. A class is named by its module and qualified name: two classes made by one
+factory function share it (give their instances a ``__cache_key__`` that tells them
+apart).
 """
 
 from __future__ import annotations
@@ -54,14 +55,10 @@ def canonical(value: object, where: str = "memoize") -> bytes:
 
 
 def class_path(cls: type, where: str) -> str:
-    """``module.QualName`` of ``cls``; a class defined in a function is refused."""
+    """``module.QualName`` of ``cls``."""
     qualname = getattr(cls, "__qualname__", "")
-    if not qualname or "<locals>" in qualname or "<lambda>" in qualname:
-        raise UnkeyableArgument(
-            where,
-            qualname or repr(cls),
-            "it is defined inside a function, so another class may share its name",
-        )
+    if not qualname:
+        raise UnkeyableArgument(where, repr(cls), "it has no qualified name")
     return f"{cls.__module__}.{qualname}"
 
 

@@ -309,9 +309,11 @@ class Cacheward:
     def delete_memoized_for(
         self, principal: Principal | str, func: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> None:
-        """Delete ``principal``'s result of ``func`` for these arguments."""
+        """Delete ``principal``'s result of ``func`` for these arguments (exactly: with
+        none, the result of the call with none)."""
         memo = memoized_of(func)
-        _delete_memoized(_memo_state(), memo, args, kwargs, explicit_principal(principal))
+        who = explicit_principal(principal)
+        _delete_memoized(_memo_state(), memo, args, kwargs, who, exact=True)
 
     def stats(self, app: Flask | None = None) -> dict[str, Any]:
         """The guard's and the backend's counters."""

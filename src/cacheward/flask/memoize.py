@@ -44,6 +44,7 @@ from .valuestore import load, note_scope_read, parse_scope, parse_ttl, save, sco
 #: Attribute of a memoized wrapper that holds its :class:`Memoized`.
 MEMO_MARK = "__cacheward_memo__"
 
+_LOCAL = "\0memo:"
 #: The reads a memoized result's key covers, by scope.
 _KEYED: dict[Scope, frozenset[Kind]] = {
     Scope.PRINCIPAL: frozenset({Kind.PRINCIPAL, Kind.CREDENTIAL, Kind.TENANT}),
@@ -110,11 +111,10 @@ def _name_of(func: Callable[..., Any], name: str | None, source_check: bool) -> 
         found = name
     else:
         qualname = getattr(func, "__qualname__", "")
-        if not qualname or "<locals>" in qualname or "<lambda>" in qualname:
+        if not qualname or "<lambda>" in qualname:
             raise ConfigurationError(
-                f"{qualname or func!r}: a function defined inside another function (or a"
-                " lambda) may share its name with another one; give it"
-                " ward.memoize(name='...') or define it at module level"
+                f"{qualname or func!r}: a lambda has no name of its own to key its results"
+                " by; give it ward.memoize(name='...')"
             )
         found = f"{func.__module__}.{qualname}"
     if source_check:
@@ -255,10 +255,11 @@ def delete(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     who: Principal | None,
+    exact: bool = False,
 ) -> None:
-    """Delete one result (arguments given) or, with none, every result of ``memo`` (of
-    every principal: a tag purge)."""
-    if not args and not kwargs:
+    """Delete one result (arguments given, or ``exact``) or, with none, every result of
+    ``memo`` (of every principal: a tag purge)."""
+    if not args and not kwargs and not exact:
         state.backend.purge(tag=memo.tag)
         return
     if memo.scope is not Scope.SHARED and who is None:
@@ -289,8 +290,15 @@ class MemoRecorder(Recorder):
     ) -> None:
         super().__init__(credential_headers, environ)
         self.parent = parent
+        # The request's scheme and script root are keyed for a response but not for a
+        # memo: their reads, noted as reads of these pseudo headers, stay here.
+        for part in ("scheme", "prefix"):
+            self.rewrites.setdefault(part, _LOCAL + part)
 
     def add(self, kind: Kind, name: str = "") -> None:
+        if kind is Kind.HEADER and name.startswith(_LOCAL):
+            self.local(f"the request {name[len(_LOCAL) :]}")
+            return
         self.reads.add((kind, name))
         if self.parent is not None:
             self.parent.add(kind, name)
@@ -300,14 +308,6 @@ class MemoRecorder(Recorder):
 
     def local(self, what: str) -> None:
         self.reads.add((Kind.UNKNOWN, what))
-
-    def scheme(self) -> None:
-        super().scheme()
-        self.local("the request scheme")
-
-    def prefix(self) -> None:
-        super().prefix()
-        self.local("the script root")
 
 
 class MemoG(TrackedG):
