@@ -398,9 +398,10 @@ def test_a_shared_memo_in_a_cached_view_is_stored_with_it() -> None:
     c = app.test_client()
     first = c.get("/catalog/1", headers={"X-API-Key": keys["alice"]})
     assert first.headers["Cache-Status"] == "cacheward; fwd=miss; stored"
-    assert c.get("/catalog/1", headers={"X-API-Key": keys["bob"]}).headers[
-        "Cache-Status"
-    ] == "cacheward; hit"
+    assert (
+        c.get("/catalog/1", headers={"X-API-Key": keys["bob"]}).headers["Cache-Status"]
+        == "cacheward; hit"
+    )
     assert runs == [1]
 
 

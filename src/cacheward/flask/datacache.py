@@ -75,8 +75,11 @@ class DataCache:
                     f"ward.data with scope={scope.value!r} needs a principal: use it in a"
                     " protected request, pass principal=..., or use scope='shared'"
                 )
+        token = scope_token(state, scope, who)
+        # The scope asked for is in the key: a tenant value of a principal with no tenant
+        # (kept in the principal's own scope) is not its principal value.
         return build_value_key(
-            state.namespace, "data", state.app_name, name, b"", scope_token(state, scope, who)
+            state.namespace, "data", state.app_name, name, b"", token, (("as", scope.value),)
         )
 
     def get(
