@@ -514,3 +514,78 @@ def test_principal_source_and_source_check() -> None:
     with app.test_request_context(headers={"X-User": "bob"}):
         who()
     assert runs == [1, 1, 1]
+
+
+def test_a_memo_called_by_a_memo_counts_for_both() -> None:
+    """A shared memo whose inner shared memo read the principal is not stored either."""
+    app, ward, keys, runs = _app(CACHEWARD_STRICT=False)
+
+    @ward.memoize(60, scope="shared", name="inner")
+    def inner() -> str:
+        runs.append("inner")
+        return str(current_principal.id)
+
+    @ward.memoize(60, scope="shared", name="outer")
+    def outer() -> str:
+        runs.append("outer")
+        return "hello " + inner()
+
+    @app.get("/hello")
+    @ward.protected()
+    def view():  # type: ignore[no-untyped-def]
+        return jsonify(text=outer())
+
+    c = app.test_client()
+    assert c.get("/hello", headers={"X-API-Key": keys["alice"]}).get_json()["text"] == (
+        "hello alice"
+    )
+    assert c.get("/hello", headers={"X-API-Key": keys["bob"]}).get_json()["text"] == "hello bob"
+    assert runs == ["outer", "inner"] * 2
+
+
+def test_a_principal_memo_in_a_principal_route_is_stored_with_it() -> None:
+    app, ward, keys, runs = _app()
+
+    @ward.memoize(60)
+    def mine() -> str:
+        runs.append(1)
+        return str(current_principal.id)
+
+    @app.get("/mine")
+    @ward.protected()
+    @ward.cached(ttl=60)
+    def view():  # type: ignore[no-untyped-def]
+        return jsonify(mine=mine())
+
+    c = app.test_client()
+    r = c.get("/mine", headers={"X-API-Key": keys["alice"]})
+    assert r.headers["Cache-Status"] == "cacheward; fwd=miss; stored"
+    assert c.get("/mine", headers={"X-API-Key": keys["bob"]}).get_json() == {"mine": "bob"}
+
+
+class Report:
+    def __init__(self, report_id: int) -> None:
+        self.report_id = report_id
+
+    def __cache_key__(self) -> int:
+        return self.report_id
+
+
+def test_delete_memoized_of_a_bound_method() -> None:
+    app, ward, _, runs = _app()
+
+    class Reports(Report):
+        @ward.memoize(60, scope="shared", name="Reports.total")
+        def total(self, year: int) -> int:
+            runs.append((self.report_id, year))
+            return year
+
+    with app.app_context():
+        one, two = Reports(1), Reports(2)
+        for obj in (one, two, one, two):
+            obj.total(2026)
+        assert runs == [(1, 2026), (2, 2026)]
+        ward.delete_memoized(one.total, 2026)
+        one.total(2026)
+        two.total(2026)
+    assert runs[2:] == [(1, 2026)]

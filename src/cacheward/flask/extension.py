@@ -304,6 +304,7 @@ class Cacheward:
         """Delete ``func``'s result for these arguments (the current principal's, for a
         principal or tenant scope), or with no arguments every result of ``func``."""
         memo = memoized_of(func)
+        args = _with_self(func, args)
         _delete_memoized(_memo_state(), memo, args, kwargs, principal_for_delete(memo))
 
     def delete_memoized_for(
@@ -312,6 +313,7 @@ class Cacheward:
         """Delete ``principal``'s result of ``func`` for these arguments (exactly: with
         none, the result of the call with none)."""
         memo = memoized_of(func)
+        args = _with_self(func, args)
         who = explicit_principal(principal)
         _delete_memoized(_memo_state(), memo, args, kwargs, who, exact=True)
 
@@ -321,6 +323,12 @@ class Cacheward:
         out = dict(vars(state.counters))
         out["backend"] = state.backend.stats.as_dict()
         return out
+
+
+def _with_self(func: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A bound method's object is its first argument (``delete_memoized(obj.method)``)."""
+    owner = getattr(func, "__self__", None)
+    return args if owner is None or not inspect.ismethod(func) else (owner, *args)
 
 
 def _refused(state: State, response: Response) -> Response:

@@ -37,7 +37,7 @@ from .context import app_context_of, request_context_or_none, state_of
 from .recorder import Recorder, current_recorder
 from .route import PrincipalSource, as_principal
 from .state import State
-from .tracked_request import TrackedG
+from .tracked_request import TrackedG, TrackedRequest
 from .tracking import Swap
 from .valuestore import load, note_scope_read, parse_scope, parse_ttl, save, scope_token
 
@@ -337,9 +337,10 @@ def recording(state: State) -> Iterator[MemoRecorder]:
             yield rec
         return
     rs = state_of(ctx)
-    swap = None if rs is None else rs.swap
-    parent = swap.rec if swap is not None and swap.active else None
-    real = ctx.request if rs is None else rs.real_request(ctx)
+    # The recorder in force: the request's, or the calling memo's (which passes it on),
+    # so that a memo called by a memo counts for both.
+    parent = current_recorder.get()
+    real = _unwrapped(ctx.request if rs is None else rs.real_request(ctx))
     route = None if rs is None else rs.route
     rec = MemoRecorder(state.credential_headers_of(route), real.environ, parent)
     layer = Swap(ctx, rec)
@@ -348,6 +349,13 @@ def recording(state: State) -> Iterator[MemoRecorder]:
             yield rec
     finally:
         layer.undo()
+
+
+def _unwrapped(req: Any) -> Any:
+    """The request itself under any recording layers (reading through them is a read)."""
+    while type(req) is TrackedRequest:
+        req = object.__getattribute__(req, "_req")
+    return req
 
 
 @contextmanager
