@@ -83,6 +83,12 @@ def test_the_canonical_form_is_stable_across_orders() -> None:
     assert canonical(uuid.UUID(int=5)) == canonical(uuid.UUID(int=5))
     assert canonical(Point) == canonical(Point)
 
+    class Migrated(Account):
+        def __caching_id__(self) -> str:  # Flask-Caching's hook is honoured
+            return f"account:{self.account_id}"
+
+    assert canonical(Migrated(1)) == canonical(Migrated(1)) != canonical(Migrated(2))
+
 
 @pytest.mark.parametrize(
     ("value", "words"),

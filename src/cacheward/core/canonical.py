@@ -15,7 +15,9 @@ So only values whose form is known are keyed; everything else is refused (fail c
   ``datetime`` and ``timedelta`` (with no timezone, a ``timezone`` or a ``ZoneInfo``);
 - ``Enum`` members (by class and name), named tuples, dataclass instances (by class and
   fields), classes (by module and qualified name);
-- any object with a ``__cache_key__()`` method, keyed by its class and what it returns.
+- any object with a ``__cache_key__()`` method (or Flask-Caching's ``__caching_id__()``),
+  keyed by its class and what it returns. A ``__repr__`` is not enough: it is written for
+  people, and nothing says two objects that must not share a result print differently.
 
 Every form carries its type, so ``1``, ``1.0``, ``True``, ``"1"`` and ``b"1"`` are five
 keys. A class is named by its module and qualified name: two classes made by one
@@ -136,6 +138,10 @@ def _object(value: Any, where: str, depth: int) -> bytes:
             b"K",
             _text(class_path(kind, where)) + b"|" + _form(value.__cache_key__(), where, depth + 1),
         )
+    caching_id = getattr(kind, "__caching_id__", None)  # Flask-Caching's own hook
+    if caching_id is not None and callable(caching_id):
+        inner = _form(value.__caching_id__(), where, depth + 1)
+        return _framed(b"K", _text(class_path(kind, where)) + b"|" + inner)
     if isinstance(value, enum.Enum):
         return _framed(b"E", _text(class_path(kind, where)) + b"|" + _text(value.name))
     if isinstance(value, type):
