@@ -142,3 +142,25 @@ def test_purge_route_on_every_backend(backend: Backend) -> None:
     for item_id in ("a", "b"):
         c.get(f"/items/{item_id}", headers={"X-API-Key": alice})
     assert runs == ["a", "b", "a"]
+
+
+def test_a_dead_redis_means_no_cache_never_an_error() -> None:
+    from cacheward.core.secret import Secrets
+    from servers import free_port
+
+    backend = RedisBackend.from_url(f"redis://127.0.0.1:{free_port()}/0", Secrets(SECRET))
+    app, ward, _ = make(backend)
+    runs: list[int] = []
+
+    @ward.memoize(60, scope="shared", name="answer")
+    def answer() -> int:
+        runs.append(1)
+        return 42
+
+    with app.app_context():
+        assert ward.data.set("k", 1, scope="shared") is False
+        assert ward.data.get("k", "miss", scope="shared") == "miss"
+        assert answer() == answer() == 42
+    assert runs == [1, 1]
+    assert app.extensions["cacheward"].counters.backend_errors >= 4
+    backend.close()
