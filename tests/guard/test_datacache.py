@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask, jsonify
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.guardapp import make_app
 
 from cacheward import Cacheward, Principal
@@ -298,3 +300,81 @@ def test_disabled_caching_stores_nothing_but_still_refuses_bad_values() -> None:
         assert ward.data.get("a", scope="shared") is None
         with pytest.raises(UnstorableValue):
             ward.data.set("a", object(), scope="shared")
+
+
+# -- properties -----------------------------------------------------------------------------
+
+
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text()
+    | st.binary()
+    | st.decimals(allow_nan=False)
+    | st.uuids()
+    | st.dates()
+    | st.datetimes(timezones=st.none() | st.timezones())
+    | st.timedeltas()
+)
+_hashable = st.recursive(
+    _scalars, lambda inner: st.tuples(inner, inner) | st.frozensets(inner, max_size=3), max_leaves=6
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(_hashable, inner, max_size=3)
+        | st.sets(_hashable, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal and of the same types all the way down (``1 == 1.0 == True`` is not enough)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        if len(a) != len(b):
+            return False
+        keys_same = all(_same(x, y) for x, y in zip(a, b, strict=True))  # and in order
+        return keys_same and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, dt.datetime) and a.tzinfo is not None:
+        return a == b and a.tzinfo == b.tzinfo and a.utcoffset() == b.utcoffset()
+    return a == b or (a != a and b != b)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_values)
+def test_any_storable_value_round_trips_exactly(value: Any) -> None:
+    ok, back = open_sealed(SECRETS, "k", seal(SECRETS, "k", value))
+    assert ok and _same(back, value)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_values, _values)
+def test_two_values_share_a_memoize_key_only_if_they_are_the_same(a: Any, b: Any) -> None:
+    from cacheward.core.canonical import canonical
+
+    if canonical(a) == canonical(b):
+        assert _canonically_same(a, b)
+
+
+def _canonically_same(a: Any, b: Any) -> bool:
+    """Like ``_same``, but sets and dicts in any order (what the key is meant to merge)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(_canonically_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_canonically_same(a[k], b[k]) for k in a)
+    if isinstance(a, dt.datetime | dt.time):
+        return a == b and str(a) == str(b) and a.tzinfo == b.tzinfo
+    if isinstance(a, Decimal):
+        return str(a) == str(b)
+    return a == b
