@@ -164,3 +164,24 @@ def test_a_dead_redis_means_no_cache_never_an_error() -> None:
     assert runs == [1, 1]
     assert app.extensions["cacheward"].counters.backend_errors >= 4
     backend.close()
+
+
+def test_two_processes_share_values_two_apps_never_do(backend: Backend) -> None:
+    """Two app objects of one name stand for two processes on one store; an app of
+    another name (or another secret) never reads their values."""
+    host_one, ward, _ = make(backend)
+    host_two, _, _ = make(backend)
+    other = Flask("another-app")
+    other.config.update(CACHEWARD_SECRET=SECRET)
+    other_ward = Cacheward(other, backend=backend)
+    resecret = Flask("values")
+    resecret.config.update(CACHEWARD_SECRET="a-different-secret-0123456789")
+    resecret_ward = Cacheward(resecret, backend=backend)
+    with host_one.app_context():
+        ward.data.set("motd", "hello", 60, scope="shared")
+    with host_two.app_context():
+        assert ward.data.get("motd", scope="shared") == "hello"
+    with other.app_context():
+        assert other_ward.data.get("motd", scope="shared") is None
+    with resecret.app_context():
+        assert resecret_ward.data.get("motd", scope="shared") is None
