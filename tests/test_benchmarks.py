@@ -119,3 +119,11 @@ def test_redis_server_starts_and_stops() -> None:
         if redis is None:
             pytest.skip("redis-server is not installed")
         assert redis.url.startswith("redis://127.0.0.1:")
+
+
+def test_values_hit_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import values_hit
+
+    values_hit.main(20)
+    out = capsys.readouterr().out
+    assert "ward.memoize hit vs Flask-Caching memoize hit" in out

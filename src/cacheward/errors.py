@@ -7,6 +7,8 @@
     ├── UnsafeCacheOrder              @ward.cached placed above @ward.protected
     ├── UnkeyedInputError             a cached view read an input its key leaves out
     ├── MissingPrincipalError         a cached route ran with no principal (debug only)
+    ├── UnkeyableArgument (+ TypeError) a memoized function's argument has no canonical form
+    ├── UnstorableValue (+ TypeError) a value the data cache or memoize cannot store
     ├── BackendError                  a cache store failed (always caught by the guard)
     ├── KeyStoreError                 a key store failed
     ├── UnreadablePath                ``cacheward check`` was given a path it cannot read
@@ -65,6 +67,29 @@ class MissingPrincipalError(CachewardError):
             f"{route}: no principal at cache lookup time, so the response was served"
             " uncached. Put @ward.protected(...) above @ward.cached(...), or pass"
             " principal=callable to @ward.cached for another auth library."
+        )
+
+
+class UnkeyableArgument(CachewardError, TypeError):
+    """An argument of a memoized function has no stable canonical form (an object keyed
+    by its memory address, an unknown type): it cannot be part of a cache key."""
+
+    def __init__(self, where: str, type_name: str, why: str) -> None:
+        self.where = where
+        self.type_name = type_name
+        super().__init__(f"{where}: cannot key an argument of type {type_name}: {why}")
+
+
+class UnstorableValue(CachewardError, TypeError):
+    """A value that the data cache or ``memoize`` cannot store without pickle."""
+
+    def __init__(self, where: str, type_name: str) -> None:
+        self.where = where
+        self.type_name = type_name
+        super().__init__(
+            f"{where}: cannot store a value of type {type_name}; the cache stores None,"
+            " bool, int, float, str, bytes, list, tuple, dict, set, frozenset, Decimal,"
+            " UUID, date, time, datetime and timedelta (convert it to one of these)"
         )
 
 

@@ -85,6 +85,15 @@ class Backend(abc.ABC):
     def purge(self, *, scope: str | None = None, tag: str | None = None) -> None:
         """Invalidate a scope's entries, a tag's entries, or (neither) everything."""
 
+    def delete(self, key: CacheKey) -> None:
+        """Remove the entry stored under ``key``, if any.
+
+        The default invalidates the whole scope of ``key`` (every entry of its principal,
+        tenant, or every shared entry): more than asked, never less, for a backend that
+        cannot delete one entry.
+        """
+        self.purge(scope=key.scope)
+
     def single_flight(self, key: CacheKey, timeout: float = 5.0) -> AbstractContextManager[bool]:
         """Hold ``key`` while its view runs on a miss.
 

@@ -193,6 +193,13 @@ class EntryCodec:
             self._memo[key_digest] = (data, entry)
             self._memo_size += size
 
+    def forget(self, key_digest: str) -> None:
+        """Drop what was remembered for ``key_digest`` (its entry was deleted)."""
+        with self._memo_lock:
+            old = self._memo.pop(key_digest, None)
+            if old is not None:
+                self._memo_size -= 2 * len(old[0])
+
     def _reject(self, reason: Rejection, stats: Stats | None) -> None:
         if stats is not None:
             stats.rejected += 1

@@ -81,6 +81,11 @@ class MemoryBackend(Backend):
             self.size += size
             self.stats.stores += 1
 
+    def delete(self, key: CacheKey) -> None:
+        with self._lock:
+            if key.digest in self._entries:
+                self._drop(key.digest)
+
     def purge(self, *, scope: str | None = None, tag: str | None = None) -> None:
         with self._lock:
             names = []

@@ -4,7 +4,7 @@ Keys (``P`` is the prefix, ``cw`` by default)::
 
     {P:s:<scope>}:e:<digest>    an entry (EntryCodec bytes), Redis TTL = entry TTL
     {P:s:<scope>}:g             the scope's generation (purge(principal=/tenant=))
-    {P:s:<scope>}:l:<digest>    the single-flight lock of one key
+    {P:s:<scope>}:l:<digest>    the single-flight lock of one key (delete() removes the entry)
     {P:global}:g                the global generation (purge())
     {P:t:<tag>}:g               a tag's generation (purge(tag=))
 
@@ -266,6 +266,11 @@ class RedisBackend(Backend):
         px = max(1, int(remaining * 1000))
         self._call(lambda c: c.set(self._entry_key(key), blob, px=px))
         self.stats.stores += 1
+
+    def delete(self, key: CacheKey) -> None:
+        name = self._entry_key(key)
+        self._call(lambda c: c.delete(name))
+        self.codec.forget(key.digest)
 
     def purge(self, *, scope: str | None = None, tag: str | None = None) -> None:
         names = []

@@ -23,6 +23,7 @@ class Purpose(Enum):
     SCOPE = "scope"
     ENTRY = "entry"
     LOG = "log"
+    VALUE = "value"  # values of the data cache and of memoize
 
 
 def constant_time_equal(a: bytes | str, b: bytes | str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app
@@ -13,16 +13,25 @@ from flask.signals import request_finished
 
 from ..backends.base import Backend
 from ..core.policy import KeyPolicy, Scope
+from ..core.principal import Principal
 from ..errors import BadRequestInput, ConfigurationError, UnsafeCacheOrder
 from ..keys.store import KeyStore
 from .auth import authenticate
 from .config import Downstream
 from .context import ensure_state, request_context
+from .datacache import DataCache
 from .errors import bad_input_response, error_response
 from .finalize import finalize
+from .memoize import _state as _memo_state
+from .memoize import delete as _delete_memoized
+from .memoize import memoize as _memoize
+from .memoize import memoized_of, principal_for_delete
+from .purge_route import Query
+from .purge_route import purge_route as _purge_route
 from .route import CACHED_MARK, PROTECTED_MARK, CachedRoute, PrincipalSource, is_async
 from .serve import serve
 from .state import State, build_state
+from .valuestore import explicit_principal
 from .window import install
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,6 +61,8 @@ class Cacheward:
         self._backend = backend
         self._routes: list[CachedRoute] = []
         self._states: list[State] = []
+        #: The data cache: ``ward.data.get(key)``, ``ward.data.set(key, value, ttl)``.
+        self.data = DataCache()
         if app is not None:
             self.init_app(app)
 
@@ -133,6 +144,7 @@ class Cacheward:
         principal: PrincipalSource | None = None,
         ignore_params: Iterable[str] | None = None,
         credential_headers: Iterable[str] = (),
+        unless: Callable[[], object] | None = None,
     ) -> Callable[[F], F]:
         """Cache the view's responses, keyed by everything they may depend on.
 
@@ -152,6 +164,10 @@ class Cacheward:
             reads its credential from (``["X-Token"]``), when not ``Authorization`` or
             ``CACHEWARD_KEY_HEADER``; also ``CACHEWARD_CREDENTIAL_HEADERS``. Per-key mode
             refuses to start without them.
+        :param unless: called with no argument after authentication (and after
+            ``principal=``); when it returns true the request is served by the view and
+            neither looks up nor fills the cache. What it reads is not an input of the
+            response.
         """
         try:
             scope = Scope(scope)
@@ -177,13 +193,15 @@ class Cacheward:
             )
         tag_tuple = tuple(tags)
         cred_tuple = tuple(credential_headers)
+        if unless is not None and not callable(unless):
+            raise ConfigurationError(f"unless= takes a callable, not {unless!r}")
 
         def decorator(view: F) -> F:
             name = getattr(view, "__qualname__", repr(view))
             if getattr(view, PROTECTED_MARK, False) or _foreign_auth(view):
                 raise UnsafeCacheOrder(name)
             route = CachedRoute(
-                name, policy, ttl, tag_tuple, principal, view, cred_tuple, is_async(view)
+                name, policy, ttl, tag_tuple, principal, view, cred_tuple, is_async(view), unless
             )
             for state in self._states:
                 _check_per_key(state, route)
@@ -218,12 +236,99 @@ class Cacheward:
         if principal is None and tenant is None and tag is None:
             state.backend.purge()
 
+    def purge_route(
+        self,
+        view: str | Callable[..., Any],
+        *,
+        principal: Principal | str | None = None,
+        tenant: str | None = None,
+        query: Query = None,
+        headers: Mapping[str, str | None] | None = None,
+        host: str | None = None,
+        scheme: str | None = None,
+        script_root: str | None = None,
+        app: Flask | None = None,
+        **view_args: Any,
+    ) -> int:
+        """Delete the stored response of one cached route for ``view_args``.
+
+        :param view: its endpoint name or its view function.
+        :param principal: whose entry (default: the request's principal); a shared
+            route needs none, a tenant route may take ``tenant=`` instead.
+        :param query: the query it was stored for (a string, a mapping or pairs).
+        :param headers: the value of each ``vary`` header of the route (``None``: absent).
+        :param host: default ``CACHEWARD_HOST``, the request's host, or ``SERVER_NAME``.
+        :param scheme: default both ``http`` and ``https``.
+        :returns: how many keys were deleted (one per endpoint and scheme).
+        :raises ConfigurationError: a part of the key that was not given.
+        """
+        target = app or current_app._get_current_object()  # type: ignore[attr-defined]
+        return _purge_route(
+            target,
+            self.state(target),
+            view,
+            view_args,
+            principal=principal,
+            tenant=tenant,
+            query=query,
+            headers=headers,
+            host=host,
+            scheme=scheme,
+            script_root=script_root,
+        )
+
+    def memoize(
+        self,
+        ttl: float | None = None,
+        scope: Scope | str = Scope.PRINCIPAL,
+        *,
+        principal: PrincipalSource | None = None,
+        name: str | None = None,
+        source_check: bool = False,
+    ) -> Callable[[F], F]:
+        """Cache a function's results, keyed by its qualified name, the canonical form
+        of its arguments and the scope (default: the current principal's).
+
+        An argument with no stable canonical form (an object keyed by its address, an
+        unknown type) raises :class:`~cacheward.errors.UnkeyableArgument`; give its
+        class ``__cache_key__()``. A result that read a request input is returned but
+        not stored. See :mod:`cacheward.flask.memoize`.
+
+        :param principal: who is calling when no cacheward route established it.
+        :param name: the key's name for the function (default ``module.qualname``).
+        :param source_check: put a hash of the function's source in its key.
+        """
+        return _memoize(ttl, scope, principal, name, source_check)  # type: ignore[return-value]
+
+    def delete_memoized(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Delete ``func``'s result for these arguments (the current principal's, for a
+        principal or tenant scope), or with no arguments every result of ``func``."""
+        memo = memoized_of(func)
+        args = _with_self(func, args)
+        _delete_memoized(_memo_state(), memo, args, kwargs, principal_for_delete(memo))
+
+    def delete_memoized_for(
+        self, principal: Principal | str, func: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> None:
+        """Delete ``principal``'s result of ``func`` for these arguments (exactly: with
+        none, the result of the call with none)."""
+        memo = memoized_of(func)
+        args = _with_self(func, args)
+        who = explicit_principal(principal)
+        _delete_memoized(_memo_state(), memo, args, kwargs, who, exact=True)
+
     def stats(self, app: Flask | None = None) -> dict[str, Any]:
         """The guard's and the backend's counters."""
         state = self.state(app)
         out = dict(vars(state.counters))
         out["backend"] = state.backend.stats.as_dict()
         return out
+
+
+def _with_self(func: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A bound method's object is its first argument (``delete_memoized(obj.method)``)."""
+    owner = getattr(func, "__self__", None)
+    return args if owner is None or not inspect.ismethod(func) else (owner, *args)
 
 
 def _refused(state: State, response: Response) -> Response:

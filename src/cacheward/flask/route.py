@@ -35,6 +35,8 @@ class CachedRoute:
     view: Callable[..., Any]
     credential_headers: tuple[str, ...] = ()
     is_async: bool = field(default=False)
+    #: ``unless=``: when it returns true, the request neither reads nor fills the cache.
+    unless: Callable[[], object] | None = None
 
     @property
     def vary(self) -> tuple[str, ...]:

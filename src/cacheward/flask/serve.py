@@ -48,6 +48,8 @@ def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
             raise MissingPrincipalError(route.name)
         state.warn_once(route.name, "principal", str(MissingPrincipalError(route.name)))
         return _bypass(rs, route, args, kwargs, "no principal")
+    if route.unless is not None and _unless(rs, route):
+        return _bypass(rs, route, args, kwargs, "unless")
     req = rs.real_request(ctx)
     environ = req.environ
     method = environ["REQUEST_METHOD"]
@@ -146,6 +148,18 @@ def _from_source(rs: RequestState, route: CachedRoute) -> Principal | None:
     before = set(rec.reads) if rec is not None else None
     try:
         return as_principal(route.principal() if route.principal is not None else None)
+    finally:
+        if rec is not None and before is not None:
+            rec.reads = before
+
+
+def _unless(rs: RequestState, route: CachedRoute) -> bool:
+    """Ask ``unless=``; it decides whether to use the cache, not what the response holds,
+    so what it reads is not an input of the response (like ``principal=``)."""
+    rec = rs.rec
+    before = set(rec.reads) if rec is not None else None
+    try:
+        return bool(route.unless() if route.unless is not None else False)
     finally:
         if rec is not None and before is not None:
             rec.reads = before
