@@ -22,7 +22,6 @@ class Purpose(Enum):
 
     SCOPE = "scope"
     ENTRY = "entry"
-    LOG = "log"
 
 
 def constant_time_equal(a: bytes | str, b: bytes | str) -> bool:

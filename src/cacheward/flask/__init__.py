@@ -2,3 +2,8 @@
 
 from .extension import Cacheward as Cacheward
 from .principal import current_principal as current_principal
+
+__all__ = [
+    "Cacheward",
+    "current_principal",
+]

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from flask import Response
 from werkzeug.datastructures import Headers
 
+from ..core.cachestatus import HIT
 from ..core.entry import Entry
 from ..core.policy import KeyPolicy
 from .config import Downstream
@@ -135,7 +136,7 @@ def from_entry(
     headers = [
         *entry.headers,
         ("Age", str(max(0, int(now - entry.created)))),
-        ("Cache-Status", "cacheward; hit"),
+        ("Cache-Status", HIT),
         *extra,
     ]
     if if_none_match and _etag_matches(if_none_match, entry.etag):

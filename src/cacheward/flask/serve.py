@@ -11,6 +11,7 @@ from flask.ctx import RequestContext
 from flask.signals import request_started
 
 from ..backends.base import Lookup
+from ..core import cachestatus
 from ..core.cachekey import CacheKey, build_cache_key
 from ..core.entry import Entry
 from ..core.facts import RequestFacts
@@ -113,7 +114,7 @@ def _hit(rs: RequestState, route: CachedRoute, entry: Entry, key: CacheKey) -> R
         return None
     state.counters.hits += 1
     rs.stop_recording()
-    rs.detail = "hit"
+    rs.detail = cachestatus.HIT
     environ = rs.real_request(request_context()).environ
     return from_entry(
         entry, environ.get("HTTP_IF_NONE_MATCH"), time.time(), state.hit_headers(route)
@@ -247,5 +248,5 @@ def _bypass(
     rs: RequestState, route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any], why: str
 ) -> Any:
     rs.stop_recording()
-    rs.detail = f"fwd=bypass; detail={why.replace(' ', '-')}"
+    rs.detail = cachestatus.bypass(why)
     return route.call(*args, **kwargs)
