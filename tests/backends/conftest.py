@@ -6,12 +6,12 @@ import gc
 from collections.abc import Iterator
 
 import pytest
+from tests.support.redis import RedisCluster, RedisServer
 
 from cacheward.backends.base import Backend
 from cacheward.backends.memory import MemoryBackend
 from cacheward.backends.redis import RedisBackend
 from cacheward.core.secret import Secrets
-from servers import RedisCluster, RedisServer
 
 SECRET = "test-secret-0123456789abcdef"
 

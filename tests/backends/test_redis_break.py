@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 import redis
 from test_backend_suite import ALICE, BOB, key, put
+from tests.support.redis import RedisServer
 
 from cacheward.backends.connection import close_client
 from cacheward.backends.redis import RedisBackend
 from cacheward.backends.url import backend_from_url
 from cacheward.core.secret import Secrets
 from cacheward.errors import BackendError, ConfigurationError
-from servers import RedisServer
 
 SECRET = "test-secret-0123456789abcdef"
 
@@ -131,7 +131,7 @@ def test_options_from_url(redis_url: str, secrets: Secrets) -> None:
 
 
 def test_nothing_listening_raises_backend_error_quickly(secrets: Secrets) -> None:
-    from servers import free_port
+    from tests.support import free_port
 
     made = RedisBackend.from_url(f"redis://127.0.0.1:{free_port()}/0", secrets)
     began = time.monotonic()
