@@ -120,9 +120,12 @@ def _decide(rs: RequestState, ctx: Any, pending: Pending, response: Response) ->
         return _not_stored(state, response, "not-storable")
     ttl = route.ttl if route.ttl is not None else state.default_ttl
     key, generation = pending.key, pending.found.generation
-    entry = to_entry(response, body, key.digest, key.scope, ttl, route.tags, generation)
+    backend = state.backend
+    entry = to_entry(
+        response, body, key.digest, key.scope, ttl, route.tags, generation, backend.clock()
+    )
     try:
-        state.backend.store(key, entry)
+        backend.store(key, entry)
     except Exception as e:  # noqa: BLE001 - any backend failure means "not stored"
         state.backend_failed(e)
         return False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from flask import Response
@@ -97,9 +96,10 @@ def to_entry(
     ttl: float,
     tags: tuple[str, ...],
     generation: tuple[int, ...],
+    created: float,
 ) -> Entry:
-    """The storable form of ``response`` with its ``body`` (already read and measured)."""
-    created = time.time()
+    """The storable form of ``response`` with its ``body`` (already read and measured),
+    made at ``created`` (epoch seconds, by the backend's clock)."""
     etag = response.headers.get("ETag")
     if not etag:
         # Unique per stored entry (its key and the moment it was made), without hashing

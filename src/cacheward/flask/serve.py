@@ -3,7 +3,6 @@ final response (:mod:`cacheward.flask.finalize`)."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import Request, Response
@@ -117,7 +116,7 @@ def _hit(rs: RequestState, route: CachedRoute, entry: Entry, key: CacheKey) -> R
     rs.detail = cachestatus.HIT
     environ = rs.real_request(request_context()).environ
     return from_entry(
-        entry, environ.get("HTTP_IF_NONE_MATCH"), time.time(), state.hit_headers(route)
+        entry, environ.get("HTTP_IF_NONE_MATCH"), state.backend.clock(), state.hit_headers(route)
     )
 
 
