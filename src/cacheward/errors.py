@@ -128,21 +128,3 @@ class CredentialInQuery(BadRequestInput):
     """An API key was sent in the query string while that is refused."""
 
     error = "credential_in_query"
-
-__all__ = [
-    "BackendError",
-    "BadRequestInput",
-    "CachewardError",
-    "ConfigurationError",
-    "CredentialError",
-    "CredentialInQuery",
-    "ForeignCredential",
-    "KeyStoreError",
-    "MalformedHeader",
-    "MalformedQuery",
-    "MissingPrincipalError",
-    "TargetError",
-    "UnkeyedInputError",
-    "UnreadablePath",
-    "UnsafeCacheOrder",
-]

@@ -4,10 +4,3 @@ from .base import Backend as Backend
 from .base import Lookup as Lookup
 from .memory import MemoryBackend as MemoryBackend
 from .url import backend_from_url as backend_from_url
-
-__all__ = [
-    "Backend",
-    "Lookup",
-    "MemoryBackend",
-    "backend_from_url",
-]

@@ -22,24 +22,3 @@ from .query import canonical_query as canonical_query
 from .query import parse_query as parse_query
 from .secret import Purpose as Purpose
 from .secret import Secrets as Secrets
-
-__all__ = [
-    "CacheKey",
-    "Confidence",
-    "Entry",
-    "Finding",
-    "KeyPolicy",
-    "Principal",
-    "Purpose",
-    "Report",
-    "RequestFacts",
-    "Scope",
-    "Secrets",
-    "Severity",
-    "build_cache_key",
-    "canonical_query",
-    "parse_query",
-    "principal_scope",
-    "scope_token",
-    "tenant_scope",
-]

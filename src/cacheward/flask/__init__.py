@@ -2,8 +2,3 @@
 
 from .extension import Cacheward as Cacheward
 from .principal import current_principal as current_principal
-
-__all__ = [
-    "Cacheward",
-    "current_principal",
-]
