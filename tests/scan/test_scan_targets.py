@@ -7,11 +7,11 @@ from collections import defaultdict
 from collections.abc import Callable
 
 import pytest
-from tests.targets import vulnerable
-from tests.targets.harness import ALL_PATHS, AsyncWSGITransport, creds, endpoints
 
 from cacheward.core.finding import SCAN_CHECK_IDS, Report
 from cacheward.scan import Settings, scan_async
+from targets import vulnerable
+from targets.harness import ALL_PATHS, AsyncWSGITransport, creds, endpoints
 
 FAST = Settings(rate=0, concurrency=8)
 
