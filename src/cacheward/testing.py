@@ -124,6 +124,13 @@ def cacheward_keys(request: pytest.FixtureRequest) -> Iterator[KeyFactory]:
         state.keys = real
 
 
+def _read_unkeyed(value: str) -> bool:
+    """Whether the guard's ``Cache-Status`` member says it did not store the response
+    because the view read an input outside its key."""
+    ours = cachestatus.ours(value)
+    return ours is not None and ours.params.get("detail") == "unkeyed-input"
+
+
 class _Prober:
     """Sends the requests of :func:`assert_no_cross_key_leak` and words its failures."""
 
@@ -148,15 +155,13 @@ class _Prober:
             value = f"Bearer {key}" if self.header.lower() == "authorization" else key
             headers[self.header] = value
         response = self.client.get(self.path, headers=headers)
-        status = response.headers.get("Cache-Status", "")
-        ours = cachestatus.ours(status)
-        if ours is not None and ours.params.get("detail") == "unkeyed-input":
+        if _read_unkeyed(response.headers.get("Cache-Status", "")):
             self.fail(
                 f"{self.who(key)} got a response that read an input outside its cache key"
                 " (Cache-Status: detail=unkeyed-input); use the cacheward_strict fixture to"
                 " see which input"
             )
-        return response.status_code, response.get_data(), status
+        return response.status_code, response.get_data(), response.headers.get("Cache-Status", "")
 
     def who(self, key: str | None, name: str | None = None) -> str:
         if key is None:
@@ -185,64 +190,6 @@ class _Prober:
                 f"GET {self.path} by {self.who(key)} {after} answered {status}, expected"
                 f" {wanted}; body {self.excerpt(body)}"
             )
-
-
-def assert_no_cross_key_leak(
-    client: FlaskClient,
-    path: str,
-    keys: Mapping[str, str],
-    *,
-    header: str = "X-API-Key",
-    denied: Iterable[str] = (),
-    anonymous: bool = True,
-    repeat: int = 2,
-    refused_first: bool = True,
-    normalize: Normalize | None = None,
-) -> None:
-    """Assert that ``GET path`` never serves one principal's response to another, to a
-    caller with no key, or to a denied key, whatever order they come in.
-
-    ``keys`` maps a name to the key of a *different* principal each; the endpoint must
-    answer each with a 2xx made for it, so bodies for different principals must differ.
-    The helper asks anonymously and with each denied key first (expects 401/403: a
-    cached 401 served to a valid key after it is a failure too), warms each key's
-    response, then ``repeat`` times asks with every key after every other, checking that
-    each gets exactly its own first response, and that the anonymous caller still gets
-    401 and each ``denied`` key 401 or 403. Every problem found is reported in one
-    :class:`AssertionError`; keys appear only redacted.
-
-    :param header: the header that carries the key; ``"Authorization"`` sends
-        ``Bearer <key>``.
-    :param denied: keys that must be refused (unknown, revoked, lacking a scope).
-    :param anonymous: also check that a caller with no key gets 401.
-    :param repeat: rounds of cross requests after warming.
-    :param refused_first: ask anonymously and with the denied keys before warming.
-        Either order can poison a shared cache for the rest of the run, hiding what the
-        other order would show: test both orders, each on a fresh app, with ``False``
-        the second time.
-    :param normalize: maps a body to what is compared (default: the bytes), for bodies
-        with a part that legitimately changes between requests.
-    """
-    __tracebackhide__ = True
-    if len(keys) < 2 and not denied and not anonymous:
-        raise ValueError("assert_no_cross_key_leak needs two keys, a denied key or anonymous")
-    if len(set(keys.values())) != len(keys):
-        raise ValueError("each name in keys needs its own key")
-    denied = tuple(denied)
-    prober = _Prober(client, path, header, (*keys.values(), *denied), normalize or bytes)
-    refused = _Refused(prober, anonymous, denied)
-    if refused_first:
-        refused.check("before any key")
-    warm = _warm(prober, keys)
-    names = list(keys)
-    for round_ in range(repeat):
-        order = names if round_ % 2 == 0 else names[::-1]
-        for a in order:
-            refused.check(_cross(prober, warm, a, order))
-
-    if prober.problems:
-        lines = "\n".join(f"  - {p}" for p in prober.problems)
-        raise AssertionError(f"cacheward: GET {path} leaks across keys:\n{lines}")
 
 
 @dataclass
@@ -317,3 +264,61 @@ def _cross(prober: _Prober, warm: _Warm, a: str, order: list[str]) -> str:
             f" {prober.excerpt(body)} (Cache-Status: {cache_status or '-'})"
         )
     return after
+
+
+def assert_no_cross_key_leak(
+    client: FlaskClient,
+    path: str,
+    keys: Mapping[str, str],
+    *,
+    header: str = "X-API-Key",
+    denied: Iterable[str] = (),
+    anonymous: bool = True,
+    repeat: int = 2,
+    refused_first: bool = True,
+    normalize: Normalize | None = None,
+) -> None:
+    """Assert that ``GET path`` never serves one principal's response to another, to a
+    caller with no key, or to a denied key, whatever order they come in.
+
+    ``keys`` maps a name to the key of a *different* principal each; the endpoint must
+    answer each with a 2xx made for it, so bodies for different principals must differ.
+    The helper asks anonymously and with each denied key first (expects 401/403: a
+    cached 401 served to a valid key after it is a failure too), warms each key's
+    response, then ``repeat`` times asks with every key after every other, checking that
+    each gets exactly its own first response, and that the anonymous caller still gets
+    401 and each ``denied`` key 401 or 403. Every problem found is reported in one
+    :class:`AssertionError`; keys appear only redacted.
+
+    :param header: the header that carries the key; ``"Authorization"`` sends
+        ``Bearer <key>``.
+    :param denied: keys that must be refused (unknown, revoked, lacking a scope).
+    :param anonymous: also check that a caller with no key gets 401.
+    :param repeat: rounds of cross requests after warming.
+    :param refused_first: ask anonymously and with the denied keys before warming.
+        Either order can poison a shared cache for the rest of the run, hiding what the
+        other order would show: test both orders, each on a fresh app, with ``False``
+        the second time.
+    :param normalize: maps a body to what is compared (default: the bytes), for bodies
+        with a part that legitimately changes between requests.
+    """
+    __tracebackhide__ = True
+    if len(keys) < 2 and not denied and not anonymous:
+        raise ValueError("assert_no_cross_key_leak needs two keys, a denied key or anonymous")
+    if len(set(keys.values())) != len(keys):
+        raise ValueError("each name in keys needs its own key")
+    denied = tuple(denied)
+    prober = _Prober(client, path, header, (*keys.values(), *denied), normalize or bytes)
+    refused = _Refused(prober, anonymous, denied)
+    if refused_first:
+        refused.check("before any key")
+    warm = _warm(prober, keys)
+    names = list(keys)
+    for round_ in range(repeat):
+        order = names if round_ % 2 == 0 else names[::-1]
+        for a in order:
+            refused.check(_cross(prober, warm, a, order))
+
+    if prober.problems:
+        lines = "\n".join(f"  - {p}" for p in prober.problems)
+        raise AssertionError(f"cacheward: GET {path} leaks across keys:\n{lines}")
