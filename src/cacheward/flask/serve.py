@@ -195,19 +195,35 @@ def _key_for(
     found = state.keys_memo.get(memo)
     if found is not None:
         return found
+    made = _build_key(state, route, principal, req, memo, remote)
+    state.remember_key(memo, made)
+    return made
+
+
+def _build_key(
+    state: State,
+    route: CachedRoute,
+    principal: Principal,
+    req: Request,
+    memo: tuple[Any, ...],
+    remote: str,
+) -> tuple[CacheKey, frozenset[str]]:
+    """Build the key from the raw inputs ``memo`` holds (:func:`_key_for`'s order); only
+    on a memo miss, so the hit path never comes here."""
+    _, endpoint, scope, _, method, scheme, host, script, _, query = memo[:10]
     facts = RequestFacts(
         method,
         scheme,
         host,
         req.path,
         query,
-        headers,
+        req.headers,
         remote,
         prefix=script,
         route=f"{state.app_name}\0{endpoint}\0{route.name}",
         principal=_principal_parts(route, principal),
     )
-    made = build_cache_key(
+    return build_cache_key(
         facts,
         parse_query(query),
         route.policy,
@@ -215,8 +231,6 @@ def _key_for(
         state.namespace,
         state.reject_duplicate_params,
     )
-    state.remember_key(memo, made)
-    return made
 
 
 def _vary_value(name: str, remote: str, headers: Any, principal: Principal) -> str | None:
