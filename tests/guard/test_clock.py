@@ -38,3 +38,26 @@ def test_age_and_expiry_follow_the_backends_clock() -> None:
     again = c.get("/me", headers=headers)
     assert again.headers["Cache-Status"] == cachestatus.STORED
     assert again.json == {"run": 2} and len(runs) == 2
+
+
+def test_a_failing_clock_is_a_backend_failure_served_uncached() -> None:
+    def broken() -> float:
+        raise OSError("clock unavailable")
+
+    app = Flask("broken_clock")
+    app.config.update(TESTING=True, CACHEWARD_SECRET=SECRET, CACHEWARD_STRICT=False)
+    store = MemoryKeyStore()
+    backend = MemoryBackend(clock=broken)
+    ward = Cacheward(app, keys=store, backend=backend)
+
+    @app.get("/me")
+    @ward.protected()
+    @ward.cached(ttl=60)
+    def me():  # type: ignore[no-untyped-def]
+        return jsonify(ok=True)
+
+    headers = {"X-API-Key": store.create("alice").plaintext}
+    r = app.test_client().get("/me", headers=headers)
+    assert r.status_code == 200 and r.json == {"ok": True}
+    assert "stored" not in r.headers.get("Cache-Status", "")
+    assert len(backend) == 0 and ward.stats(app)["backend_errors"] == 1

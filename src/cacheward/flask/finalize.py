@@ -121,10 +121,9 @@ def _decide(rs: RequestState, ctx: Any, pending: Pending, response: Response) ->
     ttl = route.ttl if route.ttl is not None else state.default_ttl
     key, generation = pending.key, pending.found.generation
     backend = state.backend
-    entry = to_entry(
-        response, body, key.digest, key.scope, ttl, route.tags, generation, backend.clock()
-    )
-    try:
+    try:  # the backend's clock is the backend's too: its failure means "not stored"
+        now = backend.clock()
+        entry = to_entry(response, body, key.digest, key.scope, ttl, route.tags, generation, now)
         backend.store(key, entry)
     except Exception as e:  # noqa: BLE001 - any backend failure means "not stored"
         state.backend_failed(e)
