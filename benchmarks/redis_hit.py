@@ -1,27 +1,24 @@
 """Redis hit path, side by side: Flask-Caching's ``RedisCache.get`` and
 ``RedisBackend.lookup``, on one local redis-server this script starts and stops.
 
-Run: ``uv run python benchmarks/redis_hit.py`` (not a test; prints the figures).
+Run: ``uv run python -m benchmarks.redis_hit`` from the repository root (not a test;
+prints the figures).
 Rounds are interleaved so that drift (CPU frequency, other load) hits both alike.
 """
 
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 import timeit
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from flask_caching.backends.rediscache import RedisCache
+from tests.support.redis import RedisServer
 
-from flask_caching.backends.rediscache import RedisCache  # noqa: E402
-
-from cacheward.backends.redis import RedisBackend  # noqa: E402
-from cacheward.core.cachekey import CacheKey  # noqa: E402
-from cacheward.core.entry import Entry  # noqa: E402
-from cacheward.core.secret import Secrets  # noqa: E402
-from servers import RedisServer  # noqa: E402
+from cacheward.backends.redis import RedisBackend
+from cacheward.core.cachekey import CacheKey
+from cacheward.core.entry import Entry
+from cacheward.core.secret import Secrets
 
 BODY = b'{"id": "42", "items": [' + b'"x", ' * 200 + b'"y"]}'  # ~1 KB JSON
 HEADERS = (("Content-Type", "application/json"), ("Cache-Control", "private"))

@@ -2,8 +2,8 @@
 request budget of Web-Cache-Vulnerability-Scanner (WCVS) for comparison.
 
 The target and the check ids each of its routes must yield are the scanner tests' own
-(``tests/targets/vulnerable.py``: ``ROUTES`` and ``UNBUSTABLE``), loaded as the package
-``targets`` the way ``tests/scan/conftest.py`` does; nothing here restates them.
+(``tests/targets/vulnerable.py``: ``ROUTES`` and ``UNBUSTABLE``), imported as
+``tests.targets`` as the scanner tests import them; nothing here restates them.
 """
 
 from __future__ import annotations
@@ -11,23 +11,20 @@ from __future__ import annotations
 import asyncio
 import collections
 import importlib
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from werkzeug.serving import WSGIRequestHandler, make_server
+from tests.support.wsgi import fast_switching, serving
 
 from cacheward.core.finding import Report
 from cacheward.scan import Settings, scan_async
 
 from .budget import Budget
 from .report import Section, Target
-from .servers import ROOT
 
-TESTS = ROOT / "tests"
 #: WCVS's published default wordlists (github.com/Hackmanit/Web-Cache-Vulnerability-Scanner,
 #: wordlists/headers and wordlists/parameters): it sends about one request per name, per URL.
 WCVS_HEADER_NAMES = 1118
@@ -42,20 +39,12 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def _targets() -> tuple[Any, Any]:
-    """``targets.vulnerable`` and ``targets.harness`` from ``tests/`` (relative imports
-    inside, so they load as a package, as the scanner tests load them)."""
-    if str(TESTS) not in sys.path:
-        sys.path.insert(0, str(TESTS))
-    return importlib.import_module("targets.vulnerable"), importlib.import_module("targets.harness")
-
-
-class _KeepAlive(WSGIRequestHandler):
-    """HTTP/1.1 keep-alive, quiet: as the scanner tests serve the targets."""
-
-    protocol_version = "HTTP/1.1"
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
+    """``tests.targets.vulnerable`` and ``tests.targets.harness``, as the scanner tests
+    import them."""
+    return (
+        importlib.import_module("tests.targets.vulnerable"),
+        importlib.import_module("tests.targets.harness"),
+    )
 
 
 def _counting(app: WSGIApp, counts: collections.Counter[str]) -> WSGIApp:
@@ -71,21 +60,10 @@ def _counting(app: WSGIApp, counts: collections.Counter[str]) -> WSGIApp:
 
 @contextmanager
 def _serve(app: WSGIApp) -> Iterator[str]:
-    """``app`` on 127.0.0.1, a free port, in a thread; yields the base URL."""
-    # The server threads and the async client share one GIL; the default 5 ms switch
-    # interval would dominate every loopback round trip (as in tests/scan/conftest.py).
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(0.0002)
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_KeepAlive)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-        sys.setswitchinterval(interval)
+    """``app`` on 127.0.0.1, a free port, in a thread (the scanner tests' server, with
+    fast GIL switching as there); yields the base URL."""
+    with fast_switching(), serving(app, "scan-target") as base:
+        yield base
 
 
 def _by_route(report: Report, base: str) -> dict[str, set[str]]:

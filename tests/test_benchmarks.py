@@ -3,7 +3,6 @@ asserted here; the figures live in docs/benchmarks.md."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from benchmarks import check, hit, memory, miss, overhttp, report, scan
 from benchmarks.apps import VARIANTS, Unavailable, make_bench
 from benchmarks.budget import TINY
 from benchmarks.servers import redis_server
+from tests.support import need_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -105,9 +105,10 @@ def test_quick_run_with_every_section(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
 def test_callgrind_counts_are_repeatable() -> None:
     from benchmarks.instructions import per_request
+
+    need_binary("valgrind")
 
     runs = per_request(["a"], 5, None)
     assert runs[0] == runs[1]
@@ -115,9 +116,9 @@ def test_callgrind_counts_are_repeatable() -> None:
 
 @pytest.mark.slow
 def test_redis_server_starts_and_stops() -> None:
+    need_binary("redis-server", "apt-get install redis-server")
     with redis_server() as redis:
-        if redis is None:
-            pytest.skip("redis-server is not installed")
+        assert redis is not None
         assert redis.url.startswith("redis://127.0.0.1:")
 
 

@@ -5,18 +5,31 @@ from __future__ import annotations
 import importlib.util
 import pathlib
 
+import pytest
+from flask import Flask
+
 EXAMPLE = pathlib.Path(__file__).parents[1] / "examples" / "accounts_api.py"
 
 
 def load():
+    """Import the example as ``flask --app`` would (its key store is made at import)."""
     spec = importlib.util.spec_from_file_location("accounts_api_example", EXAMPLE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def test_example_api_guards_and_caches(capsys):
+@pytest.fixture(autouse=True)
+def _instance_in_tmp(tmp_path, monkeypatch):
+    """The example keeps its key store in the app's instance folder: point that at a
+    temporary directory, so that the test never writes ``instance/keys.db`` into the
+    checkout."""
+    monkeypatch.setattr(Flask, "auto_find_instance_path", lambda self: str(tmp_path))
+
+
+def test_example_api_guards_and_caches(capsys, tmp_path):
     module = load()
+    assert (tmp_path / "keys.db").exists()
     out = capsys.readouterr().out
     keys = dict(
         line.strip().split(": ", 1)

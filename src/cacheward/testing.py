@@ -28,12 +28,14 @@ No message written by this module contains a raw API key: keys are shown as
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from .core import cachestatus
 from .flask.state import State
 from .keys import MemoryKeyStore, redact
 
@@ -122,6 +124,13 @@ def cacheward_keys(request: pytest.FixtureRequest) -> Iterator[KeyFactory]:
         state.keys = real
 
 
+def _read_unkeyed(value: str) -> bool:
+    """Whether the guard's ``Cache-Status`` member says it did not store the response
+    because the view read an input outside its key."""
+    ours = cachestatus.ours(value)
+    return ours is not None and ours.params.get("detail") == "unkeyed-input"
+
+
 class _Prober:
     """Sends the requests of :func:`assert_no_cross_key_leak` and words its failures."""
 
@@ -146,7 +155,7 @@ class _Prober:
             value = f"Bearer {key}" if self.header.lower() == "authorization" else key
             headers[self.header] = value
         response = self.client.get(self.path, headers=headers)
-        if "unkeyed-input" in response.headers.get("Cache-Status", ""):
+        if _read_unkeyed(response.headers.get("Cache-Status", "")):
             self.fail(
                 f"{self.who(key)} got a response that read an input outside its cache key"
                 " (Cache-Status: detail=unkeyed-input); use the cacheward_strict fixture to"
@@ -181,6 +190,80 @@ class _Prober:
                 f"GET {self.path} by {self.who(key)} {after} answered {status}, expected"
                 f" {wanted}; body {self.excerpt(body)}"
             )
+
+
+@dataclass
+class _Refused:
+    """The callers that must be refused: anonymous (401) and each denied key (401/403)."""
+
+    prober: _Prober
+    anonymous: bool
+    denied: tuple[str, ...]
+
+    def check(self, after: str) -> None:
+        if self.anonymous:
+            self.prober.expect_refused(None, (401,), after)
+        for key in self.denied:
+            self.prober.expect_refused(key, (401, 403), after)
+
+
+@dataclass
+class _Warm:
+    """Each key's first response: its body and what is compared of it."""
+
+    keys: Mapping[str, str]
+    baseline: dict[str, Any]
+    bodies: dict[str, bytes]
+
+
+def _warm(prober: _Prober, keys: Mapping[str, str]) -> _Warm:
+    """Ask once with each key: each must get its own 2xx, and no two the same body."""
+    warm = _Warm(keys, {}, {})
+    path = prober.path
+    for name, key in keys.items():
+        status, body, _ = prober.get(key)
+        if not 200 <= status < 300:
+            prober.fail(
+                f"GET {path} by {prober.who(key, name)} answered {status}, expected its own"
+                f" 2xx; body {prober.excerpt(body)} (a cached error served to a valid key?)"
+            )
+        warm.baseline[name], warm.bodies[name] = prober.normalize(body), body
+    names = list(keys)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            if warm.baseline[a] == warm.baseline[b]:
+                prober.fail(
+                    f"GET {path} by {prober.who(keys[b], b)} after {prober.who(keys[a], a)} was"
+                    f" served {prober.who(keys[a], a)}'s response:"
+                    f" {prober.excerpt(warm.bodies[a])}"
+                    " (the same body; responses for different principals must differ)"
+                )
+    return warm
+
+
+def _cross(prober: _Prober, warm: _Warm, a: str, order: list[str]) -> str:
+    """Ask with ``a``'s key, then with every other in ``order``: each must get its own
+    first response. Returns how the requests after it are described."""
+    keys, baseline = warm.keys, warm.baseline
+    prober.get(keys[a])
+    after = f"right after {prober.who(keys[a], a)}"
+    for b in order:
+        if b == a:
+            continue
+        _, body, cache_status = prober.get(keys[b])
+        got = prober.normalize(body)
+        if got == baseline[b]:
+            continue
+        owner = next((n for n in keys if n != b and baseline[n] == got), None)
+        if owner is not None:
+            what = f"{prober.who(keys[owner], owner)}'s response"
+        else:
+            what = f"a body other than its own {prober.excerpt(warm.bodies[b])}"
+        prober.fail(
+            f"GET {prober.path} by {prober.who(keys[b], b)} {after} was served {what}:"
+            f" {prober.excerpt(body)} (Cache-Status: {cache_status or '-'})"
+        )
+    return after
 
 
 def assert_no_cross_key_leak(
@@ -226,58 +309,15 @@ def assert_no_cross_key_leak(
         raise ValueError("each name in keys needs its own key")
     denied = tuple(denied)
     prober = _Prober(client, path, header, (*keys.values(), *denied), normalize or bytes)
-    norm = prober.normalize
-
-    if refused_first and anonymous:
-        prober.expect_refused(None, (401,), "before any key")
-    for key in denied if refused_first else ():
-        prober.expect_refused(key, (401, 403), "before any key")
-
-    baseline: dict[str, Any] = {}
-    bodies: dict[str, bytes] = {}
-    for name, key in keys.items():
-        status, body, _ = prober.get(key)
-        if not 200 <= status < 300:
-            prober.fail(
-                f"GET {path} by {prober.who(key, name)} answered {status}, expected its own"
-                f" 2xx; body {prober.excerpt(body)} (a cached error served to a valid key?)"
-            )
-        baseline[name], bodies[name] = norm(body), body
+    refused = _Refused(prober, anonymous, denied)
+    if refused_first:
+        refused.check("before any key")
+    warm = _warm(prober, keys)
     names = list(keys)
-    for i, a in enumerate(names):
-        for b in names[i + 1 :]:
-            if baseline[a] == baseline[b]:
-                prober.fail(
-                    f"GET {path} by {prober.who(keys[b], b)} after {prober.who(keys[a], a)} was"
-                    f" served {prober.who(keys[a], a)}'s response: {prober.excerpt(bodies[a])}"
-                    " (the same body; responses for different principals must differ)"
-                )
-
     for round_ in range(repeat):
         order = names if round_ % 2 == 0 else names[::-1]
         for a in order:
-            prober.get(keys[a])
-            after = f"right after {prober.who(keys[a], a)}"
-            for b in order:
-                if b == a:
-                    continue
-                _, body, cache_status = prober.get(keys[b])
-                got = norm(body)
-                if got == baseline[b]:
-                    continue
-                owner = next((n for n in names if n != b and baseline[n] == got), None)
-                if owner is not None:
-                    what = f"{prober.who(keys[owner], owner)}'s response"
-                else:
-                    what = f"a body other than its own {prober.excerpt(bodies[b])}"
-                prober.fail(
-                    f"GET {path} by {prober.who(keys[b], b)} {after} was served {what}:"
-                    f" {prober.excerpt(body)} (Cache-Status: {cache_status or '-'})"
-                )
-            if anonymous:
-                prober.expect_refused(None, (401,), after)
-            for key in denied:
-                prober.expect_refused(key, (401, 403), after)
+            refused.check(_cross(prober, warm, a, order))
 
     if prober.problems:
         lines = "\n".join(f"  - {p}" for p in prober.problems)

@@ -6,12 +6,13 @@ import gc
 from collections.abc import Iterator
 
 import pytest
+from tests.support import FakeClock
+from tests.support.redis import RedisCluster, RedisServer
 
 from cacheward.backends.base import Backend
 from cacheward.backends.memory import MemoryBackend
 from cacheward.backends.redis import RedisBackend
 from cacheward.core.secret import Secrets
-from servers import RedisCluster, RedisServer
 
 SECRET = "test-secret-0123456789abcdef"
 
@@ -51,16 +52,25 @@ def cluster_url(redis_cluster: RedisCluster) -> Iterator[str]:
     yield redis_cluster.url
 
 
+@pytest.fixture
+def clock() -> FakeClock:
+    """The ``backend``'s clock: tests advance it instead of sleeping out a TTL."""
+    return FakeClock()
+
+
 @pytest.fixture(params=["memory", "redis", "redis-cluster"])
-def backend(request: pytest.FixtureRequest, secrets: Secrets) -> Iterator[Backend]:
-    """The backend under test; every test taking it runs once per store."""
+def backend(
+    request: pytest.FixtureRequest, secrets: Secrets, clock: FakeClock
+) -> Iterator[Backend]:
+    """The backend under test, on :func:`clock`; every test taking it runs once per store."""
     made: Backend
     if request.param == "memory":
-        made = MemoryBackend()
+        made = MemoryBackend(clock=clock)
     elif request.param == "redis":
-        made = RedisBackend.from_url(request.getfixturevalue("redis_url"), secrets)
+        made = RedisBackend.from_url(request.getfixturevalue("redis_url"), secrets, clock=clock)
     else:
-        made = RedisBackend.from_url(request.getfixturevalue("cluster_url"), secrets)
+        url = request.getfixturevalue("cluster_url")
+        made = RedisBackend.from_url(url, secrets, clock=clock)
     yield made
     made.close()
 

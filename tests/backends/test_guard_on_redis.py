@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask, jsonify
+from tests.support.redis import RedisServer
 
 from cacheward import Cacheward, current_principal
 from cacheward.keys import SQLiteKeyStore
-from servers import RedisServer
 
 SECRET = "test-secret-0123456789abcdef"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+from tests.support import FakeClock
+
 from cacheward.backends.memory import MemoryBackend
 from cacheward.core.cachekey import CacheKey
 from cacheward.core.entry import Entry
@@ -14,9 +16,12 @@ def key(i: int, scope: str = "principal:x") -> CacheKey:
     return CacheKey(f"{i:040x}", scope, ())
 
 
-def entry(body: bytes = b"x" * 1024, ttl: float = 60, generation=(0, 0), scope="principal:x"):
+def entry(
+    body: bytes = b"x" * 1024, ttl: float = 60, generation=(0, 0), scope="principal:x", created=None
+):
+    made = time.time() if created is None else created
     return Entry(
-        200, (("Content-Type", "text/plain"),), body, time.time(), ttl, '"e"', scope, (), generation
+        200, (("Content-Type", "text/plain"),), body, made, ttl, '"e"', scope, (), generation
     )
 
 
@@ -47,12 +52,13 @@ def test_oversized_entry_is_refused_not_stored():
 
 
 def test_expired_entries_are_misses():
-    backend = MemoryBackend()
-    backend.store(key(1), entry(ttl=0.05))
+    clock = FakeClock()
+    backend = MemoryBackend(clock=clock)
+    backend.store(key(1), entry(ttl=60, created=clock()))
     assert backend.lookup(key(1)).entry is not None
-    time.sleep(0.1)
+    clock.advance(60)
     assert backend.lookup(key(1)).entry is None
-    assert len(backend) == 0
+    assert len(backend) == 0  # dropped, not kept around
 
 
 def test_purge_is_generation_based():

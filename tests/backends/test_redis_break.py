@@ -12,14 +12,15 @@ from typing import Any
 
 import pytest
 import redis
-from test_backend_suite import ALICE, BOB, key, put
+from test_backend_suite import ALICE, BOB, entry_for, key, put
+from tests.support import FakeClock
+from tests.support.redis import RedisServer
 
 from cacheward.backends.connection import close_client
 from cacheward.backends.redis import RedisBackend
 from cacheward.backends.url import backend_from_url
 from cacheward.core.secret import Secrets
 from cacheward.errors import BackendError, ConfigurationError
-from servers import RedisServer
 
 SECRET = "test-secret-0123456789abcdef"
 
@@ -69,6 +70,25 @@ def test_tampered_entry_is_refused(backend: RedisBackend, raw: Any) -> None:
     client.set(name, bytes(blob))
     assert backend.lookup(k).entry is None
     assert backend.stats.extra["rejected_tag"] == 1
+
+
+def test_redis_expires_each_entry_itself_by_its_remaining_lifetime(
+    url: str, secrets: Secrets, raw: Any
+) -> None:
+    """The server-side expiry (``PX``) matches the clock's view of the entry, so Redis
+    drops what the backend would no longer serve, without a test waiting for it."""
+    clock = FakeClock()
+    made = RedisBackend.from_url(url, secrets, clock=clock)
+    try:
+        fresh, late = key("fresh"), key("late")
+        put(made, fresh, ttl=30)
+        stale = entry_for(made, late, ttl=30)
+        clock.advance(20)  # the view of `late` ran for 20 of its 30 seconds
+        made.store(late, stale)
+        assert 29_000 < raw.pttl(made._entry_key(fresh)) <= 30_000
+        assert 9_000 < raw.pttl(made._entry_key(late)) <= 10_000
+    finally:
+        made.close()
 
 
 def test_pickle_payload_is_never_unpickled(backend: RedisBackend, raw: Any, tmp_path: Path) -> None:
@@ -131,7 +151,7 @@ def test_options_from_url(redis_url: str, secrets: Secrets) -> None:
 
 
 def test_nothing_listening_raises_backend_error_quickly(secrets: Secrets) -> None:
-    from servers import free_port
+    from tests.support import free_port
 
     made = RedisBackend.from_url(f"redis://127.0.0.1:{free_port()}/0", secrets)
     began = time.monotonic()
@@ -211,18 +231,19 @@ def test_entries_and_purges_cross_processes(url: str, backend: RedisBackend) -> 
 
 
 def test_cluster_global_purge_staleness_is_bounded(cluster_url: str, secrets: Secrets) -> None:
-    reader = RedisBackend.from_url(cluster_url, secrets, generation_ttl=0.3)
-    purger = RedisBackend.from_url(cluster_url, secrets, generation_ttl=0.3)
+    ticks = FakeClock(0.0)  # the readers' monotonic clock, advanced by hand
+    reader = RedisBackend.from_url(cluster_url, secrets, generation_ttl=0.3, monotonic=ticks)
+    purger = RedisBackend.from_url(cluster_url, secrets, generation_ttl=0.3, monotonic=ticks)
     k = key("a")
     put(reader, k, tags=("t",))
     assert reader.lookup(k, ("t",)).entry is not None
     purger.purge()
     assert purger.lookup(k, ("t",)).entry is None  # the purging process: at once
-    time.sleep(0.35)
+    ticks.advance(0.3)
     assert reader.lookup(k, ("t",)).entry is None  # any other: within generation_ttl
     put(reader, k, tags=("t",))
     purger.purge(tag="t")
-    time.sleep(0.35)
+    ticks.advance(0.3)
     assert reader.lookup(k, ("t",)).entry is None
     reader.close()
     purger.close()

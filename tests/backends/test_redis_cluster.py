@@ -7,12 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 from test_backend_suite import key, put
+from tests.support.redis import RedisCluster
 
 from cacheward.backends.base import Lookup
 from cacheward.backends.redis import RedisBackend
 from cacheward.core.secret import Secrets
 from cacheward.errors import BackendError
-from servers import RedisCluster
 
 SOCKET_TIMEOUT = 0.25
 

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from tests.support import free_port
 
 from cacheward.backends.connection import close_client
 from cacheward.errors import KeyStoreError
 from cacheward.keys import KeyStore, RedisKeyStore
 from cacheward.keys import format as key_format
-from servers import free_port
 
 
 @pytest.fixture(params=["redis", "redis-cluster"])

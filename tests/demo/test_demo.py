@@ -182,8 +182,8 @@ class _Process:
     def ports(self) -> list[int]:
         return sorted({int(p) for p in re.findall(r"http://127\.0\.0\.1:(\d+)", self.text)})
 
-    def interrupt(self) -> int:
-        self.proc.send_signal(signal.SIGINT)
+    def interrupt(self, signum: int = signal.SIGINT) -> int:
+        self.proc.send_signal(signum)
         return self.proc.wait(timeout=15)
 
     def close(self) -> None:
@@ -195,7 +195,8 @@ class _Process:
         self.proc.stdout.close()
 
 
-def test_serve_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_serve_stops_everything_on_ctrl_c(tmp_path: Path, signum: int) -> None:
     demo = _Process(tmp_path, "--serve")
     try:
         text = demo.wait_for("until Ctrl-C")
@@ -205,7 +206,7 @@ def test_serve_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
         guarded = re.search(r"guarded by cacheward: (http://127\.0\.0\.1:\d+)", text)
         assert guarded is not None
         assert httpx.get(guarded.group(1) + "/catalog").status_code == 401  # still serving
-        assert demo.interrupt() == 0
+        assert demo.interrupt(signum) == 0
     finally:
         demo.close()
     assert all(_closed(p) for p in ports)

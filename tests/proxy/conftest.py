@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tests.proxies import Server, start_gunicorn, start_proxy
 from tests.proxy.callers import Keyring, issue_keys
+from tests.support.proxies import Server, start_gunicorn, start_proxy
 
 
 @pytest.fixture(scope="module")

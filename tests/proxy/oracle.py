@@ -18,9 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import httpx
-from tests.proxies import HTTP_TIMEOUT
 from tests.proxy.apps.guarded import STATIC_JS
 from tests.proxy.callers import Caller
+from tests.support.proxies import HTTP_TIMEOUT
 
 #: Paths every caller requests; ``{own}``/``{other}`` become principal ids.
 PATHS = (

@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from tests.proxies import PROFILES, Server, http_get, nginx_cached_entries
 from tests.proxy.callers import Keyring
 from tests.proxy.conftest import ProxyFactory
 from tests.proxy.oracle import Report, hammer, plan
+from tests.support.proxies import PROFILES, Server, http_get, nginx_cached_entries
 
 #: Requests through each proxy: CI keeps the suite short, ``-m slow`` goes further.
 REQUESTS = int(os.environ.get("CW_PROXY_REQUESTS", "2000"))

@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from tests import proxies
+from tests.support import proxies
 
 
 def no_binary(*args: object, **kwargs: object) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from tests.proxies import Server, http_get
 from tests.proxy.conftest import ProxyFactory
+from tests.support.proxies import Server, http_get
 
 CREDENTIALS = ("X-API-Key", "Authorization", "Cookie")
 #: Response header sets, by name: query parameters for the plain app.

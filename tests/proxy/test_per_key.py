@@ -11,10 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.proxies import Server, http_get, nginx_cached_entries
 from tests.proxy.callers import Caller, Keyring, Via
 from tests.proxy.conftest import ProxyFactory
 from tests.proxy.oracle import hammer, plan
+from tests.support.proxies import Server, http_get, nginx_cached_entries
 
 PER_KEY_PROXIES = ("nginx", "varnish")
 

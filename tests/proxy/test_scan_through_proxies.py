@@ -18,21 +18,17 @@ What each proxy changes (observed, pinned below):
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections import defaultdict
 from collections.abc import Iterator
 
 import pytest
-from tests.proxies import PROFILES, ROOT, Server, start_gunicorn
 from tests.proxy.conftest import ProxyFactory
+from tests.support.proxies import PROFILES, Server, start_gunicorn
+from tests.targets import vulnerable
+from tests.targets.harness import ALL_PATHS, creds, endpoints
 
 from cacheward.core.finding import Report
 from cacheward.scan import Settings, scan_async
-
-sys.path.insert(0, str(ROOT / "tests"))  # `targets`, as tests/scan/conftest.py does
-
-from targets import vulnerable  # noqa: E402
-from targets.harness import ALL_PATHS, creds, endpoints  # noqa: E402
 
 FAST = Settings(rate=0, concurrency=8)
 LEAKS_AT_THE_PROXY = {"cross-key-leak", "anonymous-cache-leak"}
@@ -56,9 +52,8 @@ NEUTRALIZED: dict[str, set[str]] = {
 def target(tmp_path_factory: pytest.TempPathFactory, which: str) -> Iterator[Server]:
     # One worker: the targets' in-app cache lives in the process.
     server = start_gunicorn(
-        f"targets.{which}:create_app()",
+        f"tests.targets.{which}:create_app()",
         tmp_path_factory.mktemp(which),
-        env={"PYTHONPATH": str(ROOT / "tests")},
         workers=1,
         threads=8,
     )
@@ -128,7 +123,7 @@ def test_fixed_target_through_proxy(
 
 def test_scan_output_never_shows_a_key(proxy: ProxyFactory, vulnerable_target: Server) -> None:
     """Through a proxy too, findings carry keys only redacted."""
-    from targets.kit import RAW_KEYS
+    from tests.targets.kit import RAW_KEYS
 
     front = proxy("nginx", vulnerable_target)
     text = repr(scan(front.url))

@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 import redis
-from tests import servers
 from tests.reliability.loadapp import SECRET, create_app
 from tests.reliability.oracle import (
     Caller,
@@ -29,6 +28,7 @@ from tests.reliability.oracle import (
     revoke,
 )
 from tests.reliability.test_faults_keystore import SIZES, assert_safe, record, sender
+from tests.support.redis import RedisCluster, RedisServer
 
 from cacheward.backends.redis import RedisBackend
 from cacheward.core.secret import Secrets
@@ -89,7 +89,7 @@ def sqlite_keys(tmp_path: Path) -> Iterator[SQLiteKeyStore]:
 
 @pytest.fixture
 def server() -> Iterator[Any]:
-    started = servers.RedisServer("--enable-debug-command", "yes").start()
+    started = RedisServer("--enable-debug-command", "yes").start()
     try:
         yield started
     finally:
@@ -174,7 +174,7 @@ def test_redis_slowed(server: Any, sqlite_keys: SQLiteKeyStore, size: tuple[int,
 
 @pytest.mark.parametrize("size", SIZES)
 def test_cluster_node_killed(sqlite_keys: SQLiteKeyStore, size: tuple[int, int]) -> None:
-    cluster = servers.RedisCluster().start()
+    cluster = RedisCluster().start()
 
     @contextlib.contextmanager
     def node_down() -> Iterator[None]:

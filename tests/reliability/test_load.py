@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests import proxies, servers
 from tests.reliability.oracle import (
     Caller,
     Figures,
@@ -28,6 +27,8 @@ from tests.reliability.oracle import (
     population,
     revoke,
 )
+from tests.support import proxies
+from tests.support.redis import RedisServer
 
 from cacheward.keys import SQLiteKeyStore
 
@@ -37,7 +38,7 @@ APP = "tests.reliability.loadapp:create_app()"
 
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
-    server = servers.RedisServer().start()
+    server = RedisServer().start()
     try:
         yield server.url
     finally:

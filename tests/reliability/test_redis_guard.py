@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 import redis
-from tests import servers
 from tests.reliability.hostile import SECRET, Hostile, body_json, make_hostile
+from tests.support.redis import RedisServer
 
 from cacheward.backends.redis import RedisBackend
 from cacheward.core.secret import Secrets
@@ -26,7 +26,7 @@ from cacheward.keys import format as key_format
 
 @pytest.fixture(scope="module")
 def redis_server() -> Iterator[Any]:
-    server = servers.RedisServer().start()
+    server = RedisServer().start()
     try:
         yield server
     finally:

@@ -23,15 +23,15 @@ import pytest
 import redis
 from click.testing import CliRunner
 from flask import Flask, jsonify, request
-from tests import servers
 from tests.scan.conftest import serve  # noqa: F401 - the loopback server fixture
+from tests.support.redis import RedisServer
+from tests.targets import vulnerable
+from tests.targets.kit import ALICE, BOB, EVE
 
 from cacheward import Cacheward, current_principal
 from cacheward.cli import main
 from cacheward.keys import SQLiteKeyStore
 from cacheward.keys import format as key_format
-from targets import vulnerable  # made importable by tests/scan/conftest.py
-from targets.kit import ALICE, BOB, EVE
 
 SECRET = "secrets-test-secret-0123456789abcdef"
 
@@ -74,7 +74,7 @@ def everything() -> Iterator[Everything]:
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    server = servers.RedisServer().start()
+    server = RedisServer().start()
     try:
         yield server.url
     finally:

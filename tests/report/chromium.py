@@ -10,7 +10,6 @@ import base64
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from typing import Any
 
 import httpx
 import websocket
+from tests.support.processes import stop_process
 
 CHROMIUM_FLAGS = (
     "--headless",
@@ -172,18 +172,5 @@ def chromium(binary: str, profile: Path, log: Path) -> Iterator[Page]:
     finally:
         if page is not None:
             page.close()
-        _stop(proc)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Stop chromium and its helpers: its own process group, by the PID we started."""
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        # Chromium and its helpers: its own process group, by the PID we started.
+        stop_process(proc, group=True)

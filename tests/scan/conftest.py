@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import WSGIRequestHandler, make_server
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # makes `targets` importable
-
-from targets import fixed, vulnerable  # noqa: E402
+from tests.support.wsgi import ThreadedServer, fast_switching
+from tests.targets import fixed, vulnerable
 
 
 @pytest.fixture
@@ -25,40 +19,17 @@ def fixed_app() -> object:
     return fixed.create_app()
 
 
-class _KeepAlive(WSGIRequestHandler):
-    """HTTP/1.1 keep-alive: a new connection per request triples the scan's wall time."""
-
-    protocol_version = "HTTP/1.1"
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass  # the target's access log is not the scanner's output
-
-
 @pytest.fixture
 def serve() -> Iterator[object]:
     """Serve an app on 127.0.0.1, port 0, in a thread; shut down after the test."""
-    servers = []
-    # Server threads and the async client share one GIL; the default 5 ms switch
-    # interval would dominate every loopback round trip.
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(0.0002)
+    servers: list[ThreadedServer] = []
 
     def start(app: object) -> str:
-        server = make_server(
-            "127.0.0.1",
-            0,
-            app,
-            threaded=True,
-            request_handler=_KeepAlive,  # type: ignore[arg-type]
-        )
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{server.server_port}"
+        server = ThreadedServer.start("target", app)
+        servers.append(server)
+        return server.base
 
-    yield start
-    for server, thread in servers:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-    sys.setswitchinterval(interval)
+    with fast_switching():
+        yield start
+        for server in servers:
+            server.stop()

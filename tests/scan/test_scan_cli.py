@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from tests.targets.kit import ALICE, BOB, EVE, RAW_KEYS
 
 from cacheward.cli import main
-from targets.kit import ALICE, BOB, EVE, RAW_KEYS
 
 PATHS = ["/v/orders", "/v/dashboard", "/v/search", "/v/links", "/v/public-cc"]
 

@@ -12,7 +12,8 @@ as "no cache" (invariant 7): a backend never needs to swallow its own errors.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,17 +62,29 @@ class Stats:
         return out
 
 
+#: Seconds since the epoch, as ``time.time`` gives them: what entries' ``created`` and
+#: expiry are measured in.
+Clock = Callable[[], float]
+
+
 class Backend(abc.ABC):
     """A cache store.
+
+    :param clock: the epoch-seconds clock entry expiry is judged by (``time.time``);
+        the guard stamps the entries it builds for this store with the same clock, so a
+        test can replace it with one it advances.
 
     .. versionadded:: 0.1
     """
 
     #: URL scheme(s) this backend is chosen by.
     name: str = ""
+    #: The clock (a subclass that does not pass one to ``__init__`` keeps ``time.time``).
+    clock: Clock = time.time
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = time.time) -> None:
         self.stats = Stats()
+        self.clock = clock
 
     @abc.abstractmethod
     def lookup(self, key: CacheKey, tags: tuple[str, ...] = ()) -> Lookup:

@@ -17,7 +17,7 @@ from enum import Enum
 log = logging.getLogger("cacheward.backends")
 
 
-class State(Enum):
+class BreakerState(Enum):
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half-open"
@@ -50,23 +50,24 @@ class CircuitBreaker:
         self._lock = threading.Lock()
         self._failures = 0
         self._opened_at = 0.0
-        self._state = State.CLOSED
+        self._state = BreakerState.CLOSED
         self._trial = False
 
     @property
-    def state(self) -> State:
+    def state(self) -> BreakerState:
         with self._lock:
-            if self._state is State.OPEN and self._clock() - self._opened_at >= self.reset_after:
-                return State.HALF_OPEN
+            opened_for = self._clock() - self._opened_at
+            if self._state is BreakerState.OPEN and opened_for >= self.reset_after:
+                return BreakerState.HALF_OPEN
             return self._state
 
     def allow(self) -> bool:
         """Whether a call may go out now."""
         state = self._state
-        if state is State.CLOSED:  # the hot path: one attribute read, no lock
+        if state is BreakerState.CLOSED:  # the hot path: one attribute read, no lock
             return True
         with self._lock:
-            if self._state is State.CLOSED:
+            if self._state is BreakerState.CLOSED:
                 return True
             if self._trial or self._clock() - self._opened_at < self.reset_after:
                 return False
@@ -75,25 +76,25 @@ class CircuitBreaker:
 
     def success(self) -> None:
         failures, state = self._failures, self._state
-        if failures == 0 and state is State.CLOSED:  # the hot path: no lock
+        if failures == 0 and state is BreakerState.CLOSED:  # the hot path: no lock
             return
         with self._lock:
             self._failures = 0
             self._trial = False
-            if self._state is not State.CLOSED:
-                self._state = State.CLOSED
+            if self._state is not BreakerState.CLOSED:
+                self._state = BreakerState.CLOSED
                 log.warning("cacheward: %s is reachable again; caching resumes.", self.name)
 
     def failure(self) -> None:
         with self._lock:
             self._failures += 1
-            if self._state is not State.CLOSED:
+            if self._state is not BreakerState.CLOSED:
                 # The half-open trial failed: open for another period.
                 self._opened_at = self._clock()
                 self._trial = False
                 return
             if self._failures >= self.threshold:
-                self._state = State.OPEN
+                self._state = BreakerState.OPEN
                 self._opened_at = self._clock()
                 log.warning(
                     "cacheward: %s failed %d times in a row; serving uncached and"

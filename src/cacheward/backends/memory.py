@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager, contextmanager
 
 from ..core.cachekey import CacheKey
 from ..core.entry import Entry
-from .base import GLOBAL, Backend, Lookup, tag_generation_name
+from .base import GLOBAL, Backend, Clock, Lookup, tag_generation_name
 
 DEFAULT_LIMIT = 64 * 1024 * 1024
 
@@ -18,13 +18,15 @@ DEFAULT_LIMIT = 64 * 1024 * 1024
 class MemoryBackend(Backend):
     """Entries in one process, bounded by ``limit`` bytes (least recently used go first).
 
+    :param clock: see :class:`~cacheward.backends.base.Backend`.
+
     .. versionadded:: 0.1
     """
 
     name = "memory"
 
-    def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
-        super().__init__()
+    def __init__(self, limit: int = DEFAULT_LIMIT, clock: Clock = time.time) -> None:
+        super().__init__(clock)
         if limit <= 0:
             raise ValueError("the memory limit must be positive")
         self.limit = limit
@@ -53,7 +55,7 @@ class MemoryBackend(Backend):
             if found is not None:
                 entry = found[0]
                 current = self._current(key.scope, entry.tags)
-                if entry.generation == current and entry.created + entry.ttl > time.time():
+                if entry.generation == current and entry.created + entry.ttl > self.clock():
                     self._entries.move_to_end(digest)
                     self.stats.hits += 1
                     return Lookup(entry, current)

@@ -50,7 +50,7 @@ from ..core.cachekey import CacheKey
 from ..core.entry import Entry
 from ..core.secret import Secrets
 from ..errors import BackendError
-from .base import Backend, Lookup
+from .base import Backend, Clock, Lookup
 from .breaker import CircuitBreaker
 from .codec import EntryCodec
 from .connection import Client, Connector
@@ -123,14 +123,26 @@ class RedisBackend(Backend):
         which sets short timeouts and no retries.
     :param secrets: the application secrets (entries are signed with them).
     :param options: see :mod:`cacheward.backends.connection`.
+    :param clock: see :class:`~cacheward.backends.base.Backend`; Redis also expires each
+        entry itself (``PX``, the entry's remaining lifetime by this clock).
+    :param monotonic: the clock ``generation_ttl`` is measured by (``time.monotonic``).
 
     .. versionadded:: 0.1
     """
 
     name = "redis"
 
-    def __init__(self, client: Client | Connector, secrets: Secrets, **options: Any) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        client: Client | Connector,
+        secrets: Secrets,
+        *,
+        clock: Clock = time.time,
+        monotonic: Clock = time.monotonic,
+        **options: Any,
+    ) -> None:
+        super().__init__(clock)
+        self._monotonic = monotonic
         if not isinstance(client, Connector):
             client = Connector.for_client(client, **options)
         self._conn = client
@@ -147,13 +159,21 @@ class RedisBackend(Backend):
         self.poll_max = 0.05
 
     @classmethod
-    def from_url(cls, url: str, secrets: Secrets, **options: Any) -> RedisBackend:
+    def from_url(
+        cls,
+        url: str,
+        secrets: Secrets,
+        *,
+        clock: Clock = time.time,
+        monotonic: Clock = time.monotonic,
+        **options: Any,
+    ) -> RedisBackend:
         """A backend for ``redis://host:port/db``, ``rediss://...`` or
         ``redis+cluster://host:port``; nothing is contacted until the first lookup.
 
         :raises ConfigurationError: a malformed URL or option.
         """
-        return cls(Connector(url, **options), secrets)
+        return cls(Connector(url, **options), secrets, clock=clock, monotonic=monotonic)
 
     # -- key names ----------------------------------------------------------------------
 
@@ -198,7 +218,7 @@ class RedisBackend(Backend):
 
     def _shared_generations(self, names: Sequence[str]) -> list[int]:
         """(Cluster) global and tag generations, from the in-process cache when fresh."""
-        now = time.monotonic()
+        now = self._monotonic()
         out: list[int] = []
         for name in names:
             cached = self._shared.get(name)
@@ -244,7 +264,7 @@ class RedisBackend(Backend):
                 if (
                     entry.generation == stamped
                     and 0 not in stamped
-                    and entry.expires() > time.time()
+                    and entry.expires() > self.clock()
                 ):
                     self.stats.hits += 1
                     return Lookup(entry, stamped)
@@ -253,7 +273,7 @@ class RedisBackend(Backend):
 
     def store(self, key: CacheKey, entry: Entry) -> None:
         gens = entry.generation
-        remaining = entry.expires() - time.time()
+        remaining = entry.expires() - self.clock()
         if len(gens) != 2 + len(entry.tags) or 0 in gens or remaining <= 0:
             # Stamped while a generation could not be read: it could never be served.
             self.stats.rejected += 1
@@ -285,7 +305,7 @@ class RedisBackend(Backend):
             self._call(partial(_set, name, token))
             if name in self._shared:
                 with self._shared_lock:
-                    self._shared[name] = (int(token), time.monotonic())
+                    self._shared[name] = (int(token), self._monotonic())
 
     def single_flight(self, key: CacheKey, timeout: float = 5.0) -> AbstractContextManager[bool]:
         """Run the view once per cluster: the first caller takes a Redis lock (``SET NX

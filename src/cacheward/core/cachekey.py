@@ -68,13 +68,14 @@ def build_cache_key(
     policy: KeyPolicy,
     scope: str,
     namespace: str = "cw",
-    reject_duplicates: bool | None = None,
+    reject_duplicates: bool = True,
 ) -> tuple[CacheKey, frozenset[str]]:
     """Build the key for ``facts`` and return it with the query names it left out.
 
     ``HEAD`` is keyed as ``GET`` so that it is answered from the ``GET`` entry (a
     ``HEAD`` miss stores nothing).
-    ``reject_duplicates`` overrides the policy's own setting when given.
+    ``reject_duplicates`` refuses a repeated query parameter (the guard passes the app's
+    ``CACHEWARD_REJECT_DUPLICATE_PARAMS``, its one home).
 
     :raises MalformedQuery: when the query cannot be keyed safely.
     """
@@ -82,9 +83,7 @@ def build_cache_key(
     query, dropped = canonical_query(
         pairs,
         policy.keeps_param,
-        reject_duplicates=policy.reject_duplicate_params
-        if reject_duplicates is None
-        else reject_duplicates,
+        reject_duplicates=reject_duplicates,
     )
     parts: list[tuple[str, str]] = [
         ("ns", namespace),

@@ -64,7 +64,6 @@ class KeyPolicy:
     ignored_params: frozenset[str] = IGNORED_PARAMS
     ignored_prefixes: tuple[str, ...] = IGNORED_PREFIXES
     credential_params: frozenset[str] = CREDENTIAL_PARAMS
-    reject_duplicate_params: bool = True
     _vary_set: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -22,7 +22,6 @@ class Purpose(Enum):
 
     SCOPE = "scope"
     ENTRY = "entry"
-    LOG = "log"
     VALUE = "value"  # values of the data cache and of memoize
 
 

@@ -74,21 +74,19 @@ def _catalog() -> dict[str, Any]:
     return {"lang": lang, "products": CATALOG.get(lang, CATALOG["en"]), **_meta()}
 
 
-def vulnerable_app(keys: KeyStore) -> Flask:
-    """The API built the common way (Flask-Caching in its documented order).
+def _links(principal_id: str) -> dict[str, str]:
+    """The profile's absolute links (built from the request's host, as Flask does)."""
+    return {
+        "self": url_for("profile", _external=True),
+        "account": url_for("account", account_id=principal_id, _external=True),
+        "invoices": url_for("invoices", _external=True),
+    }
 
-    :param keys: the store that verifies ``X-API-Key``.
-    :raises ImportError: when Flask-Caching is not installed.
-    """
-    from flask_caching import Cache
 
-    app = Flask("cacheward_demo_vulnerable")
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
-    cache = Cache(app, config={"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 60})
+def _key_decorator(keys: KeyStore) -> Callable[[View], View]:
+    """The usual hand-written API-key decorator (it even takes ``?api_key=``)."""
 
     def require_key(view: View) -> View:
-        """The usual hand-written API-key decorator (it even takes ``?api_key=``)."""
-
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             key = request.headers.get("X-API-Key") or request.args.get("api_key", "")
@@ -102,25 +100,43 @@ def vulnerable_app(keys: KeyStore) -> Flask:
 
         return wrapper
 
-    def public(data: dict[str, Any], status: int = 200) -> Response:
-        resp = jsonify(data)
-        resp.status_code = status
-        resp.headers["Cache-Control"] = "public, max-age=60"  # "let the CDN help"
-        return resp
+    return require_key
+
+
+def _public(data: dict[str, Any], status: int = 200) -> Response:
+    resp = jsonify(data)
+    resp.status_code = status
+    resp.headers["Cache-Control"] = "public, max-age=60"  # "let the CDN help"
+    return resp
+
+
+def vulnerable_app(keys: KeyStore) -> Flask:
+    """The API built the common way (Flask-Caching in its documented order).
+
+    :param keys: the store that verifies ``X-API-Key``.
+    :raises ImportError: when Flask-Caching is not installed.
+    """
+    from flask_caching import Cache
+
+    app = Flask("cacheward_demo_vulnerable")
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    cache = Cache(app, config={"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 60})
+
+    require_key = _key_decorator(keys)
 
     @app.get("/accounts/<account_id>")
     @cache.cached(timeout=60, query_string=True)
     @require_key
     def account(account_id: str) -> Response:
         if g.principal.id != account_id:
-            return public({"error": "not your account"}, 403)
-        return public({"account": account_id, **ACCOUNTS.get(account_id, {}), **_meta()})
+            return _public({"error": "not your account"}, 403)
+        return _public({"account": account_id, **ACCOUNTS.get(account_id, {}), **_meta()})
 
     @app.get("/invoices")
     @cache.cached(timeout=60, query_string=True)
     @require_key
     def invoices() -> Response:
-        return public(
+        return _public(
             {"principal": g.principal.id, "invoices": _invoices(g.principal.id), **_meta()}
         )
 
@@ -128,23 +144,18 @@ def vulnerable_app(keys: KeyStore) -> Flask:
     @cache.cached(timeout=300, query_string=True)
     @require_key
     def catalog() -> Response:
-        return public(_catalog())
+        return _public(_catalog())
 
     @app.get("/profile")
     @cache.cached(timeout=60, query_string=True)
     @require_key
     def profile() -> Response:
         pid = g.principal.id
-        links = {
-            "self": url_for("profile", _external=True),
-            "account": url_for("account", account_id=pid, _external=True),
-            "invoices": url_for("invoices", _external=True),
-        }
-        return public(
+        return _public(
             {
                 "principal": pid,
                 "name": ACCOUNTS.get(pid, {}).get("owner"),
-                "links": links,
+                "links": _links(pid),
                 **_meta(),
             }
         )
@@ -192,13 +203,8 @@ def guarded_app(keys: KeyStore, *, secret: str | None = None) -> Flask:
     @ward.cached(ttl=60)
     def profile() -> Response:
         pid = current_principal.id
-        links = {
-            "self": url_for("profile", _external=True),
-            "account": url_for("account", account_id=pid, _external=True),
-            "invoices": url_for("invoices", _external=True),
-        }
         return jsonify(
-            principal=pid, name=ACCOUNTS.get(pid, {}).get("owner"), links=links, **_meta()
+            principal=pid, name=ACCOUNTS.get(pid, {}).get("owner"), links=_links(pid), **_meta()
         )
 
     return app

@@ -9,8 +9,11 @@ writes a self-contained HTML report. Exit codes: 0 when the demo showed what it 
 from __future__ import annotations
 
 import importlib.util
+import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -214,6 +217,24 @@ def err(message: str) -> None:
     click.echo(message, err=True)
 
 
+@contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (``kill PID``, a service manager, a container stop) ends the demo as
+    Ctrl-C does: through the same cleanup. Only the main thread may set a handler."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _wait_for_ctrl_c() -> None:
     stop = threading.Event()
     while not stop.wait(0.5):
@@ -265,7 +286,7 @@ def demo_command(output: str, serve: bool) -> None:
         sys.exit(2)
     err(f"cacheward demo: starting two versions of the same API on 127.0.0.1 ({len(PATHS)} routes)")
     try:
-        with Demo() as demo:
+        with _sigterm_as_ctrl_c(), Demo() as demo:
             redact = Redactor(demo.creds)
             urls = {name: demo.servers[name].base for name, _ in _SIDES}
             for name, title in _SIDES:

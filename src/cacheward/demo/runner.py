@@ -9,26 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import sys
 import tempfile
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-
+from .._serving import ThreadedServer as Server
+from .._serving import fast_switching
 from ..core.finding import Report
 from ..keys import SQLiteKeyStore
 from ..scan import Credential, Endpoint, Settings, scan_async
 from ..scan.progress import Progress
 from .apps import PATHS, READ, guarded_app, vulnerable_app
 
-#: Loopback only: the vulnerable API leaks by design.
-HOST = "127.0.0.1"
 #: The principals the demo issues keys for; ``eve`` holds no scope (the low-privilege key).
 PRINCIPALS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("alice", (READ,)),
@@ -37,46 +30,6 @@ PRINCIPALS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 #: The scan's settings: loopback servers we own, so no rate limit is needed.
 SETTINGS = Settings(concurrency=8, rate=0.0, budget=400, timeout=10.0)
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """HTTP/1.1 keep-alive and no access log (it would bury the demo's output)."""
-
-    protocol_version = "HTTP/1.1"
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-@dataclass
-class Server:
-    """One WSGI app served on a free loopback port by a thread."""
-
-    name: str
-    server: BaseWSGIServer
-    thread: threading.Thread
-
-    @classmethod
-    def start(cls, name: str, app: Any) -> Server:
-        server = make_server(HOST, 0, app, threaded=True, request_handler=_QuietHandler)
-        thread = threading.Thread(
-            target=server.serve_forever, name=f"cacheward-demo-{name}", daemon=True
-        )
-        thread.start()
-        return cls(name, server, thread)
-
-    @property
-    def base(self) -> str:
-        return f"http://{HOST}:{self.server.server_port}"
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_port)
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
 
 
 @dataclass(frozen=True)
@@ -175,18 +128,6 @@ class Demo:
                 )
             )
 
-        with _fast_switching():
+        with fast_switching():
             vulnerable, guarded = asyncio.run(both())
         return DemoResult(vulnerable, guarded)
-
-
-@contextmanager
-def _fast_switching() -> Iterator[None]:
-    """Server threads and the async client share one GIL; the default 5 ms switch
-    interval would dominate every loopback round trip."""
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(0.0002)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(interval)

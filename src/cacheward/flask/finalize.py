@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask, Response
 
+from ..core import cachestatus
 from ..core.inputs import KeyCoverage, Kind, describe, fix_for, unkeyed_reads
 from ..errors import UnkeyedInputError
 from .config import Downstream
@@ -42,7 +43,7 @@ def finalize(sender: Flask, response: Response, **extra: Any) -> None:
         if pending is not None:
             stored = _decide(rs, ctx, pending, response)
         elif rs.detail is not None:
-            response.headers["Cache-Status"] = "cacheward; " + rs.detail
+            response.headers["Cache-Status"] = rs.detail
         _tell(rs, response, stored)
     finally:
         rs.release_flight(rs.ward.backend_failed)
@@ -55,7 +56,7 @@ def _tell(rs: RequestState, response: Response, stored: bool) -> None:
         return
     ttl = route.ttl if route is not None and route.ttl is not None else state.default_ttl
     downstream = state.downstream
-    if downstream is Downstream.PER_KEY and not (stored or rs.detail == "hit"):
+    if downstream is Downstream.PER_KEY and not (stored or rs.detail == cachestatus.HIT):
         # Only what the guard itself stored (or served from its store) may be kept by a
         # cache in front, keyed by the credential.
         downstream = Downstream.NO_STORE
@@ -119,20 +120,22 @@ def _decide(rs: RequestState, ctx: Any, pending: Pending, response: Response) ->
         return _not_stored(state, response, "not-storable")
     ttl = route.ttl if route.ttl is not None else state.default_ttl
     key, generation = pending.key, pending.found.generation
-    entry = to_entry(response, body, key.digest, key.scope, ttl, route.tags, generation)
-    try:
-        state.backend.store(key, entry)
+    backend = state.backend
+    try:  # the backend's clock is the backend's too: its failure means "not stored"
+        now = backend.clock()
+        entry = to_entry(response, body, key.digest, key.scope, ttl, route.tags, generation, now)
+        backend.store(key, entry)
     except Exception as e:  # noqa: BLE001 - any backend failure means "not stored"
         state.backend_failed(e)
         return False
     state.counters.stored += 1
-    response.headers["Cache-Status"] = "cacheward; fwd=miss; stored"
+    response.headers["Cache-Status"] = cachestatus.STORED
     return True
 
 
 def _not_stored(state: State, response: Response, detail: str) -> bool:
     state.counters.not_stored += 1
-    response.headers["Cache-Status"] = f"cacheward; fwd=miss; detail={detail}"
+    response.headers["Cache-Status"] = cachestatus.not_stored(detail)
     return False
 
 

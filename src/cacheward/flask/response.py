@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from flask import Response
 from werkzeug.datastructures import Headers
 
+from ..core.cachestatus import HIT
 from ..core.entry import Entry
 from ..core.policy import KeyPolicy
 from .config import Downstream
@@ -96,9 +96,10 @@ def to_entry(
     ttl: float,
     tags: tuple[str, ...],
     generation: tuple[int, ...],
+    created: float,
 ) -> Entry:
-    """The storable form of ``response`` with its ``body`` (already read and measured)."""
-    created = time.time()
+    """The storable form of ``response`` with its ``body`` (already read and measured),
+    made at ``created`` (epoch seconds, by the backend's clock)."""
     etag = response.headers.get("ETag")
     if not etag:
         # Unique per stored entry (its key and the moment it was made), without hashing
@@ -135,7 +136,7 @@ def from_entry(
     headers = [
         *entry.headers,
         ("Age", str(max(0, int(now - entry.created)))),
-        ("Cache-Status", "cacheward; hit"),
+        ("Cache-Status", HIT),
         *extra,
     ]
     if if_none_match and _etag_matches(if_none_match, entry.etag):

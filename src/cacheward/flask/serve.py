@@ -3,7 +3,6 @@ final response (:mod:`cacheward.flask.finalize`)."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import Request, Response
@@ -11,6 +10,7 @@ from flask.ctx import RequestContext
 from flask.signals import request_started
 
 from ..backends.base import Lookup
+from ..core import cachestatus
 from ..core.cachekey import CacheKey, build_cache_key
 from ..core.entry import Entry
 from ..core.facts import RequestFacts
@@ -115,10 +115,10 @@ def _hit(rs: RequestState, route: CachedRoute, entry: Entry, key: CacheKey) -> R
         return None
     state.counters.hits += 1
     rs.stop_recording()
-    rs.detail = "hit"
+    rs.detail = cachestatus.HIT
     environ = rs.real_request(request_context()).environ
     return from_entry(
-        entry, environ.get("HTTP_IF_NONE_MATCH"), time.time(), state.hit_headers(route)
+        entry, environ.get("HTTP_IF_NONE_MATCH"), state.backend.clock(), state.hit_headers(route)
     )
 
 
@@ -209,19 +209,35 @@ def _key_for(
     found = state.keys_memo.get(memo)
     if found is not None:
         return found
+    made = _build_key(state, route, principal, req, memo, remote)
+    state.remember_key(memo, made)
+    return made
+
+
+def _build_key(
+    state: State,
+    route: CachedRoute,
+    principal: Principal,
+    req: Request,
+    memo: tuple[Any, ...],
+    remote: str,
+) -> tuple[CacheKey, frozenset[str]]:
+    """Build the key from the raw inputs ``memo`` holds (:func:`_key_for`'s order); only
+    on a memo miss, so the hit path never comes here."""
+    _, endpoint, scope, _, method, scheme, host, script, _, query = memo[:10]
     facts = RequestFacts(
         method,
         scheme,
         host,
         req.path,
         query,
-        headers,
+        req.headers,
         remote,
         prefix=script,
         route=f"{state.app_name}\0{endpoint}\0{route.name}",
         principal=_principal_parts(route, principal),
     )
-    made = build_cache_key(
+    return build_cache_key(
         facts,
         parse_query(query),
         route.policy,
@@ -229,8 +245,6 @@ def _key_for(
         state.namespace,
         state.reject_duplicate_params,
     )
-    state.remember_key(memo, made)
-    return made
 
 
 def _vary_value(name: str, remote: str, headers: Any, principal: Principal) -> str | None:
@@ -261,5 +275,5 @@ def _bypass(
     rs: RequestState, route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any], why: str
 ) -> Any:
     rs.stop_recording()
-    rs.detail = f"fwd=bypass; detail={why.replace(' ', '-')}"
+    rs.detail = cachestatus.bypass(why)
     return route.call(*args, **kwargs)

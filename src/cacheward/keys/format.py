@@ -35,14 +35,6 @@ class ParsedKey:
     secret: str
 
 
-def _base62(n: int, width: int) -> str:
-    out = []
-    for _ in range(width):
-        n, r = divmod(n, 62)
-        out.append(_B62[r])
-    return "".join(reversed(out))
-
-
 _B62_PAIRS = [a + b for a in _B62 for b in _B62]  # 3,844 two-digit base62 strings
 
 
