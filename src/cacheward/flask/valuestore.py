@@ -10,7 +10,6 @@ go with ``ward.purge(principal=...)`` / ``purge(tenant=...)``.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from ..backends.base import Lookup
@@ -123,6 +122,7 @@ def save(
             where, "value:size", f"cacheward: {where}: a value over CACHEWARD_MAX_ENTRY_BYTES"
         )
         return False
-    entry = Entry(200, (), body, time.time(), ttl, "", key.scope, tags, generation)
+    created = state.backend.clock()
+    entry = Entry(200, (), body, created, ttl, "", key.scope, tags, generation)
     state.backend.store(key, entry)
     return True
