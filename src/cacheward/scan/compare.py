@@ -20,13 +20,19 @@ _VOLATILE_KEY = re.compile(
     r"date|generated(_at)?|served_at|now|elapsed|duration|uptime|etag|csrf(_token)?)$",
     re.IGNORECASE,
 )
-_VOLATILE_TEXT = re.compile(
-    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # uuid
-    r"|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?"  # iso date
-    r"|\b[0-9a-f]{16,}\b"  # long hex ids
-    r"|\b\d{10,}(\.\d+)?\b",  # epoch seconds / ms
-    re.IGNORECASE,
+_TIME = (
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?"  # iso date
+    r"|\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? \d{1,2}[ -][A-Z][a-z]{2}[ -]\d{2,4}"  # http date
+    r"|\b\d{1,2}:\d{2}:\d{2}(\.\d+)?\b"  # time of day
+    r"|\b\d{10,}(\.\d+)?\b"  # epoch seconds / ms
 )
+_IDS = (
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # uuid
+    r"|\b[0-9a-f]{16,}\b"  # long hex ids
+)
+_VOLATILE_TEXT = re.compile(f"{_IDS}|{_TIME}", re.IGNORECASE)
+#: What reads the clock: never an identity value, whatever else a body repeats.
+_CLOCK = re.compile(_TIME, re.IGNORECASE)
 
 
 def _scrub(value: Any) -> Any:
@@ -125,3 +131,33 @@ def differs(resp: ProbeResponse, baseline: ProbeResponse) -> bool:
     if not same(resp, baseline):
         return True
     return any(resp.header(h) != baseline.header(h) for h in _SIGNIFICANT_HEADERS)
+
+
+_WORD = re.compile(r"[\w@.+-]{6,}")
+
+
+def _all_leaves(value: Any, out: set[str]) -> set[str]:
+    if isinstance(value, dict):
+        for v in value.values():
+            _all_leaves(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            _all_leaves(v, out)
+    elif isinstance(value, str | int) and not isinstance(value, bool):
+        s = str(value)
+        if len(s) >= 4 and not _CLOCK.search(s):
+            out.add(s)
+    return out
+
+
+def values(resp: ProbeResponse) -> frozenset[str]:
+    """Every value of ``resp`` that could name whose data it is: JSON leaves (strings and
+    numbers of four characters or more, under any key, tokens such as a CSRF token
+    included) or, for other bodies, words of six characters or more. Whatever reads
+    the clock is left out; what changes per response (a request id, a random number) is
+    kept here and weeded out by the identity oracle, which keeps only values a principal's
+    responses repeat (:mod:`cacheward.scan.identity`)."""
+    doc = _json(resp)
+    if doc is not None:
+        return frozenset(_all_leaves(doc, set()))
+    return frozenset(_WORD.findall(_CLOCK.sub(" ", resp.text)))

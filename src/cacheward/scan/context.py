@@ -54,6 +54,11 @@ class ProbeContext:
     carrier: Buster = QUERY
     #: notes a probe leaves for the report (what it could not prove, and why)
     notes: list[str] = field(default_factory=list)
+    #: bumped each time the scan waited out the endpoint's TTL (``--wait-ttl``): a
+    #: response of a later epoch is independent of an earlier stored one
+    epoch: int = 0
+    #: the primary's response shown stored where no buster busts (read-only probe)
+    stored: ProbeResponse | None = None
 
     @property
     def victims(self) -> list[Credential]:

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -15,7 +16,9 @@ from .buster import carried
 from .context import BusterState, Options, ProbeContext
 from .credential import Credential, Redactor, redacted_logs
 from .detect import setup
-from .identity import Identities, learn
+from .exchange import ProbeRequest
+from .identity import Identities, whoami_values
+from .oracle import Oracle
 from .probes import PROBES, ProbeSpec, crosskey_unbusted
 from .progress import Progress, Silent
 from .runner import Budget, BudgetExceeded, Sender, drive
@@ -31,6 +34,12 @@ class Settings:
     :param budget: requests per endpoint, setup included.
     :param timeout: seconds per request.
     :param aggressive: also send unsafe methods as override values.
+    :param identities: ``(principal, value)`` pairs the user knows: a value only that
+        principal's responses carry (``--identity alice=alice@example.org``).
+    :param whoami: a URL (absolute, or a path on the first endpoint's origin) that
+        returns the caller's identity (``--whoami /me``); asked once per principal.
+    :param wait_ttl: at most this many seconds to wait, twice, for a path-keyed entry
+        to expire so that each principal gets a fresh response of its own (``0``: never).
     """
 
     concurrency: int = 8
@@ -38,6 +47,9 @@ class Settings:
     budget: int = 400
     timeout: float = 10.0
     aggressive: bool = False
+    identities: tuple[tuple[str, str], ...] = ()
+    whoami: str | None = None
+    wait_ttl: float = 0.0
 
 
 @dataclass
@@ -54,7 +66,7 @@ async def _endpoint(
     endpoint: Endpoint, creds: list[Credential], settings: Settings, sender: Sender
 ) -> _Outcome:
     ctx = ProbeContext(endpoint, creds, Options(aggressive=settings.aggressive))
-    budget = Budget(settings.budget)
+    budget = Budget(settings.budget, ctx=ctx)
     notes: list[str] = []
     try:
         notes += await drive(setup(ctx), sender, budget)
@@ -65,6 +77,10 @@ async def _endpoint(
         return _Outcome([], [note], budget.used, False)
 
     async def run(spec: ProbeSpec) -> list[Finding]:
+        if spec.look is not None:
+            return spec.look(ctx)
+        if spec.run is None:
+            return []
         try:
             return await drive(carried(spec.run(ctx), ctx.carrier), sender, budget)
         except BudgetExceeded:
@@ -73,7 +89,7 @@ async def _endpoint(
             notes.append(f"{endpoint}: {spec.name} stopped: {type(exc).__name__}: {exc}")
         return []
 
-    specs = [s for s in PROBES if not s.active or ctx.buster is BusterState.WORKS]
+    specs = [s for s in PROBES if s.runs(ctx)]
     results = await asyncio.gather(*(run(s) for s in specs))
     return _Outcome([f for r in results for f in r], notes, budget.used, True, ctx, budget)
 
@@ -90,8 +106,59 @@ async def _unbusted(out: _Outcome, ids: Identities, sender: Sender) -> None:
         out.notes.append(f"{ctx.endpoint}: request budget ({budget.limit}) ran out in cross-key")
     except httpx.HTTPError as exc:
         out.notes.append(f"{ctx.endpoint}: cross-key stopped: {type(exc).__name__}: {exc}")
-    out.notes += ctx.notes
     out.requests = budget.used
+
+
+async def _after_ttl(out: _Outcome, settings: Settings, sender: Sender) -> None:
+    """``--wait-ttl``: wait out a path-keyed entry (twice, each bounded) so that each
+    principal caches and reads a fresh response of its own; the oracle judges them."""
+    ctx, budget = out.ctx, out.budget
+    if ctx is None or budget is None or ctx.buster is BusterState.WORKS or not out.scanned:
+        return
+    if any(f.id in crosskey_unbusted.LEAK_IDS for f in out.findings):
+        return  # proved already: no need to wait
+    try:
+        for phase in crosskey_unbusted.AFTER_TTL:
+            wait = crosskey_unbusted.ttl_wait(ctx, settings.wait_ttl)
+            if wait is None:
+                return
+            await asyncio.sleep(wait)
+            ctx.epoch += 1
+            await drive(phase(ctx), sender, budget)
+    except BudgetExceeded:
+        out.notes.append(f"{ctx.endpoint}: request budget ({budget.limit}) ran out waiting")
+    except httpx.HTTPError as exc:
+        out.notes.append(f"{ctx.endpoint}: wait-ttl stopped: {type(exc).__name__}: {exc}")
+    out.requests = budget.used
+
+
+async def _whoami(
+    url: str, endpoints: Sequence[Endpoint], creds: list[Credential], sender: Sender
+) -> tuple[dict[str, frozenset[str]], list[str]]:
+    """Ask ``url`` once per principal and once with no key: what it returns for one
+    principal only is that principal's identity."""
+    if url.startswith("/") and endpoints:
+        parts = urlsplit(endpoints[0].url)
+        url = urlunsplit((parts.scheme, parts.netloc, url, "", ""))
+    ctx = ProbeContext(Endpoint(url), creds)
+    budget = Budget(len(creds) + 1, ctx=ctx)
+    answers = {}
+    try:
+        for cred in [*creds, None]:
+            answers[cred.name if cred else None] = await sender.send(
+                ProbeRequest(ctx.url(), cred), budget
+            )
+    except httpx.HTTPError as exc:
+        return {}, [f"--whoami {url}: not reached: {type(exc).__name__}: {exc}"]
+    found = whoami_values(answers)
+    missing = [c.name for c in creds if not c.low and c.name not in found]
+    notes = []
+    if missing:
+        notes.append(
+            f"--whoami {url}: no value only {', '.join(missing)} gets (the same body for"
+            " every key: is the whoami URL itself cached across keys?)"
+        )
+    return found, notes
 
 
 async def scan_async(
@@ -136,7 +203,18 @@ async def _run(
     async with httpx.AsyncClient(
         transport=transport, timeout=settings.timeout, follow_redirects=False
     ) as client:
-        sender = Sender(client, redact=redact, concurrency=settings.concurrency, rate=settings.rate)
+        oracle = Oracle(creds, _stated(settings))
+        sender = Sender(
+            client,
+            redact=redact,
+            concurrency=settings.concurrency,
+            rate=settings.rate,
+            oracle=oracle,
+        )
+        early: list[str] = []
+        if settings.whoami:
+            found, early = await _whoami(settings.whoami, endpoints, creds, sender)
+            oracle.state(found)
 
         async def one(e: Endpoint) -> _Outcome:
             out = await _endpoint(e, creds, settings, sender)
@@ -144,9 +222,33 @@ async def _run(
             return out
 
         outcomes = list(await asyncio.gather(*(one(e) for e in endpoints)))
-        ids = learn(o.ctx for o in outcomes if o.ctx is not None)
-        await asyncio.gather(*(_unbusted(o, ids, sender) for o in outcomes))
+        await asyncio.gather(*(_unbusted(o, oracle.learn(), sender) for o in outcomes))
+        if settings.wait_ttl > 0:
+            await asyncio.gather(*(_after_ttl(o, settings, sender) for o in outcomes))
+        _judge(oracle, outcomes)
+        for o in outcomes:
+            if o.ctx is not None:
+                o.notes += o.ctx.notes
+        if outcomes and early:
+            outcomes[0].notes[:0] = early
         return outcomes
+
+
+def _stated(settings: Settings) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for name, value in settings.identities:
+        out.setdefault(name, set()).add(value)
+    return out
+
+
+def _judge(oracle: Oracle, outcomes: list[_Outcome]) -> None:
+    """The oracle's verdict on every response of the scan: leaks no probe reported."""
+    reported = {(f.url, f.id) for o in outcomes for f in o.findings}
+    by_ctx = {id(o.ctx): o for o in outcomes if o.ctx is not None}
+    for ctx, f in oracle.findings(oracle.learn(), reported):
+        out = by_ctx.get(id(ctx))
+        if out is not None:
+            out.findings.append(f)
 
 
 def _report(

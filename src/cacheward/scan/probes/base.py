@@ -7,21 +7,63 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...core.finding import Confidence, Finding, Severity
-from ..context import ProbeContext
+from ..context import BusterState, ProbeContext
+from ..credential import Credential
 from ..exchange import Probe, ProbeRequest, ProbeResponse
+
+#: A passive probe: reads the baselines, sends nothing.
+Look = Callable[[ProbeContext], list[Finding]]
 
 
 @dataclass(frozen=True)
 class ProbeSpec:
-    """A registered probe: ``active`` ones send attack inputs and need a working buster."""
+    """A registered probe.
+
+    ``run`` is an active probe (a generator that sends requests); ``look`` a passive one
+    (a plain function of the baselines). Active probes send attack inputs and run only
+    where a buster was shown to bust, unless ``unbusted`` (their every request goes to a
+    fresh path of their own, never to the entry real users get).
+    """
 
     name: str
-    run: Callable[[ProbeContext], Probe]
-    active: bool = True
+    run: Callable[[ProbeContext], Probe] | None = None
+    look: Look | None = None
+    unbusted: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.run is not None
+
+    def runs(self, ctx: ProbeContext) -> bool:
+        """Whether this probe may run on ``ctx``'s endpoint."""
+        return not self.active or self.unbusted or ctx.buster is BusterState.WORKS
 
 
-def who(req: ProbeRequest) -> str:
-    return str(req.cred) if req.cred is not None else "no key"
+def who(req: ProbeRequest | Credential | None) -> str:
+    """The redacted label of a request's principal (or of a principal): ``"no key"``
+    for an anonymous one."""
+    cred = req.cred if isinstance(req, ProbeRequest) else req
+    return str(cred) if cred is not None else "no key"
+
+
+#: The cross-key check ids and their titles (the one place they are spelt).
+CROSS_KEY = "cross-key-leak"
+ANONYMOUS = "anonymous-cache-leak"
+AUTH_AFTER_CACHE = "auth-after-cache"
+LEAK_TITLES = {
+    CROSS_KEY: "One key's cached response was served to another key",
+    ANONYMOUS: "An anonymous request got another key's cached response",
+    AUTH_AFTER_CACHE: "A denied key got a cached response: the cache answers before authorization",
+}
+
+
+def leak_id(reader: Credential | None, denied: bool) -> str:
+    """The id of a leak to ``reader``: with no key, to a key that is ``denied`` (its own
+    response is a 4xx, or, where none could be fetched, it is a ``--low-key``), or to
+    another allowed key."""
+    if reader is None:
+        return ANONYMOUS
+    return AUTH_AFTER_CACHE if denied else CROSS_KEY
 
 
 def step(req: ProbeRequest, resp: ProbeResponse, extra: str = "") -> str:

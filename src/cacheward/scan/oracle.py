@@ -1,0 +1,218 @@
+"""The scan-wide identity oracle: every response of the scan, checked for whose it is.
+
+The sender hands every response to :meth:`Oracle.observe`, in every probe and every
+baseline. Once the scan is over, :meth:`Oracle.learn` derives each principal's identity
+markers from all of them (:mod:`cacheward.scan.identity`), and :meth:`Oracle.findings`
+checks every 2xx response that another principal, a ``--low-key`` or no key received.
+Such a response is a leak when
+
+* it carries markers of an owner ``A`` and none of the reader's own,
+* it is the same as a response ``A`` received on that resource *earlier* (so it is
+  ``A``'s copy, not a page that merely names ``A``), and
+* the reader's own fresh response to the endpoint (where a buster was shown to bust)
+  does not carry those markers (else the data is the reader's to see).
+
+Markers never appear in clear in a finding: each shows its first and last two
+characters and its length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from ..core.finding import Confidence, Finding, Severity
+from .buster import PARAM
+from .compare import same
+from .context import BusterState, ProbeContext
+from .credential import Credential
+from .detect import cache_headers
+from .exchange import ProbeRequest, ProbeResponse
+from .identity import Identities, Sample, instance_of, learn
+from .probes.base import LEAK_TITLES, finding, leak_id, step, who
+
+_FIX = (
+    "Put the principal in the cache key (or Vary on {header}), authenticate and authorize"
+    " before any cache lookup, and mark per-principal responses Cache-Control: private."
+)
+_MAX_BODY = 256 * 1024
+
+
+def redact_marker(value: str) -> str:
+    """``alice@example.org`` -> ``al…rg (17 chars)``: enough to recognise, not to reuse."""
+    if len(value) <= 6:
+        return f"… ({len(value)} chars)"
+    return f"{value[:2]}…{value[-2:]} ({len(value)} chars)"
+
+
+def resource(req: ProbeRequest) -> tuple[str, str]:
+    """``req``'s method, URL without the buster parameter, and the buster value."""
+    parts = urlsplit(req.url)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    buster = next((v for k, v in pairs if k == PARAM), "")
+    query = urlencode([(k, v) for k, v in pairs if k != PARAM])
+    path = urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+    return f"{req.method} {path}", buster
+
+
+@dataclass(frozen=True)
+class _Seen:
+    ctx: ProbeContext
+    req: ProbeRequest
+    resp: ProbeResponse
+    n: int
+    resource: str
+    buster: str
+    plain: bool
+    epoch: int
+
+
+class Oracle:
+    """Records every exchange of a scan; learns identities; finds leaks across keys.
+
+    :param creds: the scan's principals.
+    :param stated: values the user knows each principal's responses carry
+        (``--identity``), by principal name.
+    """
+
+    def __init__(
+        self, creds: Sequence[Credential], stated: Mapping[str, Iterable[str]] | None = None
+    ) -> None:
+        self._creds = {c.name: c for c in creds}
+        self._stated: dict[str, set[str]] = {k: set(v) for k, v in (stated or {}).items()}
+        self._seen: list[_Seen] = []
+
+    def state(self, extra: Mapping[str, Iterable[str]]) -> None:
+        """Add identity values (e.g. what ``--whoami`` returned for one principal only)."""
+        for name, vals in extra.items():
+            self._stated.setdefault(name, set()).update(vals)
+
+    def who(self, req: ProbeRequest) -> str | None:
+        """The principal a request was sent as (``None``: no key, or a key nobody holds)."""
+        if req.cred is None or req.cred.name not in self._creds:
+            return None
+        return req.cred.name if self._creds[req.cred.name] is req.cred else None
+
+    def observe(self, ctx: ProbeContext, req: ProbeRequest, resp: ProbeResponse) -> None:
+        """Record one exchange of ``ctx``'s endpoint (bodies kept up to 256 KiB)."""
+        if len(resp.body) > _MAX_BODY:
+            resp = ProbeResponse(resp.status, resp.headers, resp.body[:_MAX_BODY])
+        res, buster = resource(req)
+        plain = _plain(ctx, req, buster)
+        n = len(self._seen)
+        self._seen.append(_Seen(ctx, req, resp, n, res, buster, plain, ctx.epoch))
+
+    def learn(self) -> Identities:
+        """Identity markers from every plain read of the scan, plus the stated ones."""
+        samples = [
+            Sample(
+                self.who(s.req),
+                s.resource,
+                instance_of(s.resp, s.buster, s.ctx.buster is BusterState.WORKS, s.epoch),
+                s.n,
+                s.resp,
+            )
+            for s in self._seen
+            if s.plain
+        ]
+        return learn(samples, list(self._creds), self._stated)
+
+    def findings(
+        self, ids: Identities, reported: Iterable[tuple[str | None, str]] = ()
+    ) -> list[tuple[ProbeContext, Finding]]:
+        """A leak finding per endpoint and id not already ``reported`` (url, id)."""
+        done = set(reported)
+        out: list[tuple[ProbeContext, Finding]] = []
+        for s in self._seen:
+            if not s.resp.ok:
+                continue
+            hit = self._leak(s, ids)
+            if hit is None:
+                continue
+            f = self._finding(s, *hit)
+            if (f.url, f.id) not in done:
+                done.add((f.url, f.id))
+                out.append((s.ctx, f))
+        return out
+
+    def _leak(self, s: _Seen, ids: Identities) -> tuple[_Seen, frozenset[str]] | None:
+        reader = self.who(s.req)
+        text = s.resp.text
+        for owner in self._creds:
+            if owner == reader:
+                continue
+            marks = ids.markers(owner, reader) if reader is not None else ids.owned(owner)
+            hits = frozenset(m for m in marks if m in text)
+            if not hits:
+                continue
+            if reader is not None and any(m in text for m in ids.markers(reader, owner)):
+                continue  # it carries the reader's own data too: a page both may see
+            if _fresh_own_carries(s, reader, hits):
+                continue
+            src = [
+                t
+                for t in self._seen
+                if t.n < s.n
+                and t.resource == s.resource
+                and self.who(t.req) == owner
+                and t.resp.ok
+                and same(t.resp, s.resp)
+            ]
+            if src:
+                return src[-1], hits
+        return None
+
+    def _finding(self, s: _Seen, src: _Seen, hits: frozenset[str]) -> Finding:
+        reader = s.req.cred if self.who(s.req) is not None else None
+        base = s.ctx.baselines.get(reader.name if reader else None)
+        denied = (base is not None and not base.ok) or (
+            base is None and reader is not None and reader.low
+        )
+        cid, title = leak_id(reader, denied), ""
+        severity = Severity.CRITICAL
+        if urlsplit(s.req.url).path != urlsplit(s.ctx.endpoint.url).path:
+            # on a path variant of the endpoint (a deception probe's): deception it is
+            cid, severity = "cache-deception", Severity.HIGH
+            title = "A path variant of the endpoint served another key's data from the cache"
+        owner = src.req.cred
+        header = (owner.credential_header if owner else None) or "the credential"
+        return finding(
+            s.ctx,
+            cid,
+            severity,
+            title or LEAK_TITLES[cid],
+            _FIX.format(header=header),
+            cwe=863 if cid == "auth-after-cache" else 524,
+            confidence=Confidence.HIGH,
+            evidence={
+                "oracle": "identity markers",
+                "owner": who(owner),
+                "served_to": who(s.req),
+                "markers": sorted(redact_marker(m) for m in hits)[:5],
+                "served_status": s.resp.status,
+                "cache_headers": cache_headers(s.resp),
+            },
+            steps=(
+                step(src.req, src.resp, f" ({who(owner)}'s data)"),
+                step(s.req, s.resp, f" (carries {who(owner)}'s identity)"),
+            ),
+        )
+
+
+def _plain(ctx: ProbeContext, req: ProbeRequest, buster: str) -> bool:
+    """A plain read of the endpoint: its method, path and query, no body, no input of a
+    probe's own (only the buster, wherever it travels)."""
+    if req.content or req.placement is not None or req.method != ctx.endpoint.method:
+        return False
+    if urlsplit(req.url).path != urlsplit(ctx.endpoint.url).path:
+        return False
+    return all(buster and buster in v for _, v in req.headers)
+
+
+def _fresh_own_carries(s: _Seen, reader: str | None, hits: frozenset[str]) -> bool:
+    """Whether the reader's own fresh response to this endpoint carries ``hits`` too."""
+    if s.ctx.buster is not BusterState.WORKS:
+        return False
+    own = s.ctx.baselines.get(reader)
+    return own is not None and own is not s.resp and any(m in own.text for m in hits)
