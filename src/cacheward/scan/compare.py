@@ -123,14 +123,15 @@ def reflects(resp: ProbeResponse, canary: str) -> bool:
     return canary in resp.text or any(canary in v for v in resp.headers.values())
 
 
-_SIGNIFICANT_HEADERS = ("location", "access-control-allow-origin", "content-type", "link")
+#: Headers that steer a client: a change here is an effect, never noise.
+SIGNIFICANT_HEADERS = ("location", "access-control-allow-origin", "content-type", "link")
 
 
 def differs(resp: ProbeResponse, baseline: ProbeResponse) -> bool:
     """Whether ``resp`` is materially different from ``baseline``."""
     if not same(resp, baseline):
         return True
-    return any(resp.header(h) != baseline.header(h) for h in _SIGNIFICANT_HEADERS)
+    return any(resp.header(h) != baseline.header(h) for h in SIGNIFICANT_HEADERS)
 
 
 _WORD = re.compile(r"[\w@.+-]{6,}")

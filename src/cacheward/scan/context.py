@@ -59,6 +59,11 @@ class ProbeContext:
     epoch: int = 0
     #: the primary's response shown stored where no buster busts (read-only probe)
     stored: ProbeResponse | None = None
+    #: the primary's response on the buster trial's first buster: a second sample of
+    #: its data (what differs from the baseline is noise)
+    echo: ProbeResponse | None = None
+    #: a cache behind the cache was seen (the front said miss, a store answered)
+    behind: bool = False
 
     @property
     def victims(self) -> list[Credential]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...core.finding import Confidence, Finding, Severity
+from ..compare import values
 from ..context import BusterState, ProbeContext
 from ..credential import Credential
 from ..exchange import Probe, ProbeRequest, ProbeResponse
@@ -64,6 +65,17 @@ def leak_id(reader: Credential | None, denied: bool) -> str:
     if reader is None:
         return ANONYMOUS
     return AUTH_AFTER_CACHE if denied else CROSS_KEY
+
+
+def specific(ctx: ProbeContext, other: ProbeResponse) -> frozenset[str]:
+    """The primary's own values that ``other`` does not carry. Own values are those its
+    baseline and its response on the buster trial's other buster both carry, so a random
+    number or a nonce (noise) is never one; whatever reads the clock never is either."""
+    base = ctx.baseline(ctx.primary)
+    mine = values(base)
+    if ctx.echo is not None and ctx.echo.ok and ctx.echo is not base:
+        mine &= values(ctx.echo)
+    return frozenset(v for v in mine if v not in other.text)
 
 
 def step(req: ProbeRequest, resp: ProbeResponse, extra: str = "") -> str:

@@ -14,7 +14,7 @@ from ..cachecontrol import directives, explicitly_shared, forbids_shared_storage
 from ..compare import same
 from ..context import ProbeContext
 from ..credential import Placement
-from .base import finding
+from .base import finding, specific
 
 
 def look(ctx: ProbeContext) -> list[Finding]:
@@ -23,8 +23,10 @@ def look(ctx: ProbeContext) -> list[Finding]:
     resp, anon = ctx.baseline(a), ctx.baselines.get(None)
     if anon is None:
         return []  # no buster: no anonymous baseline to tell a public endpoint apart
-    if not resp.ok or (anon.ok and same(anon, resp)) or forbids_shared_storage(resp):
+    if not resp.ok or forbids_shared_storage(resp):
         return []
+    if anon.ok and (same(anon, resp) or not specific(ctx, anon)):
+        return []  # the same for no key, but for noise: a public response
     varies = vary(resp)
     header = (a.credential_header or "").lower()
     if "*" in varies or (header and header in varies):

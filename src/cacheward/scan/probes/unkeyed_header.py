@@ -8,11 +8,12 @@ Hackmanit's Web-Cache-Vulnerability-Scanner; method-override headers are the
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from ...core.finding import Finding
 from ..context import ProbeContext
 from ..exchange import Probe, ProbeRequest
-from ..poison import Candidate, bisect, candidates, confirm
+from ..poison import Candidate, bisect, candidates, confirmed
 from .base import poisoning
 
 #: Header → value template (``{c}`` is the canary).
@@ -67,20 +68,15 @@ def probe(ctx: ProbeContext) -> Probe:
     def apply(group: Sequence[Candidate], url: str) -> ProbeRequest:
         return _apply(group, url, ctx)
 
-    found = yield from bisect(ctx, cands, apply)
-    out: list[Finding] = []
-    for cand in found[:6]:
-        ev = yield from confirm(ctx, cand, apply)
-        if ev is None:
-            continue
-        out.append(
-            poisoning(
-                ctx,
-                "unkeyed-header",
-                f"Unkeyed header {cand.name} poisons the cached response",
-                f"Add {cand.name} to the cache key (Vary: {cand.name}) or stop the application"
-                " reading it; trust X-Forwarded-* only from a configured proxy.",
-                ev,
-            )
+    def report(cand: Candidate, ev: dict[str, Any]) -> Finding:
+        return poisoning(
+            ctx,
+            "unkeyed-header",
+            f"Unkeyed header {cand.name} poisons the cached response",
+            f"Add {cand.name} to the cache key (Vary: {cand.name}) or stop the application"
+            " reading it; trust X-Forwarded-* only from a configured proxy.",
+            ev,
         )
-    return out
+
+    found = yield from bisect(ctx, cands, apply)
+    return (yield from confirmed(ctx, found, apply, report, limit=6))
