@@ -83,7 +83,7 @@ def test_path_keyed_cache_leak_is_proved_read_only() -> None:
     assert all(f.evidence["buster"] == "none" for f in found)
     assert all("own legitimate response" in f.evidence["mode"] for f in found)
     leak = next(f for f in found if f.id == "cross-key-leak")
-    assert leak.evidence["markers"] == ["alice@example.test"]
+    assert leak.evidence["markers"] == ["al…st (18 chars)"]  # redacted: never in clear
     # Nothing but the credential (and no body) was ever sent: no attack input.
     plain = {"host", "accept", "accept-encoding", "connection", "user-agent", "x-api-key"}
     for r in seen:

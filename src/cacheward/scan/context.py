@@ -57,7 +57,7 @@ class ProbeContext:
     #: bumped each time the scan waited out the endpoint's TTL (``--wait-ttl``): a
     #: response of a later epoch is independent of an earlier stored one
     epoch: int = 0
-    #: the primary's response shown stored where no buster busts (read-only probe)
+    #: the primary's last response where no buster busts (the read-only probe's)
     stored: ProbeResponse | None = None
     #: the primary's response on the buster trial's first buster: a second sample of
     #: its data (what differs from the baseline is noise)

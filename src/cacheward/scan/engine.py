@@ -20,6 +20,7 @@ from .exchange import ProbeRequest
 from .identity import Identities, whoami_values
 from .oracle import Oracle
 from .probes import PROBES, ProbeSpec, crosskey_unbusted
+from .probes.base import CROSS_KEY
 from .progress import Progress, Silent
 from .runner import Budget, BudgetExceeded, Sender, drive
 from .target import Endpoint
@@ -115,7 +116,7 @@ async def _after_ttl(out: _Outcome, settings: Settings, sender: Sender) -> None:
     ctx, budget = out.ctx, out.budget
     if ctx is None or budget is None or ctx.buster is BusterState.WORKS or not out.scanned:
         return
-    if any(f.id in crosskey_unbusted.LEAK_IDS for f in out.findings):
+    if any(f.id == CROSS_KEY for f in out.findings):
         return  # proved already: no need to wait
     try:
         for phase in crosskey_unbusted.AFTER_TTL:
@@ -249,6 +250,8 @@ def _judge(oracle: Oracle, outcomes: list[_Outcome]) -> None:
         out = by_ctx.get(id(ctx))
         if out is not None:
             out.findings.append(f)
+            # what the read-only probe could not show, the oracle now has
+            ctx.notes[:] = [n for n in ctx.notes if crosskey_unbusted.UNPROVED not in n]
 
 
 def _report(

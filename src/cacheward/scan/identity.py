@@ -6,8 +6,9 @@ method, path and query, the buster left out) with bodies that differ, the values
 one of them carries (its id, e-mail, account number, a per-session CSRF token) are its
 *identity markers* against the other. Three rules keep noise out:
 
-* a principal's response that is the same as one the other principal got *earlier* on
-  that resource is left out on both sides (it may be the other's stored copy);
+* a response carries the data of whoever got the first response it is the same as on
+  that resource (it may be that one's stored copy); only a principal's responses that
+  carry its own data teach its markers;
 * a value must come back in two of the principal's own responses that are independent:
   on two different busters where the buster was shown to bust, else in two
   byte-different bodies. A random number, a per-response nonce or a second-resolution
@@ -77,9 +78,16 @@ def instance_of(resp: ProbeResponse, buster: str, busts: bool, epoch: int = 0) -
     return f"d{epoch}:" + hashlib.sha256(resp.body).hexdigest()[:16]
 
 
-def _own(mine: Sequence[Sample], theirs: Sequence[Sample]) -> list[Sample]:
-    """``mine`` less those the same as one of ``theirs`` that came earlier."""
-    return [s for s in mine if not any(t.n < s.n and same(t.resp, s.resp) for t in theirs)]
+def _origins(group: Sequence[Sample]) -> dict[int, str | None]:
+    """Whose data each sample carries, in arrival order: that of the earliest sample it
+    is the same as (a copy of it, or the same thing again), else its own principal's."""
+    origin: dict[int, str | None] = {}
+    done: list[Sample] = []
+    for s in sorted(group, key=lambda s: s.n):
+        first = next((t for t in done if same(t.resp, s.resp)), None)
+        origin[s.n] = origin[first.n] if first is not None else s.who
+        done.append(s)
+    return origin
 
 
 def learn(
@@ -96,6 +104,7 @@ def learn(
     own_texts: dict[str | None, list[str]] = {}
     valid: set[str] = set()
     for group in by_resource.values():
+        origin = _origins(group)
         names = list(dict.fromkeys(s.who for s in group))
         valid.update(n for n in names if n is not None)
         for a in names:
@@ -104,7 +113,7 @@ def learn(
             for b in names:
                 if b == a:
                     continue
-                _compare(group, a, b, seen, own_texts)
+                _compare(group, origin, a, b, seen, own_texts)
     of: dict[Pair, frozenset[str]] = {}
     for pair, insts in seen.items():
         texts = own_texts.get(pair[1], [])
@@ -125,14 +134,14 @@ def learn(
 
 def _compare(
     group: Sequence[Sample],
+    origin: Mapping[int, str | None],
     a: str,
     b: str | None,
     seen: dict[Pair, dict[str, set[str]]],
     own_texts: dict[str | None, list[str]],
 ) -> None:
-    mine = [s for s in group if s.who == a]
-    theirs = [s for s in group if s.who == b]
-    mine_own, theirs_own = _own(mine, theirs), _own(theirs, mine)
+    mine_own = [s for s in group if s.who == a and origin[s.n] == a]
+    theirs_own = [s for s in group if s.who == b and origin[s.n] == b]
     if not mine_own or not theirs_own:
         return
     if all(same(s.resp, t.resp) for s in mine_own for t in theirs_own):

@@ -12,8 +12,7 @@ Such a response is a leak when
 * the reader's own fresh response to the endpoint (where a buster was shown to bust)
   does not carry those markers (else the data is the reader's to see).
 
-Markers never appear in clear in a finding: each shows its first and last two
-characters and its length.
+Markers never appear in clear in a finding (:func:`~.probes.base.redact_marker`).
 """
 
 from __future__ import annotations
@@ -30,20 +29,13 @@ from .credential import Credential
 from .detect import cache_headers
 from .exchange import ProbeRequest, ProbeResponse
 from .identity import Identities, Sample, instance_of, learn
-from .probes.base import LEAK_TITLES, finding, leak_id, step, who
+from .probes.base import LEAK_TITLES, finding, leak_id, redacted, step, who
 
 _FIX = (
     "Put the principal in the cache key (or Vary on {header}), authenticate and authorize"
     " before any cache lookup, and mark per-principal responses Cache-Control: private."
 )
 _MAX_BODY = 256 * 1024
-
-
-def redact_marker(value: str) -> str:
-    """``alice@example.org`` -> ``al…rg (17 chars)``: enough to recognise, not to reuse."""
-    if len(value) <= 6:
-        return f"… ({len(value)} chars)"
-    return f"{value[:2]}…{value[-2:]} ({len(value)} chars)"
 
 
 def resource(req: ProbeRequest) -> tuple[str, str]:
@@ -189,7 +181,7 @@ class Oracle:
                 "oracle": "identity markers",
                 "owner": who(owner),
                 "served_to": who(s.req),
-                "markers": sorted(redact_marker(m) for m in hits)[:5],
+                "markers": redacted(hits),
                 "served_status": s.resp.status,
                 "cache_headers": cache_headers(s.resp),
             },

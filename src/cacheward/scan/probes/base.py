@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +65,19 @@ def leak_id(reader: Credential | None, denied: bool) -> str:
     if reader is None:
         return ANONYMOUS
     return AUTH_AFTER_CACHE if denied else CROSS_KEY
+
+
+def redact_marker(value: str) -> str:
+    """``alice@example.org`` -> ``al…rg (17 chars)``: enough to recognise, not to reuse
+    (a marker may be a CSRF token or an account number)."""
+    if len(value) <= 6:
+        return f"… ({len(value)} chars)"
+    return f"{value[:2]}…{value[-2:]} ({len(value)} chars)"
+
+
+def redacted(markers: Iterable[str]) -> list[str]:
+    """At most five markers, each redacted, for a finding's evidence."""
+    return [redact_marker(m) for m in sorted(markers)[:5]]
 
 
 def specific(ctx: ProbeContext, other: ProbeResponse) -> frozenset[str]:

@@ -16,7 +16,7 @@ from ..compare import carries, same
 from ..context import ProbeContext
 from ..detect import cache_headers
 from ..exchange import Probe, ProbeRequest
-from .base import AUTH_AFTER_CACHE, LEAK_TITLES, finding, leak_id, specific, step, who
+from .base import AUTH_AFTER_CACHE, LEAK_TITLES, finding, leak_id, redacted, specific, step, who
 
 _FIX = (
     "Put the principal in the cache key (or Vary on {header}) and authenticate and authorize"
@@ -63,7 +63,7 @@ def probe(ctx: ProbeContext) -> Probe:
                     "served_to": who(reader),
                     "reader_baseline_status": own.status,
                     "served_status": got.status,
-                    "markers": sorted(marks)[:5],
+                    "markers": redacted(marks),
                     "cache_headers": cache_headers(got),
                 },
                 steps=(step(warm_req, warm), step(req, got, f" ({a.name}'s body)")),

@@ -27,13 +27,15 @@ from ..credential import Credential
 from ..detect import Signal, cache_headers, signal
 from ..exchange import Probe, ProbeRequest, ProbeResponse, Setup
 from ..identity import Identities
-from .base import AUTH_AFTER_CACHE, LEAK_TITLES, finding, leak_id, step, who
+from .base import AUTH_AFTER_CACHE, LEAK_TITLES, finding, leak_id, redacted, step, who
 
 MODE = (
     "no buster busts this endpoint, so this was tested read-only: the scanning principal"
     " cached only its own legitimate response (as any real user does) and the other"
     " callers read it; nothing attacker-controlled was sent"
 )
+#: The end of the note left where a copy was served but nothing showed whose it is.
+UNPROVED = "check it by hand"
 _FIX = (
     "Put the principal in the cache key (Flask-Caching's default key is the path alone:"
     " use cacheward's @ward.cached under @ward.protected, or key_prefix with the"
@@ -84,6 +86,7 @@ def probe(ctx: ProbeContext, ids: Identities) -> Probe:
     again_req = ProbeRequest(ctx.url(), a)
     again = yield again_req
     stored = signal(again) is Signal.HIT or (identical(first, again) and volatile(first))
+    ctx.stored = again if again.ok else None  # what --wait-ttl waits out
     if not (again.ok and stored):
         return []  # A's response is not (provably) stored: nothing to read, nothing sent
     out: list[Finding] = []
@@ -112,7 +115,7 @@ def probe(ctx: ProbeContext, ids: Identities) -> Probe:
                     "warmed_by": str(a),
                     "served_to": who(reader),
                     "served_status": got.status,
-                    "markers": marks,
+                    "markers": redacted(marks),
                     "byte_identical": identical(got, again),
                     "cache_headers": cache_headers(got),
                 },
@@ -130,9 +133,8 @@ def probe(ctx: ProbeContext, ids: Identities) -> Probe:
             " identity markers: add an endpoint whose buster works, such as a /me, to"
             " the scan, or say who each key is with --identity or --whoami, or let the"
             " scan wait the entry out with --wait-ttl; no private or Vary on the key"
-            " header): check it by hand"
+            f" header): {UNPROVED}"
         )
-    ctx.stored = again
     return out
 
 
@@ -183,5 +185,3 @@ def _primary_again(ctx: ProbeContext) -> Setup:
 #: primary reads it; after a second, the primary caches a fresh one again (two
 #: independent copies make its values markers) and the other reads it.
 AFTER_TTL = (_other_first, _primary_again)
-#: The ids a proof of this probe carries (no need to wait once one is reported).
-LEAK_IDS = frozenset(LEAK_TITLES)
