@@ -10,17 +10,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ..core.finding import Severity
 from ..report import Format, render
 from . import credential
-from .credential import CredentialError, Placement, RedactingFilter, Redactor
+from .credential import Credential, CredentialError, Placement, RedactingFilter, Redactor
 from .engine import Settings, scan_async
 from .progress import Silent, for_stream
-from .target import TargetError, endpoints
+from .target import TargetError, check_url, endpoints
 
 _SEVERITIES = [s.value for s in Severity if s is not Severity.INFO]
 
@@ -28,6 +30,61 @@ _SEVERITIES = [s.value for s in Severity if s is not Severity.INFO]
 def _fail(message: str, redact: Redactor | None = None) -> None:
     click.echo(f"cacheward scan: error: {redact(message) if redact else message}", err=True)
     sys.exit(2)
+
+
+# --- identity-oracle options (--identity, --whoami, --wait-ttl) -------------------------
+#: The longest --wait-ttl accepted: the scan waits at most twice this per endpoint.
+MAX_WAIT_TTL = 120.0
+
+
+def oracle_options(command: Callable[..., None]) -> Callable[..., None]:
+    """What the user knows about each principal, and whether to wait out a TTL."""
+    command = click.option(
+        "--wait-ttl",
+        type=click.FloatRange(0, MAX_WAIT_TTL),
+        default=0.0,
+        metavar="SECONDS",
+        help="Where nothing busts, wait (twice, at most SECONDS each) for the entry to"
+        " expire so each key caches its own response; writes the test keys' own data.",
+    )(command)
+    command = click.option(
+        "--whoami",
+        default=None,
+        metavar="URL",
+        help="A URL (or a path on the first URL's host) returning the caller's identity.",
+    )(command)
+    return click.option(
+        "--identity",
+        "identity",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="A value only NAME's responses carry (e-mail, id); repeatable.",
+    )(command)
+
+
+def oracle_settings(
+    identity: tuple[str, ...], whoami: str | None, wait_ttl: float, creds: list[Credential]
+) -> dict[str, Any]:
+    """The :class:`Settings` fields of the oracle options (a bad one is a usage error)."""
+    names = {c.name for c in creds}
+    pairs = []
+    for item in identity:
+        name, eq, value = item.partition("=")
+        if not eq or name not in names or len(value.strip()) < 3:
+            _fail(
+                f"--identity {name or item!r}: expected NAME=VALUE for a --key NAME,"
+                " the value 3 characters or more"
+            )
+        pairs.append((name, value.strip()))
+    if whoami and not whoami.startswith("/"):
+        try:
+            check_url(whoami)
+        except TargetError as exc:
+            _fail(f"--whoami: {exc}")
+    return {"identities": tuple(pairs), "whoami": whoami or None, "wait_ttl": wait_ttl}
+
+
+# ------------------------------------------------------------------------------------------
 
 
 @click.command("scan", context_settings={"help_option_names": ["-h", "--help"]})
@@ -100,6 +157,7 @@ def _fail(message: str, redact: Redactor | None = None) -> None:
     help="Also try unsafe methods (POST, PUT, PATCH, DELETE) in overrides.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log every request (redacted) to stderr.")
+@oracle_options
 def scan_command(
     urls: tuple[str, ...],
     spec: str | None,
@@ -117,6 +175,9 @@ def scan_command(
     timeout: float,
     aggressive: bool,
     verbose: bool,
+    identity: tuple[str, ...],
+    whoami: str | None,
+    wait_ttl: float,
 ) -> None:
     """Probe a running API for cache poisoning and cross-key leakage.
 
@@ -153,7 +214,8 @@ def scan_command(
         logger = logging.getLogger("cacheward.scan")
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)
-    settings = Settings(concurrency, rate, budget, timeout, aggressive)
+    known = oracle_settings(identity, whoami, wait_ttl, creds)
+    settings = Settings(concurrency, rate, budget, timeout, aggressive, **known)
     progress = for_stream(sys.stderr) if output or fmt == "text" else Silent()
     try:
         report = asyncio.run(scan_async(targets, creds, settings, progress=progress, notes=notes))
