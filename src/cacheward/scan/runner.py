@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -82,6 +83,10 @@ class Sender:
         rate: float = 50.0,
         oracle: Oracle | None = None,
     ) -> None:
+        # No cookie jar: a Set-Cookie from one endpoint replayed on later requests would
+        # make caches pass them (stock Varnish) or key on it, and hide real leaks. Each
+        # request carries exactly the cookies its probe sets.
+        client.cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
         self._client = client
         self._redact = redact
         self._sem = asyncio.Semaphore(max(1, concurrency))
