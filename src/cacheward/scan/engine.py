@@ -223,7 +223,8 @@ async def _run(
             return out
 
         outcomes = list(await asyncio.gather(*(one(e) for e in endpoints)))
-        await asyncio.gather(*(_unbusted(o, oracle.learn(), sender) for o in outcomes))
+        ids = oracle.learn()
+        await asyncio.gather(*(_unbusted(o, ids, sender) for o in outcomes))
         if settings.wait_ttl > 0:
             await asyncio.gather(*(_after_ttl(o, settings, sender) for o in outcomes))
         _judge(oracle, outcomes)
