@@ -88,17 +88,20 @@ def identical(a: ProbeResponse, b: ProbeResponse) -> bool:
     return a.status == b.status and a.body == b.body
 
 
-def _leaves(value: Any, out: set[str]) -> set[str]:
+def _leaves(value: Any, out: set[str], *, every_key: bool = False) -> set[str]:
+    """Strings and numbers of four characters or more: under non-volatile keys and not
+    volatile themselves, or (``every_key``) under any key and not reading the clock."""
     if isinstance(value, dict):
         for k, v in value.items():
-            if not _VOLATILE_KEY.search(str(k)):
-                _leaves(v, out)
+            if every_key or not _VOLATILE_KEY.search(str(k)):
+                _leaves(v, out, every_key=every_key)
     elif isinstance(value, list):
         for v in value:
-            _leaves(v, out)
+            _leaves(v, out, every_key=every_key)
     elif isinstance(value, str | int) and not isinstance(value, bool):
         s = str(value)
-        if len(s) >= 4 and not _VOLATILE_TEXT.fullmatch(s):
+        noise = _CLOCK.search(s) if every_key else _VOLATILE_TEXT.fullmatch(s)
+        if len(s) >= 4 and not noise:
             out.add(s)
     return out
 
@@ -137,20 +140,6 @@ def differs(resp: ProbeResponse, baseline: ProbeResponse) -> bool:
 _WORD = re.compile(r"[\w@.+-]{6,}")
 
 
-def _all_leaves(value: Any, out: set[str]) -> set[str]:
-    if isinstance(value, dict):
-        for v in value.values():
-            _all_leaves(v, out)
-    elif isinstance(value, list):
-        for v in value:
-            _all_leaves(v, out)
-    elif isinstance(value, str | int) and not isinstance(value, bool):
-        s = str(value)
-        if len(s) >= 4 and not _CLOCK.search(s):
-            out.add(s)
-    return out
-
-
 def values(resp: ProbeResponse) -> frozenset[str]:
     """Every value of ``resp`` that could name whose data it is: JSON leaves (strings and
     numbers of four characters or more, under any key, tokens such as a CSRF token
@@ -160,5 +149,5 @@ def values(resp: ProbeResponse) -> frozenset[str]:
     responses repeat (:mod:`cacheward.scan.identity`)."""
     doc = _json(resp)
     if doc is not None:
-        return frozenset(_all_leaves(doc, set()))
+        return frozenset(_leaves(doc, set(), every_key=True))
     return frozenset(_WORD.findall(_CLOCK.sub(" ", resp.text)))

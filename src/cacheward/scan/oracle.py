@@ -29,7 +29,7 @@ from .credential import Credential
 from .detect import cache_headers
 from .exchange import ProbeRequest, ProbeResponse
 from .identity import Identities, Sample, instance_of, learn
-from .probes.base import LEAK_TITLES, finding, leak_id, redacted, step, who
+from .probes.base import finding, leak, leak_id, redacted, step, who
 
 _FIX = (
     "Put the principal in the cache key (or Vary on {header}), authenticate and authorize"
@@ -161,34 +161,46 @@ class Oracle:
         denied = (base is not None and not base.ok) or (
             base is None and reader is not None and reader.low
         )
-        cid, title = leak_id(reader, denied), ""
-        severity = Severity.CRITICAL
-        if urlsplit(s.req.url).path != urlsplit(s.ctx.endpoint.url).path:
-            # on a path variant of the endpoint (a deception probe's): deception it is
-            cid, severity = "cache-deception", Severity.HIGH
-            title = "A path variant of the endpoint served another key's data from the cache"
+        cid = leak_id(reader, denied)
         owner = src.req.cred
         header = (owner.credential_header if owner else None) or "the credential"
-        return finding(
+        evidence = {
+            "oracle": "identity markers",
+            "owner": who(owner),
+            "served_to": who(s.req),
+            "markers": redacted(hits),
+            "served_status": s.resp.status,
+            "cache_headers": cache_headers(s.resp),
+        }
+        steps = (
+            step(src.req, src.resp, f" ({who(owner)}'s data)"),
+            step(s.req, s.resp, f" (carries {who(owner)}'s identity)"),
+        )
+        # Where a buster busts, the reader's own fresh response shows the values are not
+        # its to see; where none does, a page the reader may legitimately share with the
+        # owner cannot be told apart: medium.
+        sure = s.ctx.buster is BusterState.WORKS or denied
+        confidence = Confidence.HIGH if sure else Confidence.MEDIUM
+        if urlsplit(s.req.url).path != urlsplit(s.ctx.endpoint.url).path:
+            # on a path variant of the endpoint (a deception probe's): deception it is
+            return finding(
+                s.ctx,
+                "cache-deception",
+                Severity.HIGH,
+                "A path variant of the endpoint served another key's data from the cache",
+                _FIX.format(header=header),
+                cwe=524,
+                confidence=confidence,
+                evidence=evidence,
+                steps=steps,
+            )
+        return leak(
             s.ctx,
             cid,
-            severity,
-            title or LEAK_TITLES[cid],
             _FIX.format(header=header),
-            cwe=863 if cid == "auth-after-cache" else 524,
-            confidence=Confidence.HIGH,
-            evidence={
-                "oracle": "identity markers",
-                "owner": who(owner),
-                "served_to": who(s.req),
-                "markers": redacted(hits),
-                "served_status": s.resp.status,
-                "cache_headers": cache_headers(s.resp),
-            },
-            steps=(
-                step(src.req, src.resp, f" ({who(owner)}'s data)"),
-                step(s.req, s.resp, f" (carries {who(owner)}'s identity)"),
-            ),
+            evidence=evidence,
+            steps=steps,
+            confidence=confidence,
         )
 
 

@@ -156,3 +156,16 @@ def confirmed(
         if first:
             break
     return out
+
+
+def found_and_confirmed(
+    ctx: ProbeContext,
+    cands: Sequence[Candidate],
+    apply: Apply,
+    report: Callable[[Candidate, dict[str, Any]], Finding],
+    *,
+    limit: int = 6,
+) -> Generator[ProbeRequest, ProbeResponse, list[Finding]]:
+    """Bisect ``cands``, then confirm and report up to ``limit`` of those found."""
+    found = yield from bisect(ctx, cands, apply)
+    return (yield from confirmed(ctx, found, apply, report, limit=limit))

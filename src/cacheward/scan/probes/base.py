@@ -126,6 +126,30 @@ def finding(
     )
 
 
+def leak(
+    ctx: ProbeContext,
+    check_id: str,
+    remediation: str,
+    *,
+    evidence: Mapping[str, Any],
+    steps: tuple[str, ...],
+    confidence: Confidence = Confidence.HIGH,
+) -> Finding:
+    """A cross-key leak (one of :data:`LEAK_TITLES`): critical, CWE-863 when served
+    before authorization, else CWE-524."""
+    return finding(
+        ctx,
+        check_id,
+        Severity.CRITICAL,
+        LEAK_TITLES[check_id],
+        remediation,
+        cwe=863 if check_id == AUTH_AFTER_CACHE else 524,
+        evidence=evidence,
+        steps=steps,
+        confidence=confidence,
+    )
+
+
 def poisoning(
     ctx: ProbeContext, check_id: str, title: str, remediation: str, evidence: dict[str, Any]
 ) -> Finding:

@@ -11,12 +11,12 @@ authorization ran.
 
 from __future__ import annotations
 
-from ...core.finding import Finding, Severity
+from ...core.finding import Finding
 from ..compare import carries, same
 from ..context import ProbeContext
 from ..detect import cache_headers
 from ..exchange import Probe, ProbeRequest
-from .base import AUTH_AFTER_CACHE, LEAK_TITLES, finding, leak_id, redacted, specific, step, who
+from .base import leak, leak_id, redacted, specific, step, who
 
 _FIX = (
     "Put the principal in the cache key (or Vary on {header}) and authenticate and authorize"
@@ -51,13 +51,10 @@ def probe(ctx: ProbeContext) -> Probe:
             continue
         cid = leak_id(reader, denied)
         out.append(
-            finding(
+            leak(
                 ctx,
                 cid,
-                Severity.CRITICAL,
-                LEAK_TITLES[cid],
                 _FIX.format(header=header),
-                cwe=863 if cid == AUTH_AFTER_CACHE else 524,
                 evidence={
                     "warmed_by": str(a),
                     "served_to": who(reader),

@@ -19,7 +19,7 @@ and timestamps included) while declaring itself per-principal (``private``,
 
 from __future__ import annotations
 
-from ...core.finding import Confidence, Finding, Severity
+from ...core.finding import Confidence, Finding
 from ..cachecontrol import directives, forbids_shared_storage, vary
 from ..compare import identical, same, volatile
 from ..context import ProbeContext
@@ -27,7 +27,7 @@ from ..credential import Credential
 from ..detect import Signal, cache_headers, signal
 from ..exchange import Probe, ProbeRequest, ProbeResponse, Setup
 from ..identity import Identities
-from .base import AUTH_AFTER_CACHE, LEAK_TITLES, finding, leak_id, redacted, step, who
+from .base import leak, leak_id, redacted, step, who
 
 MODE = (
     "no buster busts this endpoint, so this was tested read-only: the scanning principal"
@@ -101,13 +101,10 @@ def probe(ctx: ProbeContext, ids: Identities) -> Probe:
             continue
         cid = leak_id(reader, reader is not None and reader.low)
         out.append(
-            finding(
+            leak(
                 ctx,
                 cid,
-                Severity.CRITICAL,
-                LEAK_TITLES[cid],
                 _FIX,
-                cwe=863 if cid == AUTH_AFTER_CACHE else 524,
                 confidence=confidence,
                 evidence={
                     "buster": "none",

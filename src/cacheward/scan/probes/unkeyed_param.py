@@ -13,7 +13,7 @@ from urllib.parse import quote
 from ...core.finding import Finding
 from ..context import ProbeContext
 from ..exchange import Probe, ProbeRequest
-from ..poison import Candidate, bisect, candidates, confirmed
+from ..poison import Candidate, candidates, found_and_confirmed
 from .base import poisoning
 
 WORDLIST = (
@@ -65,5 +65,4 @@ def probe(ctx: ProbeContext) -> Probe:
             ev,
         )
 
-    found = yield from bisect(ctx, cands, apply)
-    return (yield from confirmed(ctx, found, apply, report, limit=6))
+    return (yield from found_and_confirmed(ctx, cands, apply, report))
