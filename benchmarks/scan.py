@@ -238,3 +238,10 @@ def _recall(s: Section, budget: Budget) -> None:
             else " Set `CW_BASELINE_SRC=/path/to/main/src` to show main's numbers beside."
         )
     )
+    s.notes.append(
+        "The same oracle targets behind real nginx and Varnish are pinned by"
+        " `tests/proxy/test_scan_oracle_through_proxies.py`: every planted bug found (the"
+        " public inbox also as a leak at the proxy, Varnish included now that no cookie"
+        " jar replays `/o/news`'s `Set-Cookie`), the cache behind the cache named in a"
+        " note, and no finding on the fixed twin or the trap."
+    )
