@@ -55,7 +55,7 @@ def _modules() -> tuple[Any, Any, Any]:
 def scenarios() -> list[Scenario]:
     vulnerable, oracle, _ = _modules()
     planted = {**vulnerable.ROUTES, **vulnerable.PATH_KEYED}
-    alone = {r: oracle.ROUTES[r] for r in ("/o/me", "/o/short", "/o/report")}
+    alone = {r: oracle.ROUTES[r] for r in ("/o/me", "/o/plain", "/o/report")}
     return [
         Scenario("vulnerable.py (22 routes)", "targets.vulnerable", "create_app", planted),
         Scenario("fixed.py (its twin)", "targets.fixed", "create_app", {}, tuple(planted)),
@@ -85,7 +85,7 @@ def scenarios() -> list[Scenario]:
             "/o/short alone, --wait-ttl 1.5",
             "targets.oracle",
             "create_app",
-            {"/o/short": oracle.ROUTES["/o/short"]},
+            dict(oracle.SHORT),
             settings={"wait_ttl": 1.5},
         ),
     ]

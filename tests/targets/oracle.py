@@ -8,6 +8,9 @@ Every failure issue 15 measured on APIs nobody here wrote has a route here:
     buster busts it, directly or behind a proxy (there it is a cache behind the cache).
 ``/o/short``
     The same with a one-second timeout: ``--wait-ttl`` can wait it out.
+``/o/plain``
+    The same again, but the body has no request id or timestamp, as many APIs: nothing
+    shows a copy was served from a store, so only the identity markers can prove it.
 ``/o/report``
     Lookup before authorization: the cached admin report is served to a key the
     route would deny (the seed's BOLA case). The report names nobody, so no marker
@@ -26,7 +29,8 @@ Every failure issue 15 measured on APIs nobody here wrote has a route here:
     Uncached: returns the caller's identity, for ``--whoami``.
 
 ``ROUTES`` maps each vulnerable route to the ids it must be reported with (first) and
-may also be; ``TRAPS`` are routes where any finding is false.
+may also be (``SHORT`` likewise, for the one-second route); ``TRAPS`` are routes where
+any finding is false.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from .kit import TinyCache, account, authenticate, authorize, path_query, payloa
 
 ROUTES: dict[str, tuple[str, ...]] = {
     "/o/me": ("cross-key-leak", "anonymous-cache-leak", "auth-after-cache"),
-    "/o/short": ("cross-key-leak", "anonymous-cache-leak", "auth-after-cache"),
+    "/o/plain": ("cross-key-leak", "anonymous-cache-leak", "auth-after-cache"),
     "/o/report": ("auth-after-cache",),
     "/o/inbox": ("cacheable-authenticated",),
     "/o/form": ("cache-deception",),
@@ -54,6 +58,11 @@ ROUTES: dict[str, tuple[str, ...]] = {
 #: Findings a shared proxy in front adds (it stores the ``public`` per-user inbox).
 AT_A_PROXY: dict[str, tuple[str, ...]] = {"/o/inbox": ("cross-key-leak", "anonymous-cache-leak")}
 TRAPS = ("/o/lucky", "/o/news")
+#: Its entry lives one second: scanned alone (with ``--wait-ttl``), never in a full scan,
+#: where it would expire at any point of the scan.
+SHORT: dict[str, tuple[str, ...]] = {
+    "/o/short": ("cross-key-leak", "anonymous-cache-leak", "auth-after-cache")
+}
 WHOAMI = "/o/whoami"
 STATIC = (".css", ".js")
 
@@ -103,6 +112,11 @@ def _key_required(view: Any) -> Any:
     return inner
 
 
+def _plain(p: Any) -> dict[str, str]:
+    """A principal's data with nothing per-response in it."""
+    return {"name": p.id.title(), "email": f"{p.id}@example.test", "plan": "pro"}
+
+
 def _report_body() -> Response:
     return private(payload(report="quarterly", total=4711), None)
 
@@ -125,6 +139,12 @@ def create_app() -> Flask:
     @_key_required
     def short() -> Any:
         return jsonify(account(g.principal))
+
+    @app.get("/o/plain")
+    @fc.cached(timeout=60)
+    @_key_required
+    def plain() -> Any:
+        return jsonify(_plain(g.principal))
 
     @app.get("/o/report")
     @_key_required
@@ -186,6 +206,12 @@ def create_fixed_app() -> Flask:
     @fc.cached(timeout=1, key_prefix=per_principal)
     def short() -> Any:
         return private(account(g.principal))
+
+    @app.get("/o/plain")
+    @_key_required
+    @fc.cached(timeout=60, key_prefix=per_principal)
+    def plain() -> Any:
+        return private(_plain(g.principal))
 
     @app.get("/o/report")
     @_key_required

@@ -77,62 +77,69 @@ def _others(ids: Identities, owner: str) -> list[str | None]:
     return sorted({b for (a, b) in ids.of if a == owner}, key=lambda b: b or "")
 
 
+def _readers(ctx: ProbeContext, stored: bool) -> list[Credential | None]:
+    """Who reads A's entry: everyone once A's response is shown stored; else only the
+    other allowed keys, whose own legitimate response is all a cache could keep from
+    them (never no key, an invalid or a low key: their error could be what is kept)."""
+    a = ctx.primary
+    if stored:
+        return [*(c for c in ctx.creds if c is not a), None]
+    return [c for c in ctx.victims if c is not a]
+
+
 def probe(ctx: ProbeContext, ids: Identities) -> Probe:
     """A twice, then every other caller once, all on the path-keyed entry."""
     a = ctx.primary
-    readers = [c for c in ctx.creds if c is not a]
     first_req = ProbeRequest(ctx.url(), a)
     first = yield first_req
     again_req = ProbeRequest(ctx.url(), a)
     again = yield again_req
     stored = signal(again) is Signal.HIT or (identical(first, again) and volatile(first))
     ctx.stored = again if again.ok else None  # what --wait-ttl waits out
-    if not (again.ok and stored):
-        return []  # A's response is not (provably) stored: nothing to read, nothing sent
+    if not again.ok:
+        return []
     out: list[Finding] = []
     unproved: list[str] = []
-    for reader in [*readers, None]:
+    for reader in _readers(ctx, stored):
         req = ProbeRequest(ctx.url(), reader)
         got = yield req
         hit, confidence, marks = _leaked(got, again, a, reader, ids)
         if not hit:
-            if got.ok and identical(got, again) and volatile(again):
+            if got.ok and identical(got, again) and (volatile(again) or not stored):
                 unproved.append(who(reader))
             continue
         cid = leak_id(reader, reader is not None and reader.low)
-        out.append(
-            leak(
-                ctx,
-                cid,
-                _FIX,
-                confidence=confidence,
-                evidence={
-                    "buster": "none",
-                    "mode": MODE,
-                    "warmed_by": str(a),
-                    "served_to": who(reader),
-                    "served_status": got.status,
-                    "markers": redacted(marks),
-                    "byte_identical": identical(got, again),
-                    "cache_headers": cache_headers(got),
-                },
-                steps=(
-                    step(first_req, first),
-                    step(again_req, again, " (stored)"),
-                    step(req, got, f" ({a.name}'s body)"),
-                ),
-            )
+        evidence = {
+            "buster": "none",
+            "mode": MODE,
+            "warmed_by": str(a),
+            "served_to": who(reader),
+            "served_status": got.status,
+            "markers": redacted(marks),
+            "byte_identical": identical(got, again),
+            "cache_headers": cache_headers(got),
+        }
+        steps = (
+            step(first_req, first),
+            step(again_req, again, " (stored)"),
+            step(req, got, f" ({a.name}'s body)"),
         )
+        out.append(leak(ctx, cid, _FIX, evidence=evidence, steps=steps, confidence=confidence))
     if unproved:
-        ctx.notes.append(
-            f"{ctx.endpoint}: {a.name}'s stored response was served byte for byte to"
-            f" {', '.join(unproved)}, but nothing shows it is {a.name}'s own data (no"
-            " identity markers: add an endpoint whose buster works, such as a /me, to"
-            " the scan, or say who each key is with --identity or --whoami, or let the"
-            " scan wait the entry out with --wait-ttl; no private or Vary on the key"
-            f" header): {UNPROVED}"
-        )
+        ctx.notes.append(_unproved(ctx, unproved, stored))
     return out
+
+
+def _unproved(ctx: ProbeContext, readers: list[str], stored: bool) -> str:
+    a = ctx.primary.name
+    served = "stored response was served" if stored else "response came back"
+    return (
+        f"{ctx.endpoint}: {a}'s {served} byte for byte to {', '.join(readers)}, but"
+        f" nothing shows it is {a}'s own data (no identity markers: add an endpoint whose"
+        " buster works, such as a /me, to the scan, or say who each key is with"
+        " --identity or --whoami, or let the scan wait the entry out with --wait-ttl; no"
+        f" private or Vary on the key header): {UNPROVED}"
+    )
 
 
 def ttl_wait(ctx: ProbeContext, bound: float) -> float | None:
