@@ -122,6 +122,10 @@ async def _after_ttl(out: _Outcome, settings: Settings, sender: Sender) -> None:
         for phase in crosskey_unbusted.AFTER_TTL:
             wait = crosskey_unbusted.ttl_wait(ctx, settings.wait_ttl)
             if wait is None:
+                out.notes.append(
+                    f"{ctx.endpoint}: not waited out: its entry lives longer than"
+                    f" --wait-ttl {settings.wait_ttl:g}, or no 2xx was stored"
+                )
                 return
             await asyncio.sleep(wait)
             ctx.epoch += 1
