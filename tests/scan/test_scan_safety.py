@@ -126,7 +126,7 @@ def test_path_keyed_routes_get_no_attack_input(vulnerable_app: object) -> None:
         if path not in paths:
             # a fresh deceptive name (cw + 10 hex), asked by the primary key, then once
             # by each other caller; never a shared entry such as /v/legacy.json
-            assert re.fullmatch(r"/v/[a-z-]+(/|;|%2F|%3B|%23)cw[0-9a-f]{10}\.css", path), path
+            assert re.fullmatch(r"/v/[a-z-]+(/|;|%2F|%3B|%23|%3F)cw[0-9a-f]{10}\.css", path), path
             suffixed[path] += 1
         assert set(req.url.params) == {BUSTER_PARAM}, req.url
         assert set(req.headers) - {"cookie", "content-length"} <= plain, req.headers
