@@ -7,6 +7,7 @@ import json
 import random
 
 import httpx
+import pytest
 
 from cacheward.scan import Credential, Endpoint, Redactor
 from cacheward.scan.context import BusterState, ProbeContext
@@ -164,3 +165,16 @@ def test_bisection_keeps_the_reflecting_header_on_a_noisy_page() -> None:
 
     found = drive_with(bisect(ctx, cands, apply), send)  # type: ignore[arg-type]
     assert [c.name for c in found] == ["X-Forwarded-Host"]
+
+
+def test_oracle_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cacheward.scan.oracle as mod
+
+    monkeypatch.setattr(mod, "_MAX_KEPT", 100)
+    o = Oracle([ALICE])
+    for i in range(10):
+        o.observe(
+            _ctx(), ProbeRequest(f"http://api.test/me?cwcb=cw{i}", ALICE), r({"pad": "x" * 30})
+        )
+    o.observe(_ctx(), ProbeRequest("http://api.test/me?cwcb=cwe", ALICE), r({}, 401))
+    assert o.full and len(o._seen) == 2  # errors are never kept; bodies up to the bound

@@ -64,6 +64,11 @@ def normalized(resp: ProbeResponse) -> str:
     return _VOLATILE_TEXT.sub("~", resp.text)
 
 
+def fingerprint(resp: ProbeResponse) -> str:
+    """What :func:`same` compares, computed once: status and normalized body."""
+    return f"{resp.status}:{normalized(resp)}"
+
+
 def same(a: ProbeResponse, b: ProbeResponse) -> bool:
     """Same status and same normalized body."""
     return a.status == b.status and normalized(a) == normalized(b)

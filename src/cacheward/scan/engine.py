@@ -232,6 +232,11 @@ async def _run(
         if settings.wait_ttl > 0:
             await asyncio.gather(*(_after_ttl(o, settings, sender) for o in outcomes))
         _judge(oracle, outcomes)
+        if oracle.full and outcomes:
+            outcomes[0].notes.append(
+                "the identity oracle stopped recording after 64 MiB of response bodies:"
+                " later responses were not checked for another key's data"
+            )
         for o in outcomes:
             if o.ctx is not None:
                 o.notes += o.ctx.notes

@@ -68,6 +68,14 @@ class Sample:
     instance: str
     n: int
     resp: ProbeResponse
+    #: :func:`~cacheward.scan.compare.fingerprint` of ``resp`` (what ``same`` compares)
+    key: str = ""
+
+    def like(self, other: Sample) -> bool:
+        """The same response as ``other`` (:func:`~cacheward.scan.compare.same`)."""
+        if self.key and other.key:
+            return self.key == other.key
+        return same(self.resp, other.resp)
 
 
 def instance_of(resp: ProbeResponse, buster: str, busts: bool, epoch: int = 0) -> str:
@@ -82,10 +90,14 @@ def _origins(group: Sequence[Sample]) -> dict[int, str | None]:
     """Whose data each sample carries, in arrival order: that of the earliest sample it
     is the same as (a copy of it, or the same thing again), else its own principal's."""
     origin: dict[int, str | None] = {}
+    first: dict[str, str | None] = {}
     done: list[Sample] = []
     for s in sorted(group, key=lambda s: s.n):
-        first = next((t for t in done if same(t.resp, s.resp)), None)
-        origin[s.n] = origin[first.n] if first is not None else s.who
+        if s.key:
+            origin[s.n] = first.setdefault(s.key, s.who)
+            continue
+        prior = next((t for t in done if t.like(s)), None)
+        origin[s.n] = origin[prior.n] if prior is not None else s.who
         done.append(s)
     return origin
 
@@ -144,7 +156,7 @@ def _compare(
     theirs_own = [s for s in group if s.who == b and origin[s.n] == b]
     if not mine_own or not theirs_own:
         return
-    if all(same(s.resp, t.resp) for s in mine_own for t in theirs_own):
+    if all(s.like(t) for s in mine_own for t in theirs_own):
         return  # they legitimately see the same thing here
     own_texts.setdefault(b, []).extend(t.resp.text for t in theirs_own)
     their_values = frozenset().union(*(values(t.resp) for t in theirs_own))

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..core.finding import Confidence, Finding, Severity
 from .buster import PARAM
-from .compare import same
+from .compare import fingerprint
 from .context import BusterState, ProbeContext
 from .credential import Credential
 from .detect import cache_headers
@@ -35,7 +35,8 @@ _FIX = (
     "Put the principal in the cache key (or Vary on {header}), authenticate and authorize"
     " before any cache lookup, and mark per-principal responses Cache-Control: private."
 )
-_MAX_BODY = 256 * 1024
+_MAX_BODY = 64 * 1024
+_MAX_KEPT = 64 * 1024 * 1024
 
 
 def resource(req: ProbeRequest) -> tuple[str, str]:
@@ -58,6 +59,7 @@ class _Seen:
     buster: str
     plain: bool
     epoch: int
+    key: str
 
 
 class Oracle:
@@ -74,6 +76,9 @@ class Oracle:
         self._creds = {c.name: c for c in creds}
         self._stated: dict[str, set[str]] = {k: set(v) for k, v in (stated or {}).items()}
         self._seen: list[_Seen] = []
+        self._kept = 0
+        #: the oracle stopped recording (64 MiB of bodies): later responses go unjudged
+        self.full = False
 
     def state(self, extra: Mapping[str, Iterable[str]]) -> None:
         """Add identity values (e.g. what ``--whoami`` returned for one principal only)."""
@@ -87,13 +92,21 @@ class Oracle:
         return req.cred.name if self._creds[req.cred.name] is req.cred else None
 
     def observe(self, ctx: ProbeContext, req: ProbeRequest, resp: ProbeResponse) -> None:
-        """Record one exchange of ``ctx``'s endpoint (bodies kept up to 256 KiB)."""
+        """Record one 2xx exchange of ``ctx``'s endpoint (only a 2xx can carry anyone's
+        data; bodies kept up to 64 KiB, 64 MiB in all, then a note says it stopped)."""
+        if not resp.ok or self.full:
+            return
         if len(resp.body) > _MAX_BODY:
             resp = ProbeResponse(resp.status, resp.headers, resp.body[:_MAX_BODY])
+        self._kept += len(resp.body)
+        if self._kept > _MAX_KEPT:
+            self.full = True
+            return
         res, buster = resource(req)
         plain = _plain(ctx, req, buster)
         n = len(self._seen)
-        self._seen.append(_Seen(ctx, req, resp, n, res, buster, plain, ctx.epoch))
+        key = fingerprint(resp)
+        self._seen.append(_Seen(ctx, req, resp, n, res, buster, plain, ctx.epoch, key))
 
     def learn(self) -> Identities:
         """Identity markers from every plain read of the scan, plus the stated ones."""
@@ -104,6 +117,7 @@ class Oracle:
                 instance_of(s.resp, s.buster, s.ctx.buster is BusterState.WORKS, s.epoch),
                 s.n,
                 s.resp,
+                s.key,
             )
             for s in self._seen
             if s.plain
@@ -149,7 +163,7 @@ class Oracle:
                 and t.resource == s.resource
                 and self.who(t.req) == owner
                 and t.resp.ok
-                and same(t.resp, s.resp)
+                and t.key == s.key
             ]
             if src:
                 return src[-1], hits
