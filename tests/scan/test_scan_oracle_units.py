@@ -178,3 +178,14 @@ def test_oracle_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         )
     o.observe(_ctx(), ProbeRequest("http://api.test/me?cwcb=cwe", ALICE), r({}, 401))
     assert o.full and len(o._seen) == 2  # errors are never kept; bodies up to the bound
+
+
+def test_a_fresh_page_both_keys_see_is_a_note_not_a_leak() -> None:
+    """/projects/1 names its owner alice to every member: bob's fresh copy is his own."""
+    ctx, o = _ctx(BusterState.WORKS), Oracle([ALICE, BOB], {"alice": ["alice@example.test"]})
+    page = {"project": "apollo", "owner": "alice@example.test"}
+    ctx.baselines["alice"], ctx.baselines["bob"] = r(page), r(page)
+    o.observe(ctx, ProbeRequest("http://api.test/me?cwcb=cw1", ALICE), ctx.baselines["alice"])
+    o.observe(ctx, ProbeRequest("http://api.test/me?cwcb=cw2", BOB), ctx.baselines["bob"])
+    assert o.findings(o.learn()) == []
+    assert any("bob's fresh response" in n and "look at it by hand" in n for n in ctx.notes)

@@ -57,6 +57,9 @@ ROUTES: dict[str, tuple[str, ...]] = {
 }
 #: Findings a shared proxy in front adds (it stores the ``public`` per-user inbox).
 AT_A_PROXY: dict[str, tuple[str, ...]] = {"/o/inbox": ("cross-key-leak", "anonymous-cache-leak")}
+#: Behind a proxy the buster busts the proxy, and a byte-for-byte copy without request
+#: ids cannot be told from a page every key may see (an owner field): a note, no finding.
+UNPROVABLE_AT_A_PROXY = ("/o/plain",)
 TRAPS = ("/o/lucky", "/o/news")
 #: Its entry lives one second: scanned alone (with ``--wait-ttl``), never in a full scan,
 #: where it would expire at any point of the scan.
