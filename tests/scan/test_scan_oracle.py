@@ -105,3 +105,12 @@ def test_low_key_served_the_stored_report_is_auth_after_cache() -> None:
     assert {(f.id, f.evidence["served_to"].split("=")[0]) for f in report.findings} == {
         ("auth-after-cache", "eve")
     }
+
+
+def test_wait_ttl_does_not_wait_where_the_oracle_proved_it() -> None:
+    plain = _scan(oracle.create_app(), ["/o/me"], Settings(rate=0, whoami=oracle.WHOAMI))
+    waited = _scan(
+        oracle.create_app(), ["/o/me"], Settings(rate=0, whoami=oracle.WHOAMI, wait_ttl=60)
+    )
+    assert "cross-key-leak" in _by_route(waited)["/o/me"]
+    assert waited.stats["requests"] == plain.stats["requests"]  # no phase after a wait

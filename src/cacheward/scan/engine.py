@@ -117,7 +117,7 @@ async def _after_ttl(out: _Outcome, settings: Settings, sender: Sender) -> None:
     if ctx is None or budget is None or ctx.buster is BusterState.WORKS or not out.scanned:
         return
     if any(f.id == CROSS_KEY for f in out.findings):
-        return  # proved already: no need to wait
+        return  # proved already (by a probe; the engine skips the oracle's): no need to wait
     try:
         for phase in crosskey_unbusted.AFTER_TTL:
             wait = crosskey_unbusted.ttl_wait(ctx, settings.wait_ttl)
@@ -230,7 +230,9 @@ async def _run(
         ids = oracle.learn()
         await asyncio.gather(*(_unbusted(o, ids, sender) for o in outcomes))
         if settings.wait_ttl > 0:
-            await asyncio.gather(*(_after_ttl(o, settings, sender) for o in outcomes))
+            proved = {id(c) for c, f in oracle.findings(oracle.learn()) if f.id == CROSS_KEY}
+            waiting = [o for o in outcomes if id(o.ctx) not in proved]
+            await asyncio.gather(*(_after_ttl(o, settings, sender) for o in waiting))
         _judge(oracle, outcomes)
         if oracle.full and outcomes:
             outcomes[0].notes.append(
