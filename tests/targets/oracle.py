@@ -22,6 +22,9 @@ Every failure issue 15 measured on APIs nobody here wrote has a route here:
 ``/o/form``
     A page whose only secret is a per-key CSRF token; the route tolerates any path
     suffix and a static-file rule caches the suffixed paths (deception).
+``/o/lang``
+    Reads a ``lang`` cookie (which it sets) into the body; its in-app cache keys on the
+    key and the URL, not the cookie: an unkeyed cookie poisons the entry.
 ``/o/lucky`` (trap)
     A public page full of noise: a random number, a short random ticket, an HTTP date
     and a time of day to the second, cached per URL. Nothing here is a finding, in either twin.
@@ -54,6 +57,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/o/report": ("auth-after-cache",),
     "/o/inbox": ("cacheable-authenticated",),
     "/o/form": ("cache-deception",),
+    "/o/lang": ("unkeyed-header",),
 }
 #: Findings a shared proxy in front adds (it stores the ``public`` per-user inbox).
 AT_A_PROXY: dict[str, tuple[str, ...]] = {"/o/inbox": ("cross-key-leak", "anonymous-cache-leak")}
@@ -120,6 +124,13 @@ def _plain(p: Any) -> dict[str, str]:
     return {"name": p.id.title(), "email": f"{p.id}@example.test", "plan": "pro"}
 
 
+def _lang(p: Any) -> Response:
+    lang = request.cookies.get("lang", "en")
+    resp = private(payload(principal=p.id, greeting=f"hello ({lang})"))
+    resp.set_cookie("lang", lang)
+    return resp
+
+
 def _report_body() -> Response:
     return private(payload(report="quarterly", total=4711), None)
 
@@ -179,6 +190,12 @@ def create_app() -> Flask:
     @public.cached(path_query)
     def lucky() -> Any:
         return _lucky()
+
+    @app.get("/o/lang")
+    @_key_required
+    @public.cached(lambda: f"{path_query()}#{g.principal.id}")  # not the cookie
+    def lang() -> Any:
+        return _lang(g.principal)
 
     @app.get(WHOAMI)
     @_key_required
@@ -244,6 +261,12 @@ def create_fixed_app() -> Flask:
     @public.cached(path_query)
     def lucky() -> Any:
         return _lucky()
+
+    @app.get("/o/lang")
+    @_key_required
+    @public.cached(lambda: f"{path_query()}#{g.principal.id}#{request.cookies.get('lang')}")
+    def lang() -> Any:
+        return _lang(g.principal)
 
     @app.get(WHOAMI)
     @_key_required
