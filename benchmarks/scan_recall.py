@@ -57,10 +57,12 @@ def scenarios() -> list[Scenario]:
     planted = {**vulnerable.ROUTES, **vulnerable.PATH_KEYED}
     alone = {r: oracle.ROUTES[r] for r in ("/o/me", "/o/plain", "/o/report")}
     return [
-        Scenario("vulnerable.py (22 routes)", "targets.vulnerable", "create_app", planted),
+        Scenario(
+            f"vulnerable.py ({len(planted)} routes)", "targets.vulnerable", "create_app", planted
+        ),
         Scenario("fixed.py (its twin)", "targets.fixed", "create_app", {}, tuple(planted)),
         Scenario(
-            "oracle.py (5 routes, 2 traps, /o/whoami)",
+            f"oracle.py ({len(oracle.ROUTES)} routes, {len(oracle.TRAPS)} traps, /o/whoami)",
             "targets.oracle",
             "create_app",
             dict(oracle.ROUTES),
