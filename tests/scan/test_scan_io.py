@@ -270,11 +270,6 @@ def test_dummy_keys_on_public_pages_make_no_cross_key_finding(serve: Serve) -> N
     assert not {f.id for f in report.findings} & CROSS_KEY, report.findings
 
 
-@pytest.mark.xfail(
-    strict=False,  # passes with the identity oracle (issue 15 A/E): drop this marker then
-    reason="issue 15 A/E (the identity oracle): a public page cached by URL whose body is"
-    " random on every miss reads as one dummy key's data served to the other",
-)
 def test_dummy_keys_on_a_dynamic_public_page_make_no_cross_key_finding(serve: Serve) -> None:
     app, _ = _app()
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import io
+import re
 
 import httpx
 import pytest
@@ -110,16 +112,24 @@ def test_rich_bar_runs_without_a_terminal() -> None:
 
 
 def test_path_keyed_routes_get_no_attack_input(vulnerable_app: object) -> None:
-    """Where no buster busts, only plain reads (credential, buster) reach the route."""
+    """Where no buster busts, only plain reads (credential, buster) reach the route, and
+    the deception probe's paths, each with a fresh name nobody else requests."""
     from targets.vulnerable import PATH_KEYED
 
     transport = Recording(vulnerable_app)
     paths = list(PATH_KEYED)
     asyncio.run(scan_async(endpoints(BASE, paths), creds(), Settings(rate=0), transport=transport))
     plain = {"host", "accept", "accept-encoding", "connection", "user-agent", "x-api-key"}
+    suffixed = collections.Counter[str]()
     for req in transport.seen:
-        assert req.url.path in paths, req.url  # no path suffix or delimiter
+        path = req.url.raw_path.split(b"?")[0].decode()
+        if path not in paths:
+            # a fresh deceptive name (cw + 10 hex), asked by the primary key, then once
+            # by each other caller; never a shared entry such as /v/legacy.json
+            assert re.fullmatch(r"/v/[a-z-]+(/|;|%2F|%3B|%23|%3F)cw[0-9a-f]{10}\.css", path), path
+            suffixed[path] += 1
         assert set(req.url.params) == {BUSTER_PARAM}, req.url
         assert set(req.headers) - {"cookie", "content-length"} <= plain, req.headers
         assert req.headers.get("Cookie", "cwcb=").startswith("cwcb=")
         assert req.content == b""
+    assert max(suffixed.values(), default=0) <= len(creds()) + 1

@@ -28,7 +28,7 @@ from . import credential
 from .credential import Credential, CredentialError, Placement, RedactingFilter, Redactor
 from .engine import Settings, scan_async
 from .progress import Silent, for_stream
-from .target import Endpoint, TargetError, endpoints, parse_path_params
+from .target import Endpoint, TargetError, check_url, endpoints, parse_path_params
 
 F = TypeVar("F", bound=Callable[..., object])
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -211,6 +211,58 @@ def _run(
         fail(f"{type(exc).__name__}: {exc}", redact)
 
 
+# --- identity-oracle options (--identity, --whoami, --wait-ttl) -------------------------
+#: The longest --wait-ttl accepted: the scan waits at most twice this per endpoint.
+MAX_WAIT_TTL = 120.0
+
+
+def oracle_options(command: Callable[..., None]) -> Callable[..., None]:
+    """What the user knows about each principal, and whether to wait out a TTL."""
+    command = click.option(
+        "--wait-ttl",
+        type=click.FloatRange(0, MAX_WAIT_TTL),
+        default=0.0,
+        metavar="SECONDS",
+        help="Where nothing busts, wait (twice, at most SECONDS each) for the entry to"
+        " expire so each key caches its own response; writes the test keys' own data.",
+    )(command)
+    command = click.option(
+        "--whoami",
+        default=None,
+        metavar="URL",
+        help="A URL (or a path on the first URL's host) returning the caller's identity.",
+    )(command)
+    return click.option(
+        "--identity",
+        "identity",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="A value only NAME's responses carry (e-mail, id); repeatable.",
+    )(command)
+
+
+def oracle_settings(
+    identity: tuple[str, ...], whoami: str | None, wait_ttl: float, creds: list[Credential]
+) -> dict[str, Any]:
+    """The :class:`Settings` fields of the oracle options (a bad one is a usage error)."""
+    names = {c.name for c in creds}
+    pairs = []
+    for item in identity:
+        name, eq, value = item.partition("=")
+        if not eq or name not in names or len(value.strip()) < 3:
+            fail(
+                f"--identity {name or item!r}: expected NAME=VALUE for a --key NAME,"
+                " the value 3 characters or more"
+            )
+        pairs.append((name, value.strip()))
+    if whoami and not whoami.startswith("/"):
+        try:
+            check_url(whoami)
+        except TargetError as exc:
+            fail(f"--whoami: {exc}")
+    return {"identities": tuple(pairs), "whoami": whoami or None, "wait_ttl": wait_ttl}
+
+
 @click.command("scan", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("urls", nargs=-1, required=True)
 @click.option(
@@ -240,6 +292,7 @@ def _run(
 @output_options(fail_on=Severity.LOW)
 @_limit_options
 @click.option("-v", "--verbose", is_flag=True, help="Log every request (redacted) to stderr.")
+@oracle_options
 def scan_command(
     urls: tuple[str, ...],
     spec: str | None,
@@ -248,6 +301,9 @@ def scan_command(
     headers: tuple[str, ...],
     settings: Settings,
     verbose: bool,
+    identity: tuple[str, ...],
+    whoami: str | None,
+    wait_ttl: float,
     out: Output,
 ) -> None:
     """Probe a running API for cache poisoning and cross-key leakage.
@@ -262,7 +318,8 @@ def scan_command(
     "not tested" notes). --inconclusive-ok makes 3 an exit 0.
     """
     redact = Redactor(creds)
-    settings = replace(settings, headers=parse_headers(headers, creds))
+    known = oracle_settings(identity, whoami, wait_ttl, creds)
+    settings = replace(settings, headers=parse_headers(headers, creds), **known)
     targets, skipped = _targets(urls, spec, path_params, redact)
     if verbose:
         _log_to_stderr(redact)

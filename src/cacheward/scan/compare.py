@@ -20,13 +20,19 @@ _VOLATILE_KEY = re.compile(
     r"date|generated(_at)?|served_at|now|elapsed|duration|uptime|etag|csrf(_token)?)$",
     re.IGNORECASE,
 )
-_VOLATILE_TEXT = re.compile(
-    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # uuid
-    r"|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?"  # iso date
-    r"|\b[0-9a-f]{16,}\b"  # long hex ids
-    r"|\b\d{10,}(\.\d+)?\b",  # epoch seconds / ms
-    re.IGNORECASE,
+_TIME = (
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?"  # iso date
+    r"|\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? \d{1,2}[ -][A-Z][a-z]{2}[ -]\d{2,4}"  # http date
+    r"|\b\d{1,2}:\d{2}:\d{2}(\.\d+)?\b"  # time of day
+    r"|\b\d{10,}(\.\d+)?\b"  # epoch seconds / ms
 )
+_IDS = (
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # uuid
+    r"|\b[0-9a-f]{16,}\b"  # long hex ids
+)
+_VOLATILE_TEXT = re.compile(f"{_IDS}|{_TIME}", re.IGNORECASE)
+#: What reads the clock: never an identity value, whatever else a body repeats.
+_CLOCK = re.compile(_TIME, re.IGNORECASE)
 
 
 def _scrub(value: Any) -> Any:
@@ -58,6 +64,11 @@ def normalized(resp: ProbeResponse) -> str:
     return _VOLATILE_TEXT.sub("~", resp.text)
 
 
+def fingerprint(resp: ProbeResponse) -> str:
+    """What :func:`same` compares, computed once: status and normalized body."""
+    return f"{resp.status}:{normalized(resp)}"
+
+
 def same(a: ProbeResponse, b: ProbeResponse) -> bool:
     """Same status and same normalized body."""
     return a.status == b.status and normalized(a) == normalized(b)
@@ -82,17 +93,20 @@ def identical(a: ProbeResponse, b: ProbeResponse) -> bool:
     return a.status == b.status and a.body == b.body
 
 
-def _leaves(value: Any, out: set[str]) -> set[str]:
+def _leaves(value: Any, out: set[str], *, every_key: bool = False) -> set[str]:
+    """Strings and numbers of four characters or more: under non-volatile keys and not
+    volatile themselves, or (``every_key``) under any key and not reading the clock."""
     if isinstance(value, dict):
         for k, v in value.items():
-            if not _VOLATILE_KEY.search(str(k)):
-                _leaves(v, out)
+            if every_key or not _VOLATILE_KEY.search(str(k)):
+                _leaves(v, out, every_key=every_key)
     elif isinstance(value, list):
         for v in value:
-            _leaves(v, out)
+            _leaves(v, out, every_key=every_key)
     elif isinstance(value, str | int) and not isinstance(value, bool):
         s = str(value)
-        if len(s) >= 4 and not _VOLATILE_TEXT.fullmatch(s):
+        noise = _CLOCK.search(s) if every_key else _VOLATILE_TEXT.fullmatch(s)
+        if len(s) >= 4 and not noise:
             out.add(s)
     return out
 
@@ -117,11 +131,28 @@ def reflects(resp: ProbeResponse, canary: str) -> bool:
     return canary in resp.text or any(canary in v for v in resp.headers.values())
 
 
-_SIGNIFICANT_HEADERS = ("location", "access-control-allow-origin", "content-type", "link")
+#: Headers that steer a client: a change here is an effect, never noise.
+SIGNIFICANT_HEADERS = ("location", "access-control-allow-origin", "content-type", "link")
 
 
 def differs(resp: ProbeResponse, baseline: ProbeResponse) -> bool:
     """Whether ``resp`` is materially different from ``baseline``."""
     if not same(resp, baseline):
         return True
-    return any(resp.header(h) != baseline.header(h) for h in _SIGNIFICANT_HEADERS)
+    return any(resp.header(h) != baseline.header(h) for h in SIGNIFICANT_HEADERS)
+
+
+_WORD = re.compile(r"[\w@.+-]{6,}")
+
+
+def values(resp: ProbeResponse) -> frozenset[str]:
+    """Every value of ``resp`` that could name whose data it is: JSON leaves (strings and
+    numbers of four characters or more, under any key, tokens such as a CSRF token
+    included) or, for other bodies, words of six characters or more. Whatever reads
+    the clock is left out; what changes per response (a request id, a random number) is
+    kept here and weeded out by the identity oracle, which keeps only values a principal's
+    responses repeat (:mod:`cacheward.scan.identity`)."""
+    doc = _json(resp)
+    if doc is not None:
+        return frozenset(_leaves(doc, set(), every_key=True))
+    return frozenset(_WORD.findall(_CLOCK.sub(" ", resp.text)))

@@ -54,6 +54,16 @@ class ProbeContext:
     carrier: Buster = QUERY
     #: notes a probe leaves for the report (what it could not prove, and why)
     notes: list[str] = field(default_factory=list)
+    #: bumped each time the scan waited out the endpoint's TTL (``--wait-ttl``): a
+    #: response of a later epoch is independent of an earlier stored one
+    epoch: int = 0
+    #: the primary's last response where no buster busts (the read-only probe's)
+    stored: ProbeResponse | None = None
+    #: the primary's response on the buster trial's first buster: a second sample of
+    #: its data (what differs from the baseline is noise)
+    echo: ProbeResponse | None = None
+    #: a cache behind the cache was seen (the front said miss, a store answered)
+    behind: bool = False
 
     @property
     def victims(self) -> list[Credential]:

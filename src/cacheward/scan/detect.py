@@ -20,7 +20,7 @@ from enum import Enum
 from .buster import QUERY, Buster, candidates
 from .cachecontrol import vary
 from .cachestatus import served_from_store
-from .compare import identical
+from .compare import identical, volatile
 from .context import BUSTER_PARAM, BusterState, ProbeContext
 from .exchange import ProbeRequest, ProbeResponse, Setup
 
@@ -84,18 +84,34 @@ def cache_headers(resp: ProbeResponse) -> dict[str, str]:
 
 
 def verdict(r1: ProbeResponse, r2: ProbeResponse, r3: ProbeResponse) -> tuple[BusterState, bool]:
-    """Buster state and whether a cache was seen, from buster u1, u1 again, then u2."""
+    """Buster state and whether a cache was seen, from buster u1, u1 again, then u2.
+
+    Freshness is shown, never assumed: the second buster busts when its body differs
+    from the first's (the request reached something that answered anew), or when the
+    headers say miss *and* nothing contradicts them. A body that carries request ids or
+    timestamps and comes back byte for byte on a fresh buster was served from a store,
+    whatever the headers say: a cache behind the cache (:func:`behind`).
+    """
     s2, s3 = signal(r2), signal(r3)
     seen = s2 is Signal.HIT or bool(cache_headers(r1))
     if s3 is Signal.HIT:
         return BusterState.BROKEN, True
     if not identical(r1, r3):
         return BusterState.WORKS, seen or identical(r1, r2)
+    if volatile(r1):  # request ids repeated on a fresh buster: a store answered
+        return BusterState.BROKEN, True
     if s3 is Signal.MISS:
         return BusterState.WORKS, True
     if s2 is Signal.HIT:  # the same body on a fresh buster, after a hit: served from store
         return BusterState.BROKEN, True
     return BusterState.UNVERIFIED, seen
+
+
+def behind(r1: ProbeResponse, r3: ProbeResponse) -> bool:
+    """A cache behind the cache: the front says miss on a fresh buster while the body,
+    request ids and timestamps included, is the first buster's (an application cache
+    keyed on the path behind a proxy the buster does bust)."""
+    return signal(r3) is Signal.MISS and identical(r1, r3) and volatile(r1)
 
 
 def _trial(ctx: ProbeContext, buster: Buster) -> Setup:
@@ -107,8 +123,19 @@ def _trial(ctx: ProbeContext, buster: Buster) -> Setup:
     r3 = yield buster.apply(ProbeRequest(ctx.url(), a))
     state, seen = verdict(r1, r2, r3)
     ctx.buster, ctx.cache_seen = state, ctx.cache_seen or seen
-    ctx.baselines[a.name] = r3
+    ctx.baselines[a.name], ctx.echo = r3, r1
+    ctx.behind = behind(r1, r3)
     return sorted(vary(r1))
+
+
+def _stale(ctx: ProbeContext) -> list[str | None]:
+    """Callers whose baseline is a byte-for-byte copy of the primary's (ids included)."""
+    mine = [r for r in (ctx.baseline(ctx.primary), ctx.echo) if r is not None and volatile(r)]
+    return [
+        name
+        for name, resp in ctx.baselines.items()
+        if name != ctx.primary.name and any(identical(resp, r) for r in mine)
+    ]
 
 
 def setup(ctx: ProbeContext) -> Setup:
@@ -117,7 +144,7 @@ def setup(ctx: ProbeContext) -> Setup:
     buster works)."""
     a = ctx.primary
     varied = yield from _trial(ctx, QUERY)
-    query_state = ctx.buster
+    query_state, query_behind = ctx.buster, ctx.behind
     if query_state is not BusterState.WORKS:
         for alt in candidates(varied, a.credential_header):
             yield from _trial(ctx, alt)
@@ -125,14 +152,27 @@ def setup(ctx: ProbeContext) -> Setup:
                 ctx.carrier = alt
                 break
         else:
-            ctx.buster = query_state
+            ctx.buster, ctx.behind = query_state, query_behind
     if ctx.buster is BusterState.WORKS:
         # Without a working buster these would read (and, were A's entry not stored,
         # write) the entry real users get: the read-only cross-key probe does it gated.
         for cred in [c for c in ctx.creds if c is not a] + [None]:
             req = ctx.carrier.apply(ProbeRequest(ctx.url(), cred))
             ctx.baselines[cred.name if cred else None] = yield req
+        stale = _stale(ctx)
+        if stale:
+            # Another caller's "fresh" baseline is the primary's copy, byte for byte: the
+            # buster busts a front cache only. Nothing here is fresh; treat it as unbusted.
+            ctx.buster, ctx.behind = BusterState.BROKEN, True
+            for name in stale:
+                ctx.baselines.pop(name, None)
     notes = []
+    if ctx.behind:
+        notes.append(
+            f"{ctx.endpoint}: a cache behind the cache: the front reports a miss on a fresh"
+            " buster, yet the body (request ids and timestamps included) is one served"
+            " before; an application cache keyed on less than the URL answers behind it"
+        )
     if ctx.carrier is not QUERY:
         notes.append(
             f"{ctx.endpoint}: the {BUSTER_PARAM}= query buster does not bust;"

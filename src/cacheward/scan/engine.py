@@ -7,6 +7,7 @@ import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -17,8 +18,10 @@ from .context import BusterState, Options, ProbeContext
 from .credential import ANONYMOUS, Credential, Redactor, redacted_logs
 from .detect import setup
 from .exchange import ProbeRequest, ProbeResponse, new_client
-from .identity import Identities, learn
-from .probes import PROBES, crosskey_unbusted
+from .identity import Identities, whoami_values
+from .oracle import Oracle
+from .probes import PROBES, ProbeSpec, crosskey_unbusted
+from .probes.base import CROSS_KEY
 from .progress import Progress, Silent
 from .runner import Budget, BudgetExceeded, Sender, drive
 from .target import Endpoint
@@ -37,6 +40,12 @@ class Settings:
     :param aggressive: also send unsafe methods as override values.
     :param headers: headers the API requires, sent on every request (``--header``);
         a probe's own value for one of them wins, and ``Cookie`` values are merged.
+    :param identities: ``(principal, value)`` pairs the user knows: a value only that
+        principal's responses carry (``--identity alice=alice@example.org``).
+    :param whoami: a URL (absolute, or a path on the first endpoint's origin) that
+        returns the caller's identity (``--whoami /me``); asked once per principal.
+    :param wait_ttl: at most this many seconds to wait, twice, for a path-keyed entry
+        to expire so that each principal gets a fresh response of its own (``0``: never).
     """
 
     concurrency: int = 8
@@ -45,6 +54,9 @@ class Settings:
     timeout: float = 10.0
     aggressive: bool = False
     headers: tuple[tuple[str, str], ...] = ()
+    identities: tuple[tuple[str, str], ...] = ()
+    whoami: str | None = None
+    wait_ttl: float = 0.0
 
 
 #: Probes that need a real key: with no ``--key`` they have nothing to protect or leak.
@@ -104,7 +116,7 @@ async def _endpoint(
     endpoint: Endpoint, creds: list[Credential], settings: Settings, sender: Sender
 ) -> _Outcome:
     ctx = ProbeContext(endpoint, creds, Options(aggressive=settings.aggressive))
-    out = _Outcome(endpoint, Budget(settings.budget), ctx=ctx)
+    out = _Outcome(endpoint, Budget(settings.budget, ctx=ctx), ctx=ctx)
     notes = await _attempt(out, "setup", setup(ctx), sender, lead="not scanned: ")
     if notes is None:
         out.scanned, out.ctx = False, None
@@ -118,14 +130,20 @@ async def _endpoint(
         else:
             out.gap(note)
     keyless = all(c.keyless for c in creds)
-    specs = [
-        s for s in PROBES if (busted or not s.active) and not (keyless and s.name in KEYED_PROBES)
-    ]
-    results = await asyncio.gather(
-        *(_attempt(out, s.name, carried(s.run(ctx), ctx.carrier), sender) for s in specs)
-    )
+    specs = [s for s in PROBES if s.runs(ctx) and not (keyless and s.name in KEYED_PROBES)]
+    results = await asyncio.gather(*(_probe(out, s, sender) for s in specs))
     out.findings += [f for r in results for f in r or ()]
     return out
+
+
+async def _probe(out: _Outcome, spec: ProbeSpec, sender: Sender) -> list[Finding] | None:
+    ctx = out.ctx
+    assert ctx is not None  # noqa: S101 - set for every scanned endpoint
+    if spec.look is not None:
+        return spec.look(ctx)
+    if spec.run is None:
+        return []
+    return await _attempt(out, spec.name, carried(spec.run(ctx), ctx.carrier), sender)
 
 
 async def _unbusted(out: _Outcome, ids: Identities, sender: Sender) -> None:
@@ -136,6 +154,57 @@ async def _unbusted(out: _Outcome, ids: Identities, sender: Sender) -> None:
         return
     found = await _attempt(out, "cross-key", crosskey_unbusted.probe(ctx, ids), sender)
     out.findings += found or []
+
+
+async def _after_ttl(out: _Outcome, settings: Settings, sender: Sender) -> None:
+    """``--wait-ttl``: wait out a path-keyed entry (twice, each bounded) so that each
+    principal caches and reads a fresh response of its own; the oracle judges them."""
+    ctx = out.ctx
+    if ctx is None or ctx.buster is BusterState.WORKS or all(c.keyless for c in ctx.creds):
+        return
+    if any(f.id == CROSS_KEY for f in out.findings):
+        return  # proved already (by a probe; the engine skips the oracle's): no need to wait
+    for phase in crosskey_unbusted.AFTER_TTL:
+        wait = crosskey_unbusted.ttl_wait(ctx, settings.wait_ttl)
+        if wait is None:
+            out.gap(
+                f"{ctx.endpoint}: not waited out: its entry lives longer than"
+                f" --wait-ttl {settings.wait_ttl:g}, or no 2xx was stored"
+            )
+            return
+        await asyncio.sleep(wait)
+        ctx.epoch += 1
+        if await _attempt(out, "wait-ttl", phase(ctx), sender) is None:
+            return
+
+
+async def _whoami(
+    url: str, endpoints: Sequence[Endpoint], creds: list[Credential], sender: Sender
+) -> tuple[dict[str, frozenset[str]], list[str]]:
+    """Ask ``url`` once per principal and once with no key: what it returns for one
+    principal only is that principal's identity."""
+    if url.startswith("/") and endpoints:
+        parts = urlsplit(endpoints[0].url)
+        url = urlunsplit((parts.scheme, parts.netloc, url, "", ""))
+    ctx = ProbeContext(Endpoint(url), creds)
+    budget = Budget(len(creds) + 1, ctx=ctx)
+    answers = {}
+    try:
+        for cred in [*creds, None]:
+            answers[cred.name if cred else None] = await sender.send(
+                ProbeRequest(ctx.url(), cred), budget
+            )
+    except httpx.HTTPError as exc:
+        return {}, [f"--whoami {url}: not reached: {type(exc).__name__}: {exc}"]
+    found = whoami_values(answers)
+    missing = [c.name for c in creds if not c.low and c.name not in found]
+    notes = []
+    if missing:
+        notes.append(
+            f"--whoami {url}: no value only {', '.join(missing)} gets (the same body for"
+            " every key: is the whoami URL itself cached across keys?)"
+        )
+    return found, notes
 
 
 async def scan_async(
@@ -185,7 +254,19 @@ async def _run(
     redact: Redactor,
 ) -> list[_Outcome]:
     async with new_client(transport, settings.timeout, settings.headers) as client:
-        sender = Sender(client, redact=redact, concurrency=settings.concurrency, rate=settings.rate)
+        keyed = [c for c in creds if not c.keyless]  # the oracle learns principals' data
+        oracle = Oracle(keyed, _stated(settings))
+        sender = Sender(
+            client,
+            redact=redact,
+            concurrency=settings.concurrency,
+            rate=settings.rate,
+            oracle=oracle,
+        )
+        early: list[str] = []
+        if settings.whoami and keyed:
+            found, early = await _whoami(settings.whoami, endpoints, keyed, sender)
+            oracle.state(found)
 
         async def one(e: Endpoint) -> _Outcome:
             out = await _endpoint(e, creds, settings, sender)
@@ -193,13 +274,46 @@ async def _run(
             return out
 
         outcomes = list(await asyncio.gather(*(one(e) for e in endpoints)))
-        ids = learn(o.ctx for o in outcomes if o.ctx is not None)
+        ids = oracle.learn()
         await asyncio.gather(*(_unbusted(o, ids, sender) for o in outcomes))
+        if settings.wait_ttl > 0:
+            proved = {id(c) for c, f in oracle.findings(oracle.learn()) if f.id == CROSS_KEY}
+            waiting = [o for o in outcomes if id(o.ctx) not in proved]
+            await asyncio.gather(*(_after_ttl(o, settings, sender) for o in waiting))
+        if keyed:
+            _judge(oracle, outcomes)
+        if oracle.full and outcomes:
+            outcomes[0].gap(
+                "the identity oracle stopped recording after 64 MiB of response bodies:"
+                " later responses were not checked for another key's data"
+            )
         for o in outcomes:  # what probes could not prove, once every phase has run
             if o.ctx is not None:
                 for note in o.ctx.notes:
                     o.gap(note)
+        if outcomes and early:
+            outcomes[0].notes[:0] = early
+            outcomes[0].gaps[:0] = early
         return outcomes
+
+
+def _stated(settings: Settings) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for name, value in settings.identities:
+        out.setdefault(name, set()).add(value)
+    return out
+
+
+def _judge(oracle: Oracle, outcomes: list[_Outcome]) -> None:
+    """The oracle's verdict on every response of the scan: leaks no probe reported."""
+    reported = {(f.url, f.id) for o in outcomes for f in o.findings}
+    by_ctx = {id(o.ctx): o for o in outcomes if o.ctx is not None}
+    for ctx, f in oracle.findings(oracle.learn(), reported):
+        out = by_ctx.get(id(ctx))
+        if out is not None:
+            out.findings.append(f)
+            # what the read-only probe could not show, the oracle now has
+            ctx.notes[:] = [n for n in ctx.notes if crosskey_unbusted.UNPROVED not in n]
 
 
 def _report(

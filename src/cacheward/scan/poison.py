@@ -1,26 +1,34 @@
 """Poison-then-clean: the oracle shared by the unkeyed-input probes.
 
 Candidates (headers or parameters) go out in batches on fresh busters, each with its own
-canary. A batch that changes the response is split in halves until the inputs that
-matter are found (Param Miner's way); a reflected canary names its input at once. Each
-such input is then *confirmed*: sent once on a fresh buster, followed by a clean request
-on the same buster that must still show the change, and a clean request on another
-fresh buster that must not (else the change is application state, not the cache).
+canary. A reflected canary names its input at once; a batch that changes the status or
+a steering header is split in halves until the input that matters is found (Param
+Miner's way). A changed body alone never counts: random numbers and clocks change it
+too. Each input found is then *confirmed*: sent once on a fresh buster, followed by a
+clean request on the same buster that must carry the planted canary itself (or the
+same changed status or header), and a clean request on another fresh buster that must
+not (else the change is application state, not the cache). WCVS confirms the same way:
+the canary, or the status, of an unpoisoned request.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .compare import differs, reflects, same
+from ..core.finding import Finding
+from .compare import SIGNIFICANT_HEADERS, reflects
 from .context import ProbeContext, token
 from .credential import Credential
 from .exchange import ProbeRequest, ProbeResponse
 from .probes.base import step
 
 BATCH = 16
+#: The scanner's own busters and canaries (``token()``): a redirect that echoes the
+#: request's URL would otherwise look changed on every fresh buster.
+_TOKEN = re.compile(r"cw[0-9a-f]{10}")
 
 
 @dataclass(frozen=True)
@@ -45,30 +53,43 @@ def candidates(names: Sequence[str], template: Callable[[str, str], str]) -> lis
 Apply = Callable[[Sequence[Candidate], str], ProbeRequest]
 
 
-def _changed(resp: ProbeResponse, base: ProbeResponse, group: Sequence[Candidate]) -> bool:
-    return differs(resp, base) or any(reflects(resp, c.canary) for c in group)
+def effect(resp: ProbeResponse) -> tuple[object, ...]:
+    """What an input can change that dynamic content never does: the status and the
+    headers that steer a client (``Location``, CORS, ``Content-Type``, ``Link``)."""
+    return (resp.status, *(_TOKEN.sub("cw~", resp.header(h)) for h in SIGNIFICANT_HEADERS))
+
+
+def _changed(resp: ProbeResponse, base: ProbeResponse) -> bool:
+    return effect(resp) != effect(base)
 
 
 def bisect(
     ctx: ProbeContext, cands: Sequence[Candidate], apply: Apply, *, reflect_only: bool = False
 ) -> Generator[ProbeRequest, ProbeResponse, list[Candidate]]:
-    """The candidates that change the primary principal's response."""
+    """The candidates that change the primary principal's response: a reflected canary
+    names its input at once; a changed status or steering header (never a changed body,
+    which dynamic content changes too) is split in halves until one input is left. The
+    inputs whose canary came back are listed first."""
     base = ctx.baseline(ctx.primary)
-    found: list[Candidate] = []
+    reflected_found: list[Candidate] = []
+    changed_found: list[Candidate] = []
     stack = [list(cands[i : i + BATCH]) for i in range(0, len(cands), BATCH)]
     while stack:
         group = stack.pop()
         resp = yield apply(group, ctx.url())
         reflected = [c for c in group if reflects(resp, c.canary)]
+        reflected_found += reflected
+        rest = [c for c in group if c not in reflected]
+        if reflect_only or not rest or not _changed(resp, base):
+            continue
         if reflected:
-            found.extend(reflected)
-        elif not reflect_only and _changed(resp, base, group):
-            if len(group) == 1:
-                found.append(group[0])
-            else:
-                mid = len(group) // 2
-                stack += [group[:mid], group[mid:]]
-    return found
+            stack.append(rest)  # another input of the group may change the status
+        elif len(rest) == 1:
+            changed_found.append(rest[0])
+        else:
+            mid = len(rest) // 2
+            stack += [rest[:mid], rest[mid:]]
+    return reflected_found + changed_found
 
 
 def confirm(
@@ -76,7 +97,11 @@ def confirm(
 ) -> Generator[ProbeRequest, ProbeResponse, dict[str, Any] | None]:
     """Evidence that ``cand`` poisons the entry a clean request reads, or ``None``.
 
-    ``clean`` maps the poisoned request's URL to the clean one (default: the same URL).
+    The poisoned request plants ``cand``; a clean request on the same buster must then
+    show its canary itself (or, for an input whose effect is not text, the same changed
+    status or steering header), and a clean request on a fresh buster must not (else it
+    is application state, not the cache). ``clean`` maps the poisoned request's URL to
+    the clean one (default: the same URL).
     """
     cred: Credential = ctx.primary
     base = ctx.baseline(cred)
@@ -84,13 +109,13 @@ def confirm(
     preq = apply([cand], u)
     rp = yield preq
     reflected = reflects(rp, cand.canary)
-    if not (reflected or differs(rp, base)):
+    if not (reflected or _changed(rp, base)):
         return None
 
     def shows(r: ProbeResponse) -> bool:
         if reflected:
             return reflects(r, cand.canary)
-        return same(r, rp) and differs(r, base)
+        return effect(r) == effect(rp)
 
     creq = ProbeRequest(clean(u) if clean else u, cred)
     rc = yield creq
@@ -109,3 +134,38 @@ def confirm(
         "baseline_status": base.status,
         "steps": (step(preq, rp), step(creq, rc, " (still poisoned)"), step(freq, rf)),
     }
+
+
+def confirmed(
+    ctx: ProbeContext,
+    found: Sequence[Candidate],
+    apply: Apply,
+    report: Callable[[Candidate, dict[str, Any]], Finding],
+    *,
+    limit: int,
+    first: bool = False,
+) -> Generator[ProbeRequest, ProbeResponse, list[Finding]]:
+    """Confirm up to ``limit`` of ``found`` and report each confirmed one (only the
+    first when ``first``): the confirm-then-report loop of every poisoning probe."""
+    out: list[Finding] = []
+    for cand in found[:limit]:
+        ev = yield from confirm(ctx, cand, apply)
+        if ev is None:
+            continue
+        out.append(report(cand, ev))
+        if first:
+            break
+    return out
+
+
+def found_and_confirmed(
+    ctx: ProbeContext,
+    cands: Sequence[Candidate],
+    apply: Apply,
+    report: Callable[[Candidate, dict[str, Any]], Finding],
+    *,
+    limit: int = 6,
+) -> Generator[ProbeRequest, ProbeResponse, list[Finding]]:
+    """Bisect ``cands``, then confirm and report up to ``limit`` of those found."""
+    found = yield from bisect(ctx, cands, apply)
+    return (yield from confirmed(ctx, found, apply, report, limit=limit))

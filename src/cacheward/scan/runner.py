@@ -12,14 +12,20 @@ import asyncio
 import collections.abc
 import logging
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from .credential import Redactor
 from .exchange import ProbeRequest, ProbeResponse, build_request
+from .probes.base import who
+
+if TYPE_CHECKING:
+    from .context import ProbeContext
+    from .oracle import Oracle
 
 log = logging.getLogger("cacheward.scan")
 T = TypeVar("T")
@@ -62,10 +68,11 @@ class RateLimiter:
 
 @dataclass
 class Budget:
-    """Requests left for one endpoint."""
+    """Requests left for one endpoint (``ctx``: the endpoint the oracle files them under)."""
 
     limit: int
     used: int = 0
+    ctx: ProbeContext | None = None
 
     def take(self) -> None:
         if self.used >= self.limit:
@@ -74,7 +81,11 @@ class Budget:
 
 
 class Sender:
-    """Sends :class:`ProbeRequest` objects: rate-limited, bounded, budgeted and logged."""
+    """Sends :class:`ProbeRequest` objects: rate-limited, bounded, budgeted and logged.
+
+    Every response is handed to the scan's :class:`~cacheward.scan.oracle.Oracle` (when
+    given), filed under the budget's endpoint: no probe can bypass it.
+    """
 
     def __init__(
         self,
@@ -83,30 +94,31 @@ class Sender:
         redact: Redactor,
         concurrency: int = 8,
         rate: float = 50.0,
-        on_request: Callable[[], None] | None = None,
+        oracle: Oracle | None = None,
     ) -> None:
+        # No cookie jar: a Set-Cookie from one endpoint replayed on later requests would
+        # make caches pass them (stock Varnish) or key on it, and hide real leaks. Each
+        # request carries exactly the cookies its probe sets.
+        client.cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
         self._client = client
         self._redact = redact
         self._sem = asyncio.Semaphore(max(1, concurrency))
         self._limiter = RateLimiter(rate)
-        self._on_request = on_request
-        self.requests = 0
+        self._oracle = oracle
 
     async def send(self, req: ProbeRequest, budget: Budget) -> ProbeResponse:
         budget.take()
         await self._limiter.wait()
         async with self._sem:
-            self.requests += 1
-            if self._on_request is not None:
-                self._on_request()
             resp = await self._client.send(build_request(self._client, req))
             try:
                 out = ProbeResponse.from_httpx(resp)
             finally:
                 await resp.aclose()
+        if self._oracle is not None and budget.ctx is not None:
+            self._oracle.observe(budget.ctx, req, out)
         if log.isEnabledFor(logging.DEBUG):
-            who = str(req.cred) if req.cred else "no key"
-            log.debug(self._redact(f"{req.method} {req.url} as {who} -> {out.status}"))
+            log.debug(self._redact(f"{req.method} {req.url} as {who(req)} -> {out.status}"))
         return out
 
 

@@ -1,8 +1,9 @@
 """The probes, one module each, in the order they run for an endpoint.
 
-Passive probes only read the baselines; active probes send requests (attack inputs, keys
-in the URL) and run only when the endpoint's cache buster was shown to work. Where none
-works, :mod:`.crosskey_unbusted` runs instead, read-only, after every other endpoint.
+Passive probes are plain functions of the baselines; active probes are generators that
+send requests (attack inputs, keys in the URL) and run only when the endpoint's cache
+buster was shown to work, except ``cache-deception``, whose every path is fresh. Where no
+buster works, :mod:`.crosskey_unbusted` runs too, read-only, after every other endpoint.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from . import (
 from .base import ProbeSpec
 
 PROBES: tuple[ProbeSpec, ...] = (
-    ProbeSpec("cacheable-authenticated", cacheable.probe, active=False),
-    ProbeSpec("set-cookie-cacheable", set_cookie.probe, active=False),
+    ProbeSpec("cacheable-authenticated", look=cacheable.look),
+    ProbeSpec("set-cookie-cacheable", look=set_cookie.look),
     ProbeSpec("key-in-url", key_in_url.probe),  # sends requests: needs a working buster
     ProbeSpec("cross-key", crosskey.probe),
     ProbeSpec("error-cached", error_cached.probe),
-    ProbeSpec("cache-deception", deception.probe),
+    # Every deceptive path is fresh (a random name), so it runs where nothing busts too.
+    ProbeSpec("cache-deception", deception.probe, unbusted=True),
     ProbeSpec("method-override", method_override.probe),
     ProbeSpec("unkeyed-param", unkeyed_param.probe),
     ProbeSpec("param-cloaking", cloaking.probe),

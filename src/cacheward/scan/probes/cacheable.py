@@ -9,25 +9,24 @@ also protects), or says ``public``. Caches protect ``Authorization`` requests on
 
 from __future__ import annotations
 
-from ...core.finding import Severity
+from ...core.finding import Finding, Severity
 from ..cachecontrol import directives, explicitly_shared, forbids_shared_storage, vary
 from ..compare import same
 from ..context import ProbeContext
 from ..credential import Placement
-from ..exchange import Probe
-from .base import finding
+from .base import finding, specific
 
 
-def probe(ctx: ProbeContext) -> Probe:
+def look(ctx: ProbeContext) -> list[Finding]:
     """Look at the primary principal's baseline; sends nothing."""
     a = ctx.primary
     resp, anon = ctx.baseline(a), ctx.baselines.get(None)
-    if False:  # pragma: no cover - makes this function a generator like every probe
-        yield
     if anon is None:
         return []  # no buster: no anonymous baseline to tell a public endpoint apart
-    if not resp.ok or (anon.ok and same(anon, resp)) or forbids_shared_storage(resp):
+    if not resp.ok or forbids_shared_storage(resp):
         return []
+    if anon.ok and (same(anon, resp) or not specific(ctx, anon)):
+        return []  # the same for no key, but for noise: a public response
     varies = vary(resp)
     header = (a.credential_header or "").lower()
     if "*" in varies or (header and header in varies):

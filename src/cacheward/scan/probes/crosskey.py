@@ -1,21 +1,22 @@
 """Cross-key leakage: ``cross-key-leak``, ``anonymous-cache-leak``, ``auth-after-cache``.
 
 Warm a busted URL as the primary principal A, then read the same URL as every other
-principal, as ``--low-key`` principals and with no key. Each reader's response is
-compared with its own baseline (a different buster): getting A's body where the
-reader's own would differ means the cache served A's data across keys. A reader whose
+principal, as ``--low-key`` principals and with no key. A reader served A's own values
+(those A's two fresh responses both carry, so never noise) that its own baseline (a
+different buster) does not carry was served A's data across keys; where the bodies
+differ only by noise (a random number, a nonce, a clock) nothing is reported. A reader whose
 baseline is a denial (401/403/404) but who now gets A's 200 was served *before*
 authorization ran.
 """
 
 from __future__ import annotations
 
-from ...core.finding import Finding, Severity
-from ..compare import carries, markers, same
+from ...core.finding import Finding
+from ..compare import carries, same
 from ..context import ProbeContext
 from ..detect import cache_headers
 from ..exchange import Probe, ProbeRequest
-from .base import finding, step
+from .base import leak, leak_id, redacted, specific, step, who
 
 _FIX = (
     "Put the principal in the cache key (or Vary on {header}) and authenticate and authorize"
@@ -40,38 +41,26 @@ def probe(ctx: ProbeContext) -> Probe:
         own = ctx.baseline(reader)
         if same(own, base_a):
             continue  # the reader legitimately sees the same body: nothing to tell apart
-        marks = markers(base_a, own)
+        marks = frozenset(m for m in specific(ctx, own) if m in warm.text)
+        denied = not own.ok
+        if not marks and not denied:
+            continue  # the bodies differ only by noise (random numbers, nonces, clocks)
         req = ProbeRequest(url, reader)
         got = yield req
-        if not got.ok or not (same(got, warm) or carries(got, marks)):
+        if not got.ok or not (carries(got, set(marks)) or (denied and same(got, warm))):
             continue
-        denied = not own.ok
-        if reader is None:
-            cid, title = (
-                "anonymous-cache-leak",
-                "An anonymous request got another key's cached response",
-            )
-        elif denied:
-            cid, title = (
-                "auth-after-cache",
-                "A denied key got a cached response: the cache answers before authorization",
-            )
-        else:
-            cid, title = "cross-key-leak", "One key's cached response was served to another key"
+        cid = leak_id(reader, denied)
         out.append(
-            finding(
+            leak(
                 ctx,
                 cid,
-                Severity.CRITICAL,
-                title,
                 _FIX.format(header=header),
-                cwe=863 if cid == "auth-after-cache" else 524,
                 evidence={
                     "warmed_by": str(a),
-                    "served_to": str(reader) if reader else "no key",
+                    "served_to": who(reader),
                     "reader_baseline_status": own.status,
                     "served_status": got.status,
-                    "markers": sorted(marks)[:5],
+                    "markers": redacted(marks),
                     "cache_headers": cache_headers(got),
                 },
                 steps=(step(warm_req, warm), step(req, got, f" ({a.name}'s body)")),

@@ -19,21 +19,23 @@ and timestamps included) while declaring itself per-principal (``private``,
 
 from __future__ import annotations
 
-from ...core.finding import Confidence, Finding, Severity
-from ..cachecontrol import forbids_shared_storage, vary
+from ...core.finding import Confidence, Finding
+from ..cachecontrol import directives, forbids_shared_storage, vary
 from ..compare import identical, same, volatile
 from ..context import ProbeContext
 from ..credential import Credential
 from ..detect import Signal, cache_headers, signal
-from ..exchange import Probe, ProbeRequest, ProbeResponse
+from ..exchange import Probe, ProbeRequest, ProbeResponse, Setup
 from ..identity import Identities
-from .base import finding, step
+from .base import leak, leak_id, redacted, step, who
 
 MODE = (
     "no buster busts this endpoint, so this was tested read-only: the scanning principal"
     " cached only its own legitimate response (as any real user does) and the other"
     " callers read it; nothing attacker-controlled was sent"
 )
+#: The end of the note left where a copy was served but nothing showed whose it is.
+UNPROVED = "check it by hand"
 _FIX = (
     "Put the principal in the cache key (Flask-Caching's default key is the path alone:"
     " use cacheward's @ward.cached under @ward.protected, or key_prefix with the"
@@ -61,73 +63,129 @@ def _leaked(
     }
     if mine and not any(m in got.text for m in theirs):
         return True, Confidence.HIGH, sorted(mine)[:5]
+    if reader is not None and reader.low and identical(got, stored):
+        # A key that must be denied got A's stored copy, byte for byte: the cache
+        # answered before authorization (high when request ids prove it is the copy).
+        return True, Confidence.HIGH if volatile(stored) else Confidence.MEDIUM, []
     if identical(got, stored) and volatile(stored) and _per_principal(stored, a):
         return True, Confidence.MEDIUM, []
     return False, Confidence.LOW, []
 
 
-def _others(ids: Identities, owner: str) -> list[str]:
-    """Every principal ``owner`` has markers against."""
-    return sorted({b for (a, b) in ids.of if a == owner})
+def _others(ids: Identities, owner: str) -> list[str | None]:
+    """Every principal (``None``: no key) ``owner`` has markers against."""
+    return sorted({b for (a, b) in ids.of if a == owner}, key=lambda b: b or "")
+
+
+def _readers(ctx: ProbeContext, stored: bool) -> list[Credential | None]:
+    """Who reads A's entry: everyone once A's response is shown stored; else only the
+    other allowed keys, whose own legitimate response is all a cache could keep from
+    them (never no key, an invalid or a low key: their error could be what is kept)."""
+    a = ctx.primary
+    if stored:
+        return [*(c for c in ctx.creds if c is not a), None]
+    return [c for c in ctx.victims if c is not a]
 
 
 def probe(ctx: ProbeContext, ids: Identities) -> Probe:
     """A twice, then every other caller once, all on the path-keyed entry."""
     a = ctx.primary
-    readers = [c for c in ctx.creds if c is not a]
     first_req = ProbeRequest(ctx.url(), a)
     first = yield first_req
     again_req = ProbeRequest(ctx.url(), a)
     again = yield again_req
     stored = signal(again) is Signal.HIT or (identical(first, again) and volatile(first))
-    if not (again.ok and stored):
-        return []  # A's response is not (provably) stored: nothing to read, nothing sent
+    ctx.stored = again if again.ok else None  # what --wait-ttl waits out
+    if not again.ok:
+        return []
     out: list[Finding] = []
     unproved: list[str] = []
-    for reader in [*readers, None]:
+    for reader in _readers(ctx, stored):
         req = ProbeRequest(ctx.url(), reader)
         got = yield req
         hit, confidence, marks = _leaked(got, again, a, reader, ids)
         if not hit:
-            if got.ok and identical(got, again) and volatile(again):
-                unproved.append(str(reader) if reader else "no key")
+            if got.ok and identical(got, again) and (volatile(again) or not stored):
+                unproved.append(who(reader))
             continue
-        cid, title = (
-            ("anonymous-cache-leak", "An anonymous request got another key's cached response")
-            if reader is None
-            else ("cross-key-leak", "One key's cached response was served to another key")
+        cid = leak_id(reader, reader is not None and reader.low)
+        evidence = {
+            "buster": "none",
+            "mode": MODE,
+            "warmed_by": str(a),
+            "served_to": who(reader),
+            "served_status": got.status,
+            "markers": redacted(marks),
+            "byte_identical": identical(got, again),
+            "cache_headers": cache_headers(got),
+        }
+        steps = (
+            step(first_req, first),
+            step(again_req, again, " (stored)"),
+            step(req, got, f" ({a.name}'s body)"),
         )
-        out.append(
-            finding(
-                ctx,
-                cid,
-                Severity.CRITICAL,
-                title,
-                _FIX,
-                cwe=524,
-                confidence=confidence,
-                evidence={
-                    "buster": "none",
-                    "mode": MODE,
-                    "warmed_by": str(a),
-                    "served_to": str(reader) if reader else "no key",
-                    "served_status": got.status,
-                    "markers": marks,
-                    "byte_identical": identical(got, again),
-                    "cache_headers": cache_headers(got),
-                },
-                steps=(
-                    step(first_req, first),
-                    step(again_req, again, " (stored)"),
-                    step(req, got, f" ({a.name}'s body)"),
-                ),
-            )
-        )
+        out.append(leak(ctx, cid, _FIX, evidence=evidence, steps=steps, confidence=confidence))
     if unproved:
-        ctx.notes.append(
-            f"{ctx.endpoint}: {a.name}'s stored response was served byte for byte to"
-            f" {', '.join(unproved)}, but nothing shows it is {a.name}'s own data (no"
-            " identity markers: add an endpoint whose buster works, such as a /me, to"
-            " the scan; no private or Vary on the key header): check it by hand"
-        )
+        ctx.notes.append(_unproved(ctx, unproved, stored))
     return out
+
+
+def _unproved(ctx: ProbeContext, readers: list[str], stored: bool) -> str:
+    a = ctx.primary.name
+    served = "stored response was served" if stored else "response came back"
+    return (
+        f"{ctx.endpoint}: {a}'s {served} byte for byte to {', '.join(readers)}, but"
+        f" nothing shows it is {a}'s own data (no identity markers: add an endpoint whose"
+        " buster works, such as a /me, to the scan, or say who each key is with"
+        " --identity or --whoami, or let the scan wait the entry out with --wait-ttl; no"
+        f" private or Vary on the key header): {UNPROVED}"
+    )
+
+
+def ttl_wait(ctx: ProbeContext, bound: float) -> float | None:
+    """Seconds to wait for the endpoint's stored entry to expire, at most ``bound``
+    (``None``: its declared lifetime is longer than ``bound``, so do not wait)."""
+    stored = ctx.stored
+    if stored is None:
+        return None
+    left = _lifetime(stored)
+    if left is None:
+        return bound
+    return left + 0.25 if left + 0.25 <= bound else None
+
+
+def _lifetime(resp: ProbeResponse) -> float | None:
+    cc = directives(resp)
+    for name in ("s-maxage", "max-age"):
+        if cc.get(name, "").isdigit():
+            age = resp.header("age")
+            return max(0.0, int(cc[name]) - (int(age) if age.isdigit() else 0))
+    return None
+
+
+def _first_reader(ctx: ProbeContext) -> Credential | None:
+    others = [c for c in ctx.victims if c is not ctx.primary]
+    rest = others or [c for c in ctx.creds if c is not ctx.primary]
+    return rest[0] if rest else None
+
+
+def _phase(ctx: ProbeContext, first: Credential | None, then: Credential | None) -> Setup:
+    """On an expired entry: ``first`` caches its own response (twice: the second shows it
+    stored), then ``then`` reads it. Plain reads only; the oracle judges the responses."""
+    for cred in (first, first, then):
+        yield ProbeRequest(ctx.url(), cred)
+    return []
+
+
+def _other_first(ctx: ProbeContext) -> Setup:
+    return _phase(ctx, _first_reader(ctx), ctx.primary)
+
+
+def _primary_again(ctx: ProbeContext) -> Setup:
+    return _phase(ctx, ctx.primary, _first_reader(ctx))
+
+
+#: ``--wait-ttl``: after one wait another principal caches its own response and the
+#: primary reads it; after a second, the primary caches a fresh one again (two
+#: independent copies make its values markers) and the other reads it.
+AFTER_TTL = (_other_first, _primary_again)

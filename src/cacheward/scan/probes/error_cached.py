@@ -11,7 +11,7 @@ from ...core.finding import Finding, Severity
 from ..context import ProbeContext
 from ..credential import Credential
 from ..exchange import Probe, ProbeRequest
-from .base import finding, step
+from .base import finding, step, who
 
 #: A syntactically plausible key that no server should accept.
 INVALID_KEY = "cw_invalidinvalid_0000000000000000000000000000000000000000"
@@ -45,7 +45,7 @@ def probe(ctx: ProbeContext) -> Probe:
                 " authenticate before the cache lookup so errors are never keyed as successes.",
                 cwe=349,
                 evidence={
-                    "warmed_by": str(warmer) if warmer else "no key",
+                    "warmed_by": who(warmer),
                     "error_status": err.status,
                     "valid_key": str(a),
                     "valid_key_baseline_status": ctx.baseline(a).status,

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from typing import Any
 from urllib.parse import urlencode
 
 from ...core.finding import Finding
 from ..context import ProbeContext
 from ..exchange import Probe, ProbeRequest
 from ..influence import influential
-from ..poison import Candidate, bisect, candidates, confirm
+from ..poison import Candidate, bisect, candidates, confirmed
 from .base import poisoning
 
 Encoder = Callable[[Sequence[Candidate]], str]
@@ -48,21 +49,18 @@ def probe(ctx: ProbeContext) -> Probe:
             body = encode(group).encode()
             return ProbeRequest(url, a, headers=(("Content-Type", ctype),), content=body)
 
-        found = yield from bisect(ctx, cands, apply, reflect_only=True)
-        out: list[Finding] = []
-        for cand in found[:2]:
-            ev = yield from confirm(ctx, cand, apply)
-            if ev is None:
-                continue
-            out.append(
-                poisoning(
-                    ctx,
-                    "fat-get",
-                    f"A GET body parameter ({cand.name}, {ctype}) poisons the cached response",
-                    "Ignore request bodies on GET and HEAD (read request.args, not"
-                    " request.values or get_json()), or refuse GETs that carry a body.",
-                    {**ev, "content_type": ctype},
-                )
+        def report(cand: Candidate, ev: dict[str, Any], ctype: str = ctype) -> Finding:
+            return poisoning(
+                ctx,
+                "fat-get",
+                f"A GET body parameter ({cand.name}, {ctype}) poisons the cached response",
+                "Ignore request bodies on GET and HEAD (read request.args, not"
+                " request.values or get_json()), or refuse GETs that carry a body.",
+                {**ev, "content_type": ctype},
             )
+
+        found = yield from bisect(ctx, cands, apply, reflect_only=True)
+        out = yield from confirmed(ctx, found, apply, report, limit=2, first=True)
+        if out:
             return out
     return []

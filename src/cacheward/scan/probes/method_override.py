@@ -8,11 +8,12 @@ for everyone: CPDoS. Only safe target methods are sent unless ``--aggressive``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from ...core.finding import Finding
 from ..context import ProbeContext
 from ..exchange import Probe, ProbeRequest
-from ..poison import Candidate, confirm
+from ..poison import Candidate, confirmed
 from .base import poisoning
 
 HEADERS = ("X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override")
@@ -30,21 +31,19 @@ def probe(ctx: ProbeContext) -> Probe:
     def apply(group: Sequence[Candidate], url: str) -> ProbeRequest:
         return ProbeRequest(url, a, headers=tuple((c.name, c.value) for c in group))
 
-    out: list[Finding] = []
+    def report(cand: Candidate, ev: dict[str, Any]) -> Finding:
+        return poisoning(
+            ctx,
+            "method-override",
+            f"{cand.name}: {cand.value} changes a GET response that the cache then serves",
+            f"Do not honour {cand.name} on GET/HEAD (or at all), or key the cache on it.",
+            ev,
+        )
+
     for header in HEADERS:
         for method in methods:
             cand = Candidate(header, method, f"\x00{method}")  # canary never reflected
-            ev = yield from confirm(ctx, cand, apply)
-            if ev is None:
-                continue
-            out.append(
-                poisoning(
-                    ctx,
-                    "method-override",
-                    f"{header}: {method} changes a GET response that the cache then serves",
-                    f"Do not honour {header} on GET/HEAD (or at all), or key the cache on it.",
-                    ev,
-                )
-            )
-            return out
-    return out
+            out = yield from confirmed(ctx, [cand], apply, report, limit=1)
+            if out:
+                return out
+    return []

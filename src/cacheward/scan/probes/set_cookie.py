@@ -7,17 +7,14 @@ Flagged when any principal's (or no key's) baseline sets a cookie without ``priv
 
 from __future__ import annotations
 
-from ...core.finding import Severity
+from ...core.finding import Finding, Severity
 from ..cachecontrol import directives, explicitly_shared, forbids_shared_storage
 from ..context import ProbeContext
-from ..exchange import Probe
-from .base import finding
+from .base import finding, who
 
 
-def probe(ctx: ProbeContext) -> Probe:
+def look(ctx: ProbeContext) -> list[Finding]:
     """Look at every baseline; sends nothing."""
-    if False:  # pragma: no cover - makes this function a generator like every probe
-        yield
     for name, resp in ctx.baselines.items():
         if not resp.header("set-cookie") or forbids_shared_storage(resp):
             continue
@@ -36,7 +33,7 @@ def probe(ctx: ProbeContext) -> Probe:
                 ' (or no-cache="Set-Cookie"), and never mark it public.',
                 cwe=524,
                 evidence={
-                    "principal": name or "no key",
+                    "principal": name or who(None),
                     "cookies": cookie_names,
                     "cache-control": resp.header("cache-control") or "(none)",
                 },

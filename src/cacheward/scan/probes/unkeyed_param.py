@@ -7,12 +7,13 @@ JSONP callbacks from the key; an application that still reads them can be poison
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import quote
 
 from ...core.finding import Finding
 from ..context import ProbeContext
 from ..exchange import Probe, ProbeRequest
-from ..poison import Candidate, bisect, candidates, confirm
+from ..poison import Candidate, candidates, found_and_confirmed
 from .base import poisoning
 
 WORDLIST = (
@@ -54,20 +55,14 @@ def probe(ctx: ProbeContext) -> Probe:
     def apply(group: Sequence[Candidate], url: str) -> ProbeRequest:
         return ProbeRequest(f"{url}&{_query(group)}", a)
 
-    found = yield from bisect(ctx, cands, apply)
-    out: list[Finding] = []
-    for cand in found[:6]:
-        ev = yield from confirm(ctx, cand, apply)
-        if ev is None:
-            continue
-        out.append(
-            poisoning(
-                ctx,
-                "unkeyed-param",
-                f"Query parameter {cand.name} is not in the cache key but changes the response",
-                f"Keep {cand.name} in the cache key, or strip it before the application sees it;"
-                " never reflect parameters the cache ignores.",
-                ev,
-            )
+    def report(cand: Candidate, ev: dict[str, Any]) -> Finding:
+        return poisoning(
+            ctx,
+            "unkeyed-param",
+            f"Query parameter {cand.name} is not in the cache key but changes the response",
+            f"Keep {cand.name} in the cache key, or strip it before the application sees it;"
+            " never reflect parameters the cache ignores.",
+            ev,
         )
-    return out
+
+    return (yield from found_and_confirmed(ctx, cands, apply, report))
