@@ -217,12 +217,21 @@ class Cacheward:
 
         def decorator(endpoint: F) -> F:
             name = getattr(endpoint, "__qualname__", repr(endpoint))
-            sig = inspect.signature(endpoint)
+            try:
+                sig = inspect.signature(endpoint, eval_str=True)
+            except (NameError, TypeError):
+                sig = inspect.signature(endpoint)
             principal_params = [
                 p.name for p in sig.parameters.values() if is_protector(_dependency_of(p))
             ]
             if not principal_params:
-                raise UnsafeCacheOrder(name)
+                raise UnsafeCacheOrder(
+                    name,
+                    f"{name}: @ward.cached needs the endpoint to take its principal from"
+                    " ward.protected, so that no stored response is served before"
+                    " authentication and authorization run: add a parameter such as"
+                    " `principal: Principal = Security(ward.protected(...))`.",
+                )
             request_param = next(
                 (p.name for p in sig.parameters.values() if p.annotation in (Request, "Request")),
                 None,
