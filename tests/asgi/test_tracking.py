@@ -1,0 +1,184 @@
+"""Invariant 3 on ASGI: what the endpoint read is in its key, or nothing is stored."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import Depends, FastAPI, Request, Security
+from fastapi.testclient import TestClient
+
+from cacheward.errors import UnkeyedInputError
+from cacheward.fastapi import Cacheward, Principal
+from cacheward.keys import MemoryKeyStore
+
+from .asgiapp import SECRET, h, make_app
+
+
+def test_a_poisoned_header_is_never_served_to_another_caller(guarded, client):
+    _, _, keys, _ = guarded
+    evil = client.get("/reads-header", headers=h(keys.alice, **{"X-Forwarded-Host": "evil"}))
+    assert evil.json()["host"] == "evil"
+    assert evil.headers["cache-status"] == "cacheward; fwd=miss; detail=unkeyed-input"
+    clean = client.get("/reads-header", headers=h(keys.alice))
+    assert clean.json()["host"] is None
+
+
+def test_strict_mode_names_the_input():
+    app, _, keys, _ = make_app(debug=True)
+    with TestClient(app) as c, pytest.raises(UnkeyedInputError, match="X-Forwarded-Host"):
+        c.get("/reads-header", headers=h(keys.alice, **{"X-Forwarded-Host": "evil"}))
+
+
+def test_declared_header_parameters_are_keyed_automatically(guarded, client):
+    _, _, keys, runs = guarded
+    fr = client.get("/declared", headers=h(keys.alice, **{"Accept-Language": "fr"}))
+    assert fr.headers["cache-status"].endswith("stored") and fr.headers["vary"] == "Accept-Language"
+    de = client.get("/declared", headers=h(keys.alice, **{"Accept-Language": "de"}))
+    assert de.json()["lang"] == "de"
+    hit = client.get("/declared", headers=h(keys.alice, **{"Accept-Language": "fr"}))
+    assert hit.headers["cache-status"] == "cacheward; hit" and hit.json()["lang"] == "fr"
+    none = client.get("/declared", headers=h(keys.alice))
+    assert none.json()["lang"] is None
+    assert runs["declared"] == 3
+
+
+def test_query_parameters_are_keyed_and_dropped_ones_are_unkeyed(guarded, client):
+    _, _, keys, _ = guarded
+    one = client.get("/items?page=1", headers=h(keys.alice)).json()
+    two = client.get("/items?page=2", headers=h(keys.alice)).json()
+    assert one["page"] == "1" and two["page"] == "2"
+    # A dropped parameter shares the entry of the request without it...
+    assert client.get("/items?page=1&utm_source=x", headers=h(keys.alice)).json() == one
+    # ...and a response that read one is never stored.
+    tracked = client.get("/items?page=3&utm_source=evil", headers=h(keys.alice))
+    assert tracked.json()["src"] == "evil"
+    assert "unkeyed-input" in tracked.headers["cache-status"]
+    assert client.get("/items?page=3", headers=h(keys.alice)).json()["src"] is None
+
+
+@pytest.mark.parametrize("what", ["scope", "state", "client", "cookies", "url?utm_id=1"])
+def test_raw_reads_are_not_stored(guarded, client, what):
+    _, _, keys, _ = guarded
+    r = client.get(f"/raw/{what}", headers=h(keys.alice))
+    assert r.status_code == 200
+    assert "unkeyed-input" in r.headers["cache-status"], what
+
+
+@pytest.mark.parametrize("what", ["plain", "url?page=2"])
+def test_reads_the_key_covers_are_stored(guarded, client, what):
+    _, _, keys, _ = guarded
+    r = client.get(f"/raw/{what}", headers=h(keys.alice))
+    assert r.headers["cache-status"].endswith("stored")
+
+
+def _app_with(**routes):
+    app = FastAPI()
+    store = MemoryKeyStore()
+    ward = Cacheward(app, keys=store, secret=SECRET)
+    return app, ward, store
+
+
+def test_a_dependency_that_takes_the_request_makes_the_route_unstorable():
+    app, ward, store = _app_with()
+
+    def lang(request: Request) -> str | None:
+        return request.headers.get("accept-language")
+
+    @app.get("/d")
+    @ward.cached(ttl=5)
+    async def d(lang: str | None = Depends(lang), p: Principal = Security(ward.protected())):  # noqa: B008
+        return {"lang": lang}
+
+    key = store.create("alice").plaintext
+    with TestClient(app) as c:
+        r = c.get("/d", headers=h(key, **{"Accept-Language": "fr"}))
+        assert "unkeyed-input" in r.headers["cache-status"]
+        assert c.get("/d", headers=h(key)).json()["lang"] is None
+
+
+def test_a_dependency_deriving_from_the_principal_counts_as_the_whole_principal():
+    app, ward, store = _app_with()
+    protect = ward.protected()
+
+    def user(p: Principal = Security(protect)) -> dict:  # noqa: B008
+        return {"name": p.id.upper(), "scopes": sorted(p.scopes)}
+
+    @app.get("/u")
+    @ward.cached(ttl=5, scope="tenant")
+    async def u(me: dict = Depends(user), p: Principal = Security(protect)):  # noqa: B008
+        return me
+
+    @app.get("/v")
+    @ward.cached(ttl=5, vary=[":scopes", ":key-id"])
+    async def v(me: dict = Depends(user), p: Principal = Security(protect)):  # noqa: B008
+        return me
+
+    a = store.create("alice", tenant="t").plaintext
+    b = store.create("bob", tenant="t").plaintext
+    with TestClient(app) as c:
+        assert "unkeyed-input" in c.get("/u", headers=h(a)).headers["cache-status"]
+        assert c.get("/u", headers=h(b)).json()["name"] == "BOB"
+        assert c.get("/v", headers=h(a)).headers["cache-status"].endswith("stored")
+        assert c.get("/v", headers=h(b)).json()["name"] == "BOB"
+
+
+def test_principal_fields_are_recorded():
+    app, ward, store = _app_with()
+    protect = ward.protected()
+
+    @app.get("/t")
+    @ward.cached(ttl=5, scope="tenant")
+    async def t(p: Principal = Security(protect)):  # noqa: B008
+        return {"tenant": p.tenant}
+
+    @app.get("/whole")
+    @ward.cached(ttl=5, scope="tenant")
+    async def whole(p: Principal = Security(protect)):  # noqa: B008
+        return {"p": repr(p)}
+
+    @app.get("/scopes")
+    @ward.cached(ttl=5)
+    async def scopes(p: Principal = Security(protect)):  # noqa: B008
+        return {"s": sorted(p.scopes)}
+
+    a = store.create("alice", ["x"], tenant="t").plaintext
+    with TestClient(app) as c:
+        assert c.get("/t", headers=h(a)).headers["cache-status"].endswith("stored")
+        assert "unkeyed-input" in c.get("/whole", headers=h(a)).headers["cache-status"]
+        assert "unkeyed-input" in c.get("/scopes", headers=h(a)).headers["cache-status"]
+
+
+def test_a_middleware_added_after_the_guard_is_still_seen():
+    """The guard wraps the whole app: a user middleware's Set-Cookie is final-response."""
+    app, ward, store = _app_with()
+
+    @app.middleware("http")
+    async def add_cookie(request, call_next):
+        response = await call_next(request)
+        if request.url.path == "/c":
+            response.set_cookie("tracking", "1")
+        response.headers["Cache-Control"] = "public, max-age=999"
+        return response
+
+    protect = ward.protected()
+    runs = []
+
+    @app.get("/c")
+    @ward.cached(ttl=5)
+    async def c_(p: Principal = Security(protect)):  # noqa: B008
+        runs.append(1)
+        return {"n": len(runs)}
+
+    @app.get("/ok")
+    @ward.cached(ttl=5)
+    async def ok(p: Principal = Security(protect)):  # noqa: B008
+        return {"ok": 1}
+
+    a = store.create("alice").plaintext
+    with TestClient(app) as c:
+        first = c.get("/c", headers=h(a))
+        assert "not-storable" in first.headers["cache-status"]
+        assert first.headers["cache-control"] == "no-store"
+        assert c.get("/c", headers=h(a)).json()["n"] == 2
+        r = c.get("/ok", headers=h(a))
+        assert r.headers["cache-control"] == "private, no-cache"  # public was replaced
+        assert c.get("/ok", headers=h(a)).headers["cache-control"] == "private, no-cache"
