@@ -25,3 +25,37 @@ def client(guarded) -> Iterator[TestClient]:
     app = guarded[0]
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    from servers import RedisServer
+
+    server = RedisServer().start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster():
+    from servers import RedisCluster
+
+    cluster = RedisCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.cleanup()
+
+
+@pytest.fixture
+def redis_url(redis_server) -> str:
+    with redis_server.client() as c:
+        c.flushall()
+    return redis_server.url
+
+
+@pytest.fixture
+def cluster_url(redis_cluster) -> str:
+    redis_cluster.flushall()
+    return redis_cluster.url

@@ -85,6 +85,8 @@ class AsyncConnector:
             await client.aclose()
             if isinstance(client, Redis):
                 await client.connection_pool.disconnect()
+            else:  # the startup nodes' connections outlive aclose() (redis-py 8.1)
+                await client.nodes_manager.aclose("startup_nodes")
 
 
 class AsyncRedisBackend(AsyncBackend):
