@@ -85,8 +85,10 @@ async def test_backend_down_serves_uncached_never_unauthenticated():
 
 async def test_single_flight_runs_a_miss_once(url):
     secrets = Secrets(SECRET)
-    backend = AsyncRedisBackend.from_url(url, secrets)
+    # Generous timeouts: this tests coordination, not a loaded machine's latency.
+    backend = AsyncRedisBackend.from_url(url, secrets, socket_timeout=2, connect_timeout=2)
     key = CacheKey("d" * 40, "principal:x", ())
+    await backend.lookup(CacheKey("e" * 40, "principal:x", ()))  # the cluster's topology
     computed = 0
 
     async def caller() -> str:

@@ -43,6 +43,14 @@ class CachewardMiddleware:
         rs = RequestState(self.state, scope)  # type: ignore[arg-type]
         token = current.set(rs)
         held: list[Message] = []
+        chunks: list[Message] = []
+
+        async def flush(start: Message, body: bytes, streamed: bool) -> None:
+            await self._final(rs, start, body, streamed)
+            await send(start)
+            for chunk in chunks:
+                await send(chunk)
+            chunks.clear()
 
         async def wrapped(message: Message) -> None:
             kind = message["type"]
@@ -50,30 +58,46 @@ class CachewardMiddleware:
                 held.append(message)
                 return
             if held and kind == "http.response.body":
-                start = held.pop()
-                await self._final(rs, start, message)
-                await send(start)
+                more = bool(message.get("more_body", False))
+                if rs.pending is not None and more:
+                    # A response that may be stored: hold its body until it is complete.
+                    # One chunk then an empty end (what BaseHTTPMiddleware makes of any
+                    # response) is a complete body; a second chunk is a real stream.
+                    chunks.append(message)
+                    if sum(1 for m in chunks if m.get("body")) <= 1:
+                        return
+                    await flush(held.pop(), b"", True)
+                    return
+                body = b"".join(m.get("body", b"") for m in chunks) + message.get("body", b"")
+                await flush(held.pop(), body, more)
             await send(message)
 
         try:
             await self.app(scope, receive, wrapped)
-            if held:  # a start and no body message at all
-                start = held.pop()
-                await self._final(rs, start, {"type": "http.response.body", "body": b""})
-                await send(start)
+            if held:  # a start and no (final) body message
+                await flush(held.pop(), b"", bool(chunks))
         finally:
             current.reset(token)
             await rs.release_flight()
 
-    async def _final(self, rs: RequestState, start: Message, body: Message) -> None:
+    async def _final(self, rs: RequestState, start: Message, body: bytes, streamed: bool) -> None:
         headers: RawHeaders = list(start.get("headers") or ())
         start["headers"] = headers
         status: int = start["status"]
-        if rs.detail == "hit":
+        route = rs.route
+        state = rs.ward
+        if rs.detail == "hit" and route is not None:
+            told = state.hit_headers(route)[0]
+            if told not in headers or sum(1 for k, _ in headers if k == b"cache-control") != 1:
+                # A middleware changed what the hit tells caches in front: say it again.
+                ttl = route.ttl if route.ttl is not None else state.default_ttl
+                tell_downstream(
+                    status, headers, state.downstream, True, ttl,
+                    state.credential_names(), route.vary,
+                )
             if any(k == b"set-cookie" for k, _ in headers):
                 tell_downstream(status, headers, Downstream.NO_STORE, False, 0, (), ())
             return
-        route = rs.route
         if rs.extra.get("refused"):  # the guard's own 4xx/503: nothing may keep it
             tell_downstream(status, headers, Downstream.NO_STORE, False, 0, (), ())
             return
@@ -83,11 +107,9 @@ class CachewardMiddleware:
         pending, rs.pending = rs.pending, None
         stored = False
         if pending is not None:
-            streamed = bool(body.get("more_body", False))
             stored = await self._decide(rs, pending, status, headers, body, streamed)
         elif rs.detail is not None:
             _set_status(headers, "cacheward; " + rs.detail)
-        state = rs.ward
         ttl = route.ttl if route is not None and route.ttl is not None else state.default_ttl
         downstream = state.downstream
         if downstream is Downstream.PER_KEY and not stored:
@@ -108,7 +130,7 @@ class CachewardMiddleware:
         pending: Pending,
         status: int,
         headers: RawHeaders,
-        message: Message,
+        body: bytes,
         streamed: bool,
     ) -> bool:
         state, route = rs.ward, pending.route
@@ -133,7 +155,6 @@ class CachewardMiddleware:
                 first = unkeyed[0]
                 raise UnkeyedInputError(route.name, describe(first), fix_for(first, route.policy))
             return False
-        body: bytes = message.get("body", b"")
         why = refusal(status, headers, route.policy, streamed, len(body), state.max_entry_bytes)
         if why is not None:
             logger.debug("cacheward: not storing %s: %s", route.name, why)
