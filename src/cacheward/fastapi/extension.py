@@ -84,7 +84,6 @@ class Cacheward:
         self._settings = settings
         self.key_header = str(settings.get("key_header", "X-API-Key"))
         self._state: State | None = None
-        self._routes: dict[int, Route] = {}
         if app is not None:
             self.init_app(app)
 
@@ -243,9 +242,13 @@ class Cacheward:
                     inspect.Parameter(_INJECTED, inspect.Parameter.KEYWORD_ONLY, annotation=Request)
                 )
 
+            # Per endpoint (one endpoint may serve several routes): the route's dependency
+            # tree says what its parameters read, so the Route is made on first use.
+            routes: dict[int, Route] = {}
+
             def route_for(request: Request) -> Route:
                 api_route = request.scope.get("route")
-                found = self._routes.get(id(api_route))
+                found = routes.get(id(api_route))
                 if found is not None:
                     return found
                 creds = frozenset(
@@ -267,7 +270,7 @@ class Cacheward:
                         scope=scope, vary=all_vary, ignored_params=ignored, ignored_prefixes=()
                     )
                 made = Route(name, policy, ttl, tag_tuple, frozenset(reads))
-                self._routes[id(api_route)] = made
+                routes[id(api_route)] = made
                 return made
 
             @functools.wraps(endpoint)
