@@ -11,7 +11,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 def test_fastapi_quick_start_runs_as_written(capsys):
     text = (DOCS / "fastapi.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     namespace: dict[str, object] = {"__name__": "fastapi_quickstart"}
     for block in blocks:
         exec(block, namespace)  # noqa: S102 - our own documentation
@@ -23,3 +23,12 @@ def test_fastapi_quick_start_runs_as_written(capsys):
     key = namespace["issued"].plaintext  # type: ignore[attr-defined]
     r = client.get("/catalog", headers={"X-API-Key": key})  # type: ignore[attr-defined]
     assert r.status_code == 200 and r.headers["cache-control"] == "private, no-cache"
+    # The plain Starlette example.
+    from starlette.testclient import TestClient
+
+    key = namespace["reports_keys"].create("bob", ["reports:read"]).plaintext  # type: ignore[attr-defined]
+    with TestClient(namespace["reports"]) as c:  # type: ignore[arg-type]
+        assert c.get("/report", headers={"X-API-Key": key}).json() == {"for": "bob"}
+        again = c.get("/report", headers={"X-API-Key": key})
+        assert again.headers["cache-status"] == "cacheward; hit"
+        assert c.get("/report").status_code == 401
