@@ -139,3 +139,21 @@ def test_authorize_may_be_async():
     with TestClient(app) as c:
         assert c.get("/a/alice", headers=h(key)).status_code == 200
         assert c.get("/a/bob", headers=h(key)).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["%ff=1", "a=1&a=2", "x=%C0%AF", "k=cw_abcdefghijkl_QXQgWgGCYBTvMHxOMQzzMjr7Uxn4MKiT0Ylz3r"],
+)
+def test_hostile_queries_are_a_clear_400_never_a_500_or_an_entry(guarded, client, query):
+    _, ward, keys, runs = guarded
+    r = client.get(f"/me?{query}", headers=h(keys.alice))
+    assert r.status_code == 400, r.text
+    assert r.headers["cache-control"] == "no-store"
+    assert len(ward.state.backend) == 0
+
+
+def test_an_oversized_vary_value_is_a_400(guarded, client):
+    _, ward, keys, _ = guarded
+    r = client.get("/catalog", headers=h(keys.alice, **{"Accept-Language": "x" * 5000}))
+    assert r.status_code == 400 and len(ward.state.backend) == 0
