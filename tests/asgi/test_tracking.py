@@ -187,3 +187,55 @@ def test_a_middleware_added_after_the_guard_is_still_seen():
         hit = c.get("/ok", headers=h(a))
         assert hit.headers["cache-status"] == "cacheward; hit"
         assert hit.headers["cache-control"] == "private, no-cache"
+
+
+def test_declared_cookie_query_body_and_credential_parameters():
+    from fastapi import Body, Cookie, Header, Query
+    from pydantic import BaseModel
+
+    class Filter(BaseModel):
+        q: str = ""
+
+    app, ward, store = _app_with()
+    protect = ward.protected()
+
+    @app.get("/cookie")
+    @ward.cached(ttl=5)
+    async def cookie(theme: str | None = Cookie(None), p: Principal = Security(protect)):  # noqa: B008
+        return {"theme": theme}
+
+    @app.get("/query")
+    @ward.cached(ttl=5, scope="shared")
+    async def query(page: int = Query(1), p: Principal = Security(protect)):  # noqa: B008
+        return {"page": page}
+
+    @app.get("/body")
+    @ward.cached(ttl=5)
+    async def body(f: Filter | None = Body(None), p: Principal = Security(protect)):  # noqa: B008
+        return {"f": None if f is None else f.q}
+
+    @app.get("/cred")
+    @ward.cached(ttl=5)
+    async def cred(x_api_key: str = Header(), p: Principal = Security(protect)):  # noqa: B008
+        return {"len": len(x_api_key)}
+
+    @app.get("/cred-shared")
+    @ward.cached(ttl=5, scope="shared")
+    async def cred_shared(x_api_key: str = Header(), p: Principal = Security(protect)):  # noqa: B008
+        return {"len": len(x_api_key)}
+
+    a = store.create("alice").plaintext
+    b = store.create("bob").plaintext
+    with TestClient(app) as c:
+        dark = c.get("/cookie", headers=h(a, Cookie="theme=dark"))
+        assert dark.headers["cache-status"].endswith("stored") and dark.headers["vary"] == "Cookie"
+        light = c.get("/cookie", headers=h(a, Cookie="theme=light"))
+        assert light.json() == {"theme": "light"}
+        assert c.get("/query?page=2", headers=h(a)).headers["cache-status"].endswith("stored")
+        assert c.get("/query?page=2", headers=h(b)).headers["cache-status"] == "cacheward; hit"
+        assert c.get("/query?page=3", headers=h(b)).json() == {"page": 3}
+        assert "unkeyed-input" in c.get("/body", headers=h(a)).headers["cache-status"]
+        assert c.get("/cred", headers=h(a)).headers["cache-status"].endswith("stored")
+        shared = c.get("/cred-shared", headers=h(a))
+        assert "unkeyed-input" in shared.headers["cache-status"]  # the credential, shared
+        assert ward.state.keys_memo and all(a not in repr(k) for k in ward.state.keys_memo)
