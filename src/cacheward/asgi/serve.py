@@ -177,7 +177,7 @@ def _key_for(
         headers,
         remote,
         prefix=root,
-        route=f"{state.app_name}\0{route.name}",
+        route=f"{state.app_name}\0{route.key_name or route.name}",
         principal=_principal_parts(route, principal),
     )
     made = build_cache_key(

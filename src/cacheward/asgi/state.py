@@ -54,6 +54,8 @@ class Route:
     tags: tuple[str, ...]
     #: Reads the endpoint's declared parameters make, known before it runs.
     declared: frozenset[Any] = frozenset()
+    #: What the cache key calls the endpoint (its module and qualified name).
+    key_name: str = ""
 
     @property
     def vary(self) -> tuple[str, ...]:

@@ -157,6 +157,8 @@ class Cacheward(BaseCacheward):
 
         def decorator(endpoint: F) -> F:
             name = getattr(endpoint, "__qualname__", repr(endpoint))
+            # In the key: two apps on one store never share entries of same-named endpoints.
+            key_name = f"{getattr(endpoint, '__module__', '')}.{name}"
             try:
                 sig = inspect.signature(endpoint, eval_str=True)
             except (NameError, TypeError):
@@ -210,7 +212,7 @@ class Cacheward(BaseCacheward):
                     policy = KeyPolicy(
                         scope=scope, vary=all_vary, ignored_params=ignored, ignored_prefixes=()
                     )
-                made = Route(name, policy, ttl, tag_tuple, frozenset(reads))
+                made = Route(name, policy, ttl, tag_tuple, frozenset(reads), key_name)
                 routes[id(api_route)] = made
                 return made
 

@@ -119,11 +119,13 @@ class Cacheward(BaseCacheward):
 
         def decorator(endpoint: Endpoint) -> Endpoint:
             name = getattr(endpoint, "__qualname__", repr(endpoint))
+            # In the key: two apps on one store never share entries of same-named endpoints.
+            key_name = f"{getattr(endpoint, '__module__', '')}.{name}"
             if getattr(endpoint, _PROTECTED, False):
                 raise UnsafeCacheOrder(name)
             if not inspect.iscoroutinefunction(endpoint):
                 raise ConfigurationError(f"{name}: @ward.cached needs an async def endpoint")
-            route = Route(name, policy, ttl, tag_tuple)
+            route = Route(name, policy, ttl, tag_tuple, key_name=key_name)
 
             @functools.wraps(endpoint)
             async def wrapper(request: Request) -> Response:
