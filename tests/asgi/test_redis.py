@@ -161,3 +161,24 @@ async def test_sqlite_verification_does_not_block_the_event_loop(tmp_path):
         assert (await c.get("/me", headers=h(issued.plaintext))).json()["principal"] == "alice"
     store.close()
     slow.close()
+
+
+async def test_generations_are_shared_with_the_flask_backend(redis_url):
+    """Same layout: a purge made by the sync (Flask) backend invalidates ASGI entries."""
+    from cacheward.backends.redis import RedisBackend
+
+    app, ward, keys, runs = make_app(backend=redis_url)
+    sync = RedisBackend.from_url(redis_url, Secrets(SECRET))
+    async with _client(app) as c:
+        await c.get("/me", headers=h(keys.alice))
+        assert (await c.get("/me", headers=h(keys.alice))).headers["cache-status"].endswith("hit")
+        sync.purge(scope=ward.state.principal_scope("alice"))
+        again = await c.get("/me", headers=h(keys.alice))
+        assert again.headers["cache-status"].endswith("stored")
+        sync.purge()
+        assert (await c.get("/me", headers=h(keys.alice))).headers["cache-status"].endswith(
+            "stored"
+        )
+    assert runs["me"] == 3
+    sync.close()
+    await ward.state.backend.close()

@@ -239,3 +239,29 @@ def test_declared_cookie_query_body_and_credential_parameters():
         shared = c.get("/cred-shared", headers=h(a))
         assert "unkeyed-input" in shared.headers["cache-status"]  # the credential, shared
         assert ward.state.keys_memo and all(a not in repr(k) for k in ward.state.keys_memo)
+
+
+def test_routers_and_router_dependencies():
+    from fastapi import APIRouter
+
+    app, ward, store = _app_with()
+    router = APIRouter()
+    protect = ward.protected()
+
+    def audit() -> None:  # a router-level dependency that reads nothing
+        return None
+
+    @router.get("/r/{name}")
+    @ward.cached(ttl=5)
+    async def r(name: str, p: Principal = Security(protect)):  # noqa: B008
+        return {"name": name, "id": p.id}
+
+    app.include_router(router, prefix="/v1", dependencies=[Depends(audit)])
+    app.include_router(router, prefix="/v2")
+    a = store.create("alice").plaintext
+    with TestClient(app) as c:
+        assert c.get("/v1/r/x", headers=h(a)).headers["cache-status"].endswith("stored")
+        assert c.get("/v1/r/x", headers=h(a)).headers["cache-status"] == "cacheward; hit"
+        v2 = c.get("/v2/r/x", headers=h(a))  # another path: another entry
+        assert v2.headers["cache-status"].endswith("stored")
+        assert c.get("/v1/r/x").status_code == 401
