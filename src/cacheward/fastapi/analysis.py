@@ -108,9 +108,7 @@ def _walk(d: Any, creds: frozenset[str], out: Declared, top: bool, injected: str
     if request_param and not top:
         name = getattr(getattr(d, "call", None), "__qualname__", "a dependency")
         out.reads.add((Kind.UNKNOWN, f"the Request, read by the dependency {name}"))
-    if request_param and top and request_param != injected:
-        # The endpoint's own Request parameter: replaced by a TrackedRequest at run time.
-        pass
+    # The endpoint's own Request parameter is replaced by a TrackedRequest at run time.
     uses_principal = False
     for sub in getattr(d, "dependencies", ()):
         if is_protector(getattr(sub, "call", None)):

@@ -34,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
 from ..asgi.auth import Authorize, Refusal, authenticate
-from ..asgi.context import RequestState, current
+from ..asgi.context import current
 from ..asgi.guard import BaseCacheward, hit_response
 from ..asgi.principal import TrackedPrincipal
 from ..asgi.serve import Hit, before_endpoint
@@ -241,7 +241,7 @@ class Cacheward(BaseCacheward):
                         value = kwargs.get(pname)
                         if isinstance(value, Principal):
                             kwargs[pname] = TrackedPrincipal(value, rec)
-                return await _call(endpoint, is_async, rs, args, kwargs)
+                return await _call(endpoint, is_async, args, kwargs)
 
             wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
             return wrapper  # type: ignore[return-value]
@@ -260,15 +260,9 @@ def _dependency_of(param: inspect.Parameter) -> Any:
 
 
 async def _call(
-    endpoint: Callable[..., Any],
-    is_async: bool,
-    rs: RequestState,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
+    endpoint: Callable[..., Any], is_async: bool, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
-    try:
-        if is_async:
-            return await endpoint(*args, **kwargs)
-        return await run_in_threadpool(endpoint, *args, **kwargs)
-    finally:
-        del rs
+    """Run the endpoint as FastAPI would: a sync one in the thread pool."""
+    if is_async:
+        return await endpoint(*args, **kwargs)
+    return await run_in_threadpool(endpoint, *args, **kwargs)
