@@ -79,7 +79,7 @@ def test_helper_catches_a_leak_without_printing_keys():
         request.state.p = p
 
     leaky = FastAPI()
-    FastAPICache.init(InMemoryBackend())
+    FastAPICache.init(InMemoryBackend(), prefix=f"helper-{id(leaky)}")
 
     @leaky.get("/report", dependencies=[Depends(verify)])
     @cache(expire=60)

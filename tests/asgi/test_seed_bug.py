@@ -12,6 +12,7 @@ response. Each test below measures what it does, then shows cacheward does not.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -42,7 +43,8 @@ def fastapi_cache2() -> Iterator[tuple[TestClient, dict[str, str]]]:
         request.state.user = user
 
     app = FastAPI()
-    FastAPICache.init(InMemoryBackend(), prefix="fastapi-cache")
+    # InMemoryBackend's store is shared by its instances: a prefix of this test's own.
+    FastAPICache.init(InMemoryBackend(), prefix=f"fastapi-cache-{uuid.uuid4().hex}")
 
     @app.get("/balance", dependencies=[Depends(verify_key)])
     @cache(expire=60)
