@@ -48,7 +48,7 @@ def run(only: list[str], budget: Budget, callgrind: bool) -> tuple[list[Section]
             "memory": lambda: memory.run(budget),
             "scan": lambda: scan.run(budget),
             "check": lambda: check.run(budget),
-            "asgi": lambda: asgi.run(budget, url),
+            "asgi": lambda: asgi.run(budget, url, callgrind),
         }
         for name in SECTIONS:
             if name not in only:

@@ -269,7 +269,34 @@ def run_over_http(budget: Budget, redis_url: str | None, s: Section) -> dict[str
     return {k: v for k, v in (("ih", ratio("i", "h")), ("kj", ratio("k", "j"))) if v is not None}
 
 
-def run(budget: Budget, redis_url: str | None) -> Section:
+def run_instructions(budget: Budget, s: Section) -> dict[str, float]:
+    """Instructions per in-process request of the memory variants (two runs)."""
+    import tempfile
+    from pathlib import Path
+
+    from . import instructions
+
+    variants = ["g", "h", "i"]
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="cacheward-asgi-cg-") as tmp:
+        for i in range(2):
+            out = Path(tmp) / f"run{i}" / "cg.out"
+            out.parent.mkdir()
+            args = [str(budget.callgrind_requests), *variants]
+            runs.append(instructions.phases("benchmarks.asgi_cg", args, variants, out))
+    rows = [
+        [f"({v})", LABELS[v], f"{runs[0][v] / 1000:,.0f}k", f"{runs[1][v] / 1000:,.0f}k"]
+        for v in variants
+    ]
+    s.table(["", "variant", "instructions/request (run 1)", "(run 2)"], rows)
+    s.notes.append(
+        f"Instructions: `valgrind --tool=callgrind`, {budget.callgrind_requests} requests per"
+        " variant after 50 warm-up requests, the empty loop subtracted; two independent runs."
+    )
+    return runs[0]
+
+
+def run(budget: Budget, redis_url: str | None, callgrind: bool = False) -> Section:
     s = Section(
         "7. ASGI guard hit vs fastapi-cache2",
         "FastAPI apps serving the same ~1 KB JSON at `/items`. (g) is an authenticated"
@@ -298,6 +325,20 @@ def run(budget: Budget, redis_url: str | None) -> Section:
                 None if value is None else value <= 1.0,
             )
         )
+    if callgrind:
+        from . import instructions
+
+        if instructions.available():
+            counts = run_instructions(budget, s)
+            ratio = counts["i"] / counts["h"]
+            s.targets.append(
+                Target(
+                    "(i) vs (h), memory, in process (instructions)",
+                    f"{counts['i'] / 1000:,.0f}k vs {counts['h'] / 1000:,.0f}k = {ratio:.2f}x",
+                    "≤ 1.00x",
+                    ratio <= 1.0,
+                )
+            )
     http = run_over_http(budget, redis_url, s)
     for name, label, num, den in (("ih", "memory", "i", "h"), ("kj", "Redis", "k", "j")):
         value = http.get(name)
