@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--quick] [--only hit,miss,http,memory,scan,check] [--callgrind]``
+"""``python -m benchmarks [--quick] [--only hit,miss,http,memory,scan,check,asgi] [--callgrind]``
 
 Runs the sections and writes ``docs/benchmarks.md`` (or ``--out``).
 """
@@ -12,12 +12,12 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import check, hit, memory, miss, overhttp, scan
+from . import asgi, check, hit, memory, miss, overhttp, scan
 from .budget import FULL, QUICK, Budget
 from .report import Section, machine, render
 from .servers import ROOT, redis_server
 
-SECTIONS = ("hit", "miss", "http", "memory", "scan", "check")
+SECTIONS = ("hit", "miss", "http", "memory", "scan", "check", "asgi")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -48,6 +48,7 @@ def run(only: list[str], budget: Budget, callgrind: bool) -> tuple[list[Section]
             "memory": lambda: memory.run(budget),
             "scan": lambda: scan.run(budget),
             "check": lambda: check.run(budget),
+            "asgi": lambda: asgi.run(budget, url, callgrind),
         }
         for name in SECTIONS:
             if name not in only:

@@ -49,6 +49,7 @@ EXPORTS: dict[str, set[str]] = {
     "cacheward.testing": {
         "RedactedKey",
         "assert_no_cross_key_leak",
+        "assert_no_cross_key_leak_async",
         "cacheward_keys",
         "cacheward_strict",
     },
@@ -75,6 +76,18 @@ EXPORTS: dict[str, set[str]] = {
     "cacheward.scan.probes": {"PROBES", "ProbeSpec"},
     "cacheward.check": {"RULES", "Rule", "UnreadablePath", "all_rules", "check_paths"},
     "cacheward.demo": set(),
+    "cacheward.fastapi": {"Cacheward", "Principal"},
+    "cacheward.starlette": {"Cacheward", "Principal"},
+    "cacheward.asgi": {
+        "AsyncBackend",
+        "AsyncKeyStore",
+        "AsyncMemoryBackend",
+        "AsyncRedisKeyStore",
+        "CachewardMiddleware",
+        "ThreadedKeyStore",
+        "as_async_keys",
+        "async_backend_from_url",
+    },
 }
 
 

@@ -39,10 +39,11 @@ class ConfigurationError(CachewardError):
 class UnsafeCacheOrder(CachewardError):
     """``@ward.cached`` wraps ``@ward.protected``: the cache would answer first."""
 
-    def __init__(self, view: str) -> None:
+    def __init__(self, view: str, message: str | None = None) -> None:
         self.view = view
         super().__init__(
-            f"{view}: @ward.cached is above @ward.protected, so a stored response would be"
+            message
+            or f"{view}: @ward.cached is above @ward.protected, so a stored response would be"
             " served before authentication and authorization run. Put @ward.protected(...)"
             " above @ward.cached(...)."
         )

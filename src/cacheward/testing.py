@@ -39,7 +39,13 @@ from .core import cachestatus
 from .flask.state import State
 from .keys import MemoryKeyStore, redact
 
-__all__ = ["RedactedKey", "assert_no_cross_key_leak", "cacheward_keys", "cacheward_strict"]
+__all__ = [
+    "RedactedKey",
+    "assert_no_cross_key_leak",
+    "assert_no_cross_key_leak_async",
+    "cacheward_keys",
+    "cacheward_strict",
+]
 
 KeyFactory = Callable[..., "RedactedKey"]
 Normalize = Callable[[bytes], Any]
@@ -59,14 +65,19 @@ class RedactedKey(str):
         return repr(redact(str(self)))
 
 
-def _state(app: Flask, fixture: str) -> State:
-    state = app.extensions.get("cacheward")
-    if not isinstance(state, State):
-        raise pytest.UsageError(
-            f"{fixture}: the `app` fixture's application has no Cacheward;"
-            " call Cacheward(app) or ward.init_app(app) first"
-        )
-    return state
+def _state(app: Any, fixture: str) -> Any:
+    """The guard's state of a Flask app, or of a FastAPI/Starlette app (``app.state``)."""
+    extensions = getattr(app, "extensions", None)
+    state = extensions.get("cacheward") if isinstance(extensions, dict) else None
+    if isinstance(state, State):
+        return state
+    state = getattr(getattr(app, "state", None), "cacheward", None)
+    if state is not None and type(state).__module__ == "cacheward.asgi.state":
+        return state
+    raise pytest.UsageError(
+        f"{fixture}: the `app` fixture's application has no Cacheward;"
+        " call Cacheward(app) or ward.init_app(app) first"
+    )
 
 
 @pytest.fixture
@@ -78,6 +89,13 @@ def cacheward_strict(request: pytest.FixtureRequest) -> Iterator[Flask]:
     """
     app: Flask = request.getfixturevalue("app")
     state = _state(app, "cacheward_strict")
+    if not isinstance(state, State):  # FastAPI / Starlette: no app.config
+        before_strict, state.strict = state.strict, True
+        try:
+            yield app
+        finally:
+            state.strict = before_strict
+        return
     before = state.strict, app.config.get("CACHEWARD_STRICT")
     state.strict = True
     app.config["CACHEWARD_STRICT"] = True
@@ -107,7 +125,12 @@ def cacheward_keys(request: pytest.FixtureRequest) -> Iterator[KeyFactory]:
     if state.keys is None:
         raise pytest.UsageError("cacheward_keys: Cacheward(app, keys=...) has no key store")
     real, store = state.keys, MemoryKeyStore()
-    state.keys = store
+    if isinstance(state, State):
+        state.keys = store
+    else:  # the ASGI guard awaits its key store
+        from .asgi.keys import InlineKeyStore
+
+        state.keys = InlineKeyStore(store)
 
     def issue(
         principal_id: str,
@@ -155,13 +178,16 @@ class _Prober:
             value = f"Bearer {key}" if self.header.lower() == "authorization" else key
             headers[self.header] = value
         response = self.client.get(self.path, headers=headers)
+        # A Flask test response, or an httpx one (Starlette's TestClient, httpx clients).
+        get_data = getattr(response, "get_data", None)
+        data: bytes = get_data() if get_data is not None else response.content  # type: ignore[attr-defined]
         if _read_unkeyed(response.headers.get("Cache-Status", "")):
             self.fail(
                 f"{self.who(key)} got a response that read an input outside its cache key"
                 " (Cache-Status: detail=unkeyed-input); use the cacheward_strict fixture to"
                 " see which input"
             )
-        return response.status_code, response.get_data(), response.headers.get("Cache-Status", "")
+        return response.status_code, data, response.headers.get("Cache-Status", "")
 
     def who(self, key: str | None, name: str | None = None) -> str:
         if key is None:
@@ -322,3 +348,33 @@ def assert_no_cross_key_leak(
     if prober.problems:
         lines = "\n".join(f"  - {p}" for p in prober.problems)
         raise AssertionError(f"cacheward: GET {path} leaks across keys:\n{lines}")
+
+
+class _BlockingClient:
+    """An async client (``httpx.AsyncClient``) seen from a worker thread as a sync one."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def get(self, path: str, headers: Mapping[str, str]) -> Any:
+        import anyio.from_thread
+
+        return anyio.from_thread.run(lambda: self.client.get(path, headers=headers))
+
+
+async def assert_no_cross_key_leak_async(
+    client: Any, path: str, keys: Mapping[str, str], **options: Any
+) -> None:
+    """:func:`assert_no_cross_key_leak` for an async client, such as
+    ``httpx.AsyncClient(transport=httpx.ASGITransport(app))``; the same options."""
+    __tracebackhide__ = True
+    import anyio.to_thread
+
+    await anyio.to_thread.run_sync(
+        lambda: assert_no_cross_key_leak(
+            _BlockingClient(client),  # type: ignore[arg-type]
+            path,
+            keys,
+            **options,
+        )
+    )

@@ -1,0 +1,95 @@
+"""What the guard knows about one ASGI request, from the middleware to the final send."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..backends.base import Lookup
+from ..core.cachekey import CacheKey
+from ..core.inputs import Kind, Read
+from ..core.policy import CREDENTIAL_PARAMS
+from ..core.principal import Principal
+from .state import Route, State
+
+
+class Recorder:
+    """The reads one request made while its endpoint ran (invariant 3)."""
+
+    __slots__ = ("reads", "credential_headers", "on")
+
+    def __init__(self, credential_headers: tuple[str, ...]) -> None:
+        self.reads: set[Read] = set()
+        self.credential_headers = frozenset(h.lower() for h in credential_headers) | {
+            "authorization"
+        }
+        self.on = True
+
+    def add(self, kind: Kind, name: str = "") -> None:
+        if self.on:
+            self.reads.add((kind, name))
+
+    def unknown(self, what: str) -> None:
+        """An input the guard cannot name: the response is never stored."""
+        self.add(Kind.UNKNOWN, what)
+
+    def header(self, name: str) -> None:
+        name = name.lower()
+        if name in self.credential_headers:
+            self.add(Kind.CREDENTIAL)
+        elif name == "cookie":
+            self.add(Kind.COOKIE, "*")
+        elif name == "host":
+            self.add(Kind.HOST)
+        else:
+            self.add(Kind.HEADER, name)
+
+    def query(self, name: str) -> None:
+        if name.lower() in CREDENTIAL_PARAMS:
+            self.add(Kind.CREDENTIAL)
+        else:
+            self.add(Kind.QUERY, name)
+
+
+@dataclass
+class Pending:
+    """A miss whose response may be stored once the final response is known."""
+
+    key: CacheKey
+    found: Lookup
+    dropped: frozenset[str]
+    route: Route
+
+
+@dataclass
+class RequestState:
+    """Per-request: the principal, the recorder and the pending store."""
+
+    ward: State
+    scope: dict[str, Any]
+    principal: Principal | None = None
+    route: Route | None = None
+    rec: Recorder | None = None
+    pending: Pending | None = None
+    #: ``Cache-Status`` detail when no store decision is pending (``hit``, ``bypass``).
+    detail: str | None = None
+    flight: AbstractAsyncContextManager[bool] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    async def release_flight(self) -> None:
+        flight, self.flight = self.flight, None
+        if flight is not None:
+            try:
+                await flight.__aexit__(None, None, None)
+            except Exception as e:  # noqa: BLE001 - a lost lock only expires
+                self.ward.backend_failed(e)
+
+    def stop_recording(self) -> None:
+        if self.rec is not None:
+            self.rec.on = False
+
+
+#: The request being served; set by the middleware for the whole request.
+current: ContextVar[RequestState | None] = ContextVar("cacheward_asgi_request", default=None)

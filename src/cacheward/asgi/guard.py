@@ -1,0 +1,115 @@
+"""What every ASGI flavour of ``Cacheward`` shares: settings, installing the boundary
+middleware, purge and statistics. :mod:`cacheward.fastapi` and :mod:`cacheward.starlette`
+add the authentication and caching API on top."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from ..errors import ConfigurationError
+from .middleware import CachewardMiddleware
+from .serve import Hit
+from .state import State, build_state
+
+
+class BaseCacheward:
+    """The settings and state of one ASGI guard (see :class:`cacheward.fastapi.Cacheward`)."""
+
+    def __init__(
+        self,
+        app: Any = None,
+        *,
+        keys: object = None,
+        backend: Any = None,
+        secret: str | bytes | list[str | bytes] | None = None,
+        **settings: Any,
+    ) -> None:
+        self.keys = keys
+        self._backend = backend
+        self._secret = secret
+        self._settings = settings
+        self.key_header = str(settings.get("key_header", "X-API-Key"))
+        self._state: State | None = None
+        if app is not None:
+            self.init_app(app)
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def _build(self, app: Any) -> State:
+        settings = dict(self._settings)
+        if settings.get("strict") is None:
+            settings["strict"] = bool(getattr(app, "debug", False))
+        settings.setdefault("app_name", getattr(app, "title", "") or type(app).__name__)
+        if "credential_headers" in settings:
+            settings["credential_headers"] = tuple(settings["credential_headers"])
+        state = build_state(secret=self._secret, keys=self.keys, backend=self._backend, **settings)
+        self._state = state
+        return state
+
+    def init_app(self, app: Any) -> None:
+        """Install the guard on a FastAPI or Starlette ``app``, outside every other
+        middleware (so the store decision sees the final response).
+
+        :raises ConfigurationError: a missing secret, a bad setting, or an app that
+            already started.
+        """
+        state = self._build(app)
+        if getattr(app, "middleware_stack", None) is not None:
+            raise ConfigurationError("Cacheward(app) must be set up before the app starts")
+        build = app.build_middleware_stack
+
+        def build_middleware_stack() -> Any:
+            return CachewardMiddleware(build(), state)
+
+        app.build_middleware_stack = build_middleware_stack
+        app.state.cacheward = state
+
+    def wrap(self, app: Any) -> CachewardMiddleware:
+        """Wrap any ASGI application (when :meth:`init_app` cannot patch it)."""
+        return CachewardMiddleware(app, self._state or self._build(app))
+
+    @property
+    def state(self) -> State:
+        if self._state is None:
+            raise ConfigurationError("Cacheward.init_app(app) has not run")
+        return self._state
+
+    # -- management -----------------------------------------------------------------------
+
+    async def purge(
+        self,
+        *,
+        principal: str | None = None,
+        tenant: str | None = None,
+        tag: str | None = None,
+    ) -> None:
+        """Invalidate one principal's, one tenant's or one tag's entries, or (no
+        argument) every entry. O(1): a generation is bumped."""
+        state = self.state
+        if principal is not None:
+            await state.backend.purge(scope=state.principal_scope(principal))
+        if tenant is not None:
+            await state.backend.purge(scope=state.tenant_scope(tenant))
+        if tag is not None:
+            await state.backend.purge(tag=tag)
+        if principal is None and tenant is None and tag is None:
+            await state.backend.purge()
+
+    def stats(self) -> dict[str, Any]:
+        """The guard's and the backend's counters."""
+        state = self.state
+        out: dict[str, Any] = dict(vars(state.counters))
+        out["backend"] = state.backend.stats.as_dict()
+        return out
+
+
+def hit_response(hit: Hit) -> Response:
+    """A Starlette response from a hit's parts, without re-rendering them."""
+    response = Response.__new__(Response)
+    response.status_code = hit.status
+    response.body = hit.body
+    response.background = None
+    response.raw_headers = hit.headers
+    return response

@@ -1,0 +1,195 @@
+"""The ASGI boundary: where the store decision and ``Cache-Control`` are made.
+
+:class:`CachewardMiddleware` wraps the whole application (outside Starlette's own error
+middleware and every user middleware), so it sees the response exactly as the server
+will send it: the final status, every header any middleware added (a ``Set-Cookie``, a
+``Vary``, a ``Cache-Control: public``) and the body. It holds the
+``http.response.start`` message until the first body message tells whether the body is
+complete (storable) or streamed (never stored), decides, fixes the headers, then sends
+both (invariants 4 and 5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from ..core import cachestatus
+from ..core.inputs import KeyCoverage, describe, fix_for, unkeyed_reads
+from ..errors import UnkeyedInputError
+from ..flask.config import Downstream
+from ..flask.response import STORABLE_STATUS
+from .context import Pending, RequestState, current
+from .response import RawHeaders, refusal, tell_downstream, to_entry
+from .state import State, logger
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class CachewardMiddleware:
+    """Pure ASGI middleware; :class:`cacheward.fastapi.Cacheward` installs it."""
+
+    def __init__(self, app: ASGIApp, state: State) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rs = RequestState(self.state, scope)  # type: ignore[arg-type]
+        token = current.set(rs)
+        held: list[Message] = []
+        chunks: list[Message] = []
+
+        async def flush(start: Message, body: bytes, streamed: bool) -> None:
+            await self._final(rs, start, body, streamed)
+            await send(start)
+            for chunk in chunks:
+                await send(chunk)
+            chunks.clear()
+
+        async def wrapped(message: Message) -> None:
+            kind = message["type"]
+            if kind == "http.response.start":
+                held.append(message)
+                return
+            if held and kind == "http.response.body":
+                more = bool(message.get("more_body", False))
+                if rs.pending is not None and more:
+                    # A response that may be stored: hold its body until it is complete.
+                    # One chunk then an empty end (what BaseHTTPMiddleware makes of any
+                    # response) is a complete body; a second chunk is a real stream.
+                    chunks.append(message)
+                    if sum(1 for m in chunks if m.get("body")) <= 1:
+                        return
+                    await flush(held.pop(), b"", True)
+                    return
+                body = b"".join(m.get("body", b"") for m in chunks) + message.get("body", b"")
+                await flush(held.pop(), body, more)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, wrapped)
+            if held:  # a start and no (final) body message
+                await flush(held.pop(), b"", bool(chunks))
+        finally:
+            current.reset(token)
+            await rs.release_flight()
+
+    async def _final(self, rs: RequestState, start: Message, body: bytes, streamed: bool) -> None:
+        headers: RawHeaders = list(start.get("headers") or ())
+        start["headers"] = headers
+        status: int = start["status"]
+        route = rs.route
+        state = rs.ward
+        if rs.detail == cachestatus.HIT and route is not None:
+            told = state.hit_headers(route)[0]
+            if told not in headers or sum(1 for k, _ in headers if k == b"cache-control") != 1:
+                # A middleware changed what the hit tells caches in front: say it again.
+                ttl = route.ttl if route.ttl is not None else state.default_ttl
+                tell_downstream(
+                    status, headers, state.downstream, True, ttl,
+                    state.credential_names(), route.vary,
+                )
+            if any(k == b"set-cookie" for k, _ in headers):
+                tell_downstream(status, headers, Downstream.NO_STORE, False, 0, (), ())
+            return
+        if rs.extra.get("refused"):  # the guard's own 4xx/503: nothing may keep it
+            tell_downstream(status, headers, Downstream.NO_STORE, False, 0, (), ())
+            return
+        if rs.principal is None and route is None:
+            _unmanaged(rs, headers)
+            return
+        pending, rs.pending = rs.pending, None
+        stored = False
+        if pending is not None:
+            stored = await self._decide(rs, pending, status, headers, body, streamed)
+        elif rs.detail is not None:
+            _set_status(headers, rs.detail)
+        ttl = route.ttl if route is not None and route.ttl is not None else state.default_ttl
+        downstream = state.downstream
+        if downstream is Downstream.PER_KEY and not stored:
+            downstream = Downstream.NO_STORE
+        tell_downstream(
+            status,
+            headers,
+            downstream,
+            cached=route is not None,
+            ttl=ttl,
+            credential_headers=state.credential_names(),
+            vary=route.vary if route is not None else (),
+        )
+
+    async def _decide(
+        self,
+        rs: RequestState,
+        pending: Pending,
+        status: int,
+        headers: RawHeaders,
+        body: bytes,
+        streamed: bool,
+    ) -> bool:
+        state, route = rs.ward, pending.route
+        rec = rs.rec
+        rs.stop_recording()
+        if status not in STORABLE_STATUS:
+            return _not_stored(state, headers, "not-storable")
+        coverage = KeyCoverage(dropped_params=pending.dropped, host_keyed=state.host is None)
+        reads = rec.reads if rec is not None else set()
+        unkeyed = unkeyed_reads(reads, route.policy, coverage)
+        if unkeyed:
+            state.counters.unkeyed_input += 1
+            _not_stored(state, headers, "unkeyed-input")
+            for read in unkeyed:
+                state.warn_once(
+                    route.name,
+                    f"{read[0].value}:{read[1]}",
+                    f"cacheward: not storing {route.name}: it read {describe(read)}, which is"
+                    f" not in its cache key; {fix_for(read, route.policy)}",
+                )
+            if state.strict:
+                first = unkeyed[0]
+                raise UnkeyedInputError(route.name, describe(first), fix_for(first, route.policy))
+            return False
+        why = refusal(status, headers, route.policy, streamed, len(body), state.max_entry_bytes)
+        if why is not None:
+            logger.debug("cacheward: not storing %s: %s", route.name, why)
+            return _not_stored(state, headers, "not-storable")
+        ttl = route.ttl if route.ttl is not None else state.default_ttl
+        key = pending.key
+        entry = to_entry(
+            status, headers, body, key.digest, key.scope, ttl, route.tags,
+            pending.found.generation,
+        )
+        try:
+            await state.backend.store(key, entry)
+        except Exception as e:  # noqa: BLE001 - any backend failure means "not stored"
+            state.backend_failed(e)
+            return False
+        state.counters.stored += 1
+        _set_status(headers, cachestatus.STORED)
+        return True
+
+
+def _set_status(headers: RawHeaders, value: str) -> None:
+    headers[:] = [(k, v) for k, v in headers if k != b"cache-status"]
+    headers.append((b"cache-status", value.encode("latin-1")))
+
+
+def _not_stored(state: State, headers: RawHeaders, detail: str) -> bool:
+    state.counters.not_stored += 1
+    _set_status(headers, cachestatus.not_stored(detail))
+    return False
+
+
+def _unmanaged(rs: RequestState, headers: RawHeaders) -> None:
+    """A credential on a route cacheward does not manage: at least keep it private."""
+    names = {k for k, _ in rs.scope["headers"]}
+    if rs.ward.key_header_bytes in names or b"authorization" in names:
+        if not any(k == b"cache-control" for k, _ in headers):
+            headers.append((b"cache-control", b"private"))
