@@ -20,6 +20,7 @@ from .config import Downstream
 from .context import ensure_state, request_context
 from .errors import bad_input_response, error_response
 from .finalize import finalize
+from .layers import foreign_auth
 from .route import CACHED_MARK, PROTECTED_MARK, CachedRoute, PrincipalSource, is_async
 from .serve import serve
 from .state import State, build_state
@@ -27,9 +28,6 @@ from .window import install
 
 F = TypeVar("F", bound=Callable[..., Any])
 Authorize = Callable[..., bool]
-
-# Wrappers of other auth libraries, recognised by the file their wrapper lives in.
-_FOREIGN_AUTH_MODULES = ("flask_httpauth", "flask_login", "flask_jwt_extended")
 
 
 class Cacheward:
@@ -180,8 +178,11 @@ class Cacheward:
 
         def decorator(view: F) -> F:
             name = getattr(view, "__qualname__", repr(view))
-            if getattr(view, PROTECTED_MARK, False) or _foreign_auth(view):
+            if getattr(view, PROTECTED_MARK, False):
                 raise UnsafeCacheOrder(name)
+            foreign = foreign_auth(view)
+            if foreign is not None:
+                raise UnsafeCacheOrder(name, *foreign)
             route = CachedRoute(
                 name, policy, ttl, tag_tuple, principal, view, cred_tuple, is_async(view)
             )
@@ -233,13 +234,6 @@ def _refused(state: State, response: Response) -> Response:
         response.vary.add(state.key_header)
         response.vary.add("Authorization")
     return response
-
-
-def _foreign_auth(view: Callable[..., Any]) -> bool:
-    """Whether ``view`` is the wrapper of another library's auth decorator."""
-    code = getattr(view, "__code__", None)
-    filename = getattr(code, "co_filename", "") or ""
-    return any(m in filename for m in _FOREIGN_AUTH_MODULES) and inspect.isfunction(view)
 
 
 def _caller(view: Callable[..., Any]) -> Callable[..., Any]:
