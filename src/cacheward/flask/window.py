@@ -8,7 +8,9 @@ response. Apps without such hooks start recording on a miss, in the view's wrapp
 
 Dispatch is wrapped through ``app.full_dispatch_request``, the one method Flask calls
 for every request; the wrapper also makes sure that recording and the single-flight
-lock end with the request, whatever happens in between.
+lock end with the request, whatever happens in between. ``app.dispatch_request`` (called
+once the hooks let the request through) is wrapped to tell the hooks' reads from the
+auth layer's (see :class:`~cacheward.flask.recorder.Recorder`).
 """
 
 from __future__ import annotations
@@ -53,7 +55,18 @@ def install(app: Flask, on_error: Callable[[Exception], None]) -> None:
                 done.pending = None
                 done.release_flight(on_error)
 
+    dispatch = app.dispatch_request
+
+    def dispatch_request() -> Any:
+        # The hooks before the view ran; what runs from here to @ward.cached is the auth
+        # layer (the decorators above it).
+        rs = state_of(request_context())
+        if rs is not None and rs.swap is not None:
+            rs.swap.hooks_done()
+        return dispatch()
+
     app.full_dispatch_request = full_dispatch_request  # type: ignore[method-assign]
+    app.dispatch_request = dispatch_request  # type: ignore[method-assign]
     setattr(app, _INSTALLED, True)
 
 
