@@ -244,3 +244,46 @@ def test_an_after_request_hook_reading_the_session_stores_the_views_response():
     assert "stored" in status(dark.get("/page", headers={"X-Token": "t-alice"}))
     hit = light.get("/page", headers={"X-Token": "t-alice"})
     assert status(hit) == "cacheward; hit" and hit.headers["X-Theme"] == "light"
+
+
+def test_a_hook_acting_on_what_the_view_left_is_never_skipped_on_a_hit():
+    """The view's own response is stored in place of the final one only when the hooks
+    read nothing the view left them: here the view asks a hook to redact, and the hook
+    also reads an unkeyed header, so nothing is stored (a hit would skip the redaction)."""
+    app, ward = make(hook=False)
+
+    @app.after_request
+    def redact(response):
+        if g.get("redact"):
+            response.set_data(b"[redacted]" + request.headers.get("X-Note", "").encode())
+        return response
+
+    @app.get("/secret")
+    @token_auth
+    @ward.cached(principal=lambda: g.get("user"))
+    def secret():
+        g.redact = True
+        return "the secret"
+
+    c = app.test_client()
+    first = c.get("/secret", headers={"X-Token": "t-alice", "X-Note": "n"})
+    assert first.text == "[redacted]n" and "unkeyed-input" in status(first)
+    assert c.get("/secret", headers={"X-Token": "t-alice"}).text == "[redacted]"
+
+
+def test_an_after_request_hook_reading_an_unknown_channel_stores_nothing():
+    app, ward = make(hook=False)
+
+    @app.after_request
+    def raw(response):
+        response.headers["X-Raw"] = str(request.environ.get("RAW_URI", ""))
+        return response
+
+    @app.get("/raw")
+    @token_auth
+    @ward.cached(principal=lambda: g.get("user"))
+    def raw_view():
+        return "raw"
+
+    c = app.test_client()
+    assert "unkeyed-input" in status(c.get("/raw", headers={"X-Token": "t-alice"}))

@@ -110,8 +110,12 @@ def _decide(rs: RequestState, ctx: Any, pending: Pending, response: Response) ->
         changed
         and view is not None
         and view.status in STORABLE_STATUS
+        and not rec.view_state_read
         and unkeyed_reads(reads, route.policy, coverage)
+        and not any(r[0] is Kind.UNKNOWN for r in unkeyed_reads(rec.reads, route.policy, coverage))
     ):
+        # The hooks read inputs the key lacks, by channels the guard sees, and nothing
+        # the view left for them: store the view's response, they redo their work.
         reads = rec.resolve(after_changed=False)
         form = view
     unkeyed = unkeyed_reads(reads, route.policy, coverage)

@@ -30,12 +30,22 @@ class Recorder:
         reads of the credential, keyed by the scope).
     """
 
-    __slots__ = ("reads", "credential_headers", "rewrites", "hook_reads", "view_reads")
+    __slots__ = (
+        "reads",
+        "credential_headers",
+        "rewrites",
+        "hook_reads",
+        "view_reads",
+        "view_state_read",
+    )
 
     def __init__(self, credential_headers: Iterable[str], environ: Mapping[str, Any]) -> None:
         self.reads: set[Read] = set()
         self.hook_reads: set[Read] = set()
         self.view_reads: set[Read] | None = None
+        #: An after_request hook read what the view left on ``g`` (it would not be there
+        #: on a hit, so the view's own response must not be stored in its place).
+        self.view_state_read = False
         self.credential_headers = frozenset(h.lower() for h in credential_headers) | {
             "authorization"
         }
@@ -95,6 +105,11 @@ class Recorder:
         if self.view_reads is None:
             self.view_reads = self.reads
             self.reads = set()
+
+    @property
+    def after(self) -> bool:
+        """Whether the view returned (reads are the after_request hooks')."""
+        return self.view_reads is not None
 
     def resolve(self, after_changed: bool) -> set[Read]:
         """The reads the response depends on: the hooks' before the view, the view's,
