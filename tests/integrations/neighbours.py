@@ -14,7 +14,7 @@ from flask_limiter import Limiter
 BIG = "x" * 2048
 
 
-def install(app: Flask, limit_key: Callable[[], str]) -> Limiter:
+def install(app: Flask, limit_key: Callable[[], str], limits: str = "1000/minute") -> Limiter:
     """Flask-Limiter (keyed by ``limit_key``, the per-caller rate limit of an API),
     flask-cors and Flask-Compress on ``app``, and a maintenance hook that answers 503
     while ``MAINTENANCE`` is set."""
