@@ -200,3 +200,11 @@ def test_a_jwt_sent_to_a_protected_route_is_an_invalid_key() -> None:
 
     r = app.test_client().get("/keyed", headers=bearer(app, "alice"))
     assert r.status_code == 401 and r.get_json()["error"] == "invalid_key"
+
+
+def test_in_testing_mode_a_shared_route_behind_jwt_required_does_not_raise() -> None:
+    """Issue 14: with Flask-Limiter on, the refusal became UnkeyedInputError in TESTING."""
+    app = make_app(strict=True)
+    c = app.test_client()
+    assert "stored" in status(c.get("/catalog", headers=bearer(app, "alice")))
+    assert status(c.get("/catalog", headers=bearer(app, "bob"))) == "cacheward; hit"
