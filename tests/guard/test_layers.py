@@ -287,3 +287,20 @@ def test_an_after_request_hook_reading_an_unknown_channel_stores_nothing():
 
     c = app.test_client()
     assert "unkeyed-input" in status(c.get("/raw", headers={"X-Token": "t-alice"}))
+
+
+def test_when_the_end_of_the_hooks_is_not_seen_the_auth_layers_reads_count():
+    """The fallback: an app that replaced ``dispatch_request`` after the guard (so the
+    guard cannot tell the hooks' reads from the auth layer's) gets the hooks' rule for
+    both: nothing is left out."""
+    app, ward = make(hook=True)
+    app.dispatch_request = functools.partial(Flask.dispatch_request, app)
+
+    @app.get("/catalog")
+    @token_auth
+    @ward.cached(scope="shared", principal=lambda: g.get("user"))
+    def catalog():
+        return {"items": [1, 2]}
+
+    c = app.test_client()
+    assert "unkeyed-input" in status(c.get("/catalog", headers={"X-Token": "t-alice"}))
