@@ -1,17 +1,13 @@
 """Telling code apart by the package it was defined in (not by its file's path).
 
 Used to name another library's auth decorator found where ``@ward.cached`` expects the
-view, and to know which package is a route's auth layer (the decorators wrapping the
-cached view).
+view (``UnsafeCacheOrder``), with that library's fix.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-
-#: Packages whose code is the framework or the guard itself, never an app's auth layer.
-FRAMEWORK = frozenset({"flask", "werkzeug", "cacheward", "functools", "contextlib"})
 
 
 def package_of(func: Any) -> str | None:
