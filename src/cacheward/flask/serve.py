@@ -74,8 +74,9 @@ def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     _record(rs, ctx, req, state)
     rs.pending = Pending(key, found, dropped)
     returned = route.call(*args, **kwargs)
-    # Runs before every after_request hook (and after the view's own callbacks).
-    after_this_request(functools.partial(_view_done, rs, ctx))
+    if state.hooks_after(ctx.app, req):
+        # Runs before every after_request hook (and after the view's own callbacks).
+        after_this_request(functools.partial(_view_done, rs, ctx))
     return returned
 
 

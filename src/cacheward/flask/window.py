@@ -16,6 +16,7 @@ auth layer's (see :class:`~cacheward.flask.recorder.Recorder`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from flask import Flask, Response
@@ -28,6 +29,8 @@ from .state import State
 from .tracking import Swap
 
 _INSTALLED = "_cacheward_dispatch"
+#: The recording of a request whose hooks before the view are running.
+_in_hooks: ContextVar[Swap | None] = ContextVar("cacheward_in_hooks", default=None)
 
 
 def install(app: Flask, on_error: Callable[[Exception], None]) -> None:
@@ -41,14 +44,18 @@ def install(app: Flask, on_error: Callable[[Exception], None]) -> None:
         state: State = app.extensions["cacheward"]
         req = ctx.request
         rule = req.url_rule
+        token = None
         if rule is not None and (request_started.receivers or state.hooks_before(app, req)):
             if is_cached(app, state, rule.endpoint, req.method):
                 rs = ensure_state(ctx)
                 rs.swap = Swap(ctx, Recorder(state.credential_headers, req.environ))
                 rs.early = True
+                token = _in_hooks.set(rs.swap)
         try:
             return original()
         finally:
+            if token is not None:
+                _in_hooks.reset(token)
             done = state_of(ctx)
             if done is not None:
                 done.stop_recording()
@@ -60,9 +67,10 @@ def install(app: Flask, on_error: Callable[[Exception], None]) -> None:
     def dispatch_request() -> Any:
         # The hooks before the view ran; what runs from here to @ward.cached is the auth
         # layer (the decorators above it).
-        rs = state_of(request_context())
-        if rs is not None and rs.swap is not None:
-            rs.swap.hooks_done()
+        swap = _in_hooks.get()
+        if swap is not None:
+            _in_hooks.set(None)
+            swap.hooks_done()
         return dispatch()
 
     app.full_dispatch_request = full_dispatch_request  # type: ignore[method-assign]
