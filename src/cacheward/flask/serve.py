@@ -74,10 +74,16 @@ def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     _record(rs, ctx, req, state)
     rs.pending = Pending(key, found, dropped)
     returned = route.call(*args, **kwargs)
-    if state.hooks_after(ctx.app, req):
-        # Runs before every after_request hook (and after the view's own callbacks).
+    if state.hooks_after(ctx.app, req) or _has_session(ctx):
+        # Runs before every after_request hook (and after the view's own callbacks) and
+        # before the session save, whose own reads of the session are no input.
         after_this_request(functools.partial(_view_done, rs, ctx))
     return returned
+
+
+def _has_session(ctx: RequestContext) -> bool:
+    session = session_of(ctx)
+    return session is not None and not ctx.app.session_interface.is_null_session(session)
 
 
 def _view_done(rs: RequestState, ctx: RequestContext, response: Response) -> Response:
