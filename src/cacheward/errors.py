@@ -4,7 +4,7 @@
 
     CachewardError
     ├── ConfigurationError            bad or missing CACHEWARD_* setting, at start-up
-    ├── UnsafeCacheOrder              @ward.cached placed above @ward.protected
+    ├── UnsafeCacheOrder              @ward.cached placed above an auth decorator
     ├── UnkeyedInputError             a cached view read an input its key leaves out
     ├── MissingPrincipalError         a cached route ran with no principal (debug only)
     ├── UnkeyableArgument (+ TypeError) a memoized function's argument has no canonical form
@@ -37,15 +37,30 @@ class ConfigurationError(CachewardError):
 
 
 class UnsafeCacheOrder(CachewardError):
-    """``@ward.cached`` wraps ``@ward.protected``: the cache would answer first."""
+    """``@ward.cached`` wraps an auth decorator: the cache would answer first.
 
-    def __init__(self, view: str, message: str | None = None) -> None:
+    :param decorator: the auth decorator found below ``@ward.cached``
+        (``flask_jwt_extended.jwt_required``); cacheward's own by default.
+    :param fix: how to order the two for that library.
+    :param message: the whole message, where the framework's problem is another one
+        (FastAPI: an endpoint that does not take its principal from ``ward.protected``).
+    """
+
+    def __init__(
+        self,
+        view: str,
+        decorator: str = "@ward.protected",
+        fix: str = "put @ward.protected(...) above @ward.cached(...)",
+        *,
+        message: str | None = None,
+    ) -> None:
         self.view = view
+        self.decorator = decorator
+        self.fix = fix
         super().__init__(
             message
-            or f"{view}: @ward.cached is above @ward.protected, so a stored response would be"
-            " served before authentication and authorization run. Put @ward.protected(...)"
-            " above @ward.cached(...)."
+            or f"{view}: @ward.cached is above {decorator}, so a stored response would be"
+            f" served before authentication and authorization run: {fix}."
         )
 
 
@@ -147,7 +162,7 @@ class ForeignCredential(BadRequestInput):
     guard it is simply an invalid key, answered 401 like any other."""
 
     code = 401
-    error = "invalid_credentials"
+    error = "invalid_key"
 
 
 class CredentialInQuery(BadRequestInput):

@@ -160,11 +160,11 @@ _JWT = (
 @pytest.mark.parametrize("token", [_JWT, "eyJhbGciOiJub25lIn0.e30.", "opaque-session-token"])
 def test_a_foreign_bearer_token_is_an_invalid_key_401(guarded, token):
     """A JWT sent to a protected route is not a malformed request but a key we do not
-    know: 401 ``invalid_credentials`` (issue 14), never 400, never echoed."""
+    know: 401 ``invalid_key`` (issue 14), never 400, never echoed."""
     app, _, _ = guarded
     r = get(app.test_client(), "/me", bearer=token)
     assert r.status_code == 401
-    assert r.get_json()["error"] == "invalid_credentials"
+    assert r.get_json()["error"] == "invalid_key"
     assert r.headers["Cache-Control"] == "no-store"
     assert token not in r.get_data(as_text=True)
 

@@ -169,7 +169,7 @@ class Cacheward(BaseCacheward):
             if not principal_params:
                 raise UnsafeCacheOrder(
                     name,
-                    f"{name}: @ward.cached needs the endpoint to take its principal from"
+                    message=f"{name}: @ward.cached needs the endpoint to take its principal from"
                     " ward.protected, so that no stored response is served before"
                     " authentication and authorization run: add a parameter such as"
                     " `principal: Principal = Security(ward.protected(...))`.",

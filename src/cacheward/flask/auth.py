@@ -97,5 +97,5 @@ def authenticate(state: State, environ: Mapping[str, Any]) -> Principal | Respon
         response.headers["Retry-After"] = "1"
         return response
     if principal is None:
-        return error_response(401, "invalid_credentials", "the API key is invalid or revoked")
+        return error_response(401, "invalid_key", "the API key is invalid or revoked")
     return principal

@@ -89,6 +89,7 @@ class RequestState:
         "flight",
         "auth_session_read",
         "early",
+        "view_print",
     )
 
     def __init__(self, ward: State) -> None:
@@ -102,6 +103,8 @@ class RequestState:
         self.auth_session_read = False
         #: Whether recording started before any hook ran (the whole-request window).
         self.early = False
+        #: What the view's response would store, before the after_request hooks ran.
+        self.view_print: Any = None
 
     @property
     def rec(self) -> Recorder | None:

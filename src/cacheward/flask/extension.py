@@ -22,6 +22,7 @@ from .context import ensure_state, request_context
 from .datacache import DataCache
 from .errors import bad_input_response, error_response
 from .finalize import finalize
+from .layers import foreign_auth
 from .memoize import _state as _memo_state
 from .memoize import delete as _delete_memoized
 from .memoize import memoize as _memoize
@@ -36,9 +37,6 @@ from .window import install
 
 F = TypeVar("F", bound=Callable[..., Any])
 Authorize = Callable[..., bool]
-
-# Wrappers of other auth libraries, recognised by the file their wrapper lives in.
-_FOREIGN_AUTH_MODULES = ("flask_httpauth", "flask_login", "flask_jwt_extended")
 
 
 class Cacheward:
@@ -178,8 +176,11 @@ class Cacheward:
 
         def decorator(view: F) -> F:
             name = getattr(view, "__qualname__", repr(view))
-            if getattr(view, PROTECTED_MARK, False) or _foreign_auth(view):
+            if getattr(view, PROTECTED_MARK, False):
                 raise UnsafeCacheOrder(name)
+            foreign = foreign_auth(view)
+            if foreign is not None:
+                raise UnsafeCacheOrder(name, *foreign)
             route = CachedRoute(
                 name, policy, ttl, tag_tuple, principal, view, cred_tuple, is_async(view), unless
             )
@@ -318,13 +319,6 @@ def _refused(state: State, response: Response) -> Response:
         response.vary.add(state.key_header)
         response.vary.add("Authorization")
     return response
-
-
-def _foreign_auth(view: Callable[..., Any]) -> bool:
-    """Whether ``view`` is the wrapper of another library's auth decorator."""
-    code = getattr(view, "__code__", None)
-    filename = getattr(code, "co_filename", "") or ""
-    return any(m in filename for m in _FOREIGN_AUTH_MODULES) and inspect.isfunction(view)
 
 
 def _caller(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -18,7 +18,15 @@ from ..core.inputs import KeyCoverage, Kind, describe, fix_for, unkeyed_reads
 from ..errors import UnkeyedInputError
 from .config import Downstream
 from .context import Pending, RequestState, request_context_or_none, session_of, state_of
-from .response import FINAL, STORABLE_STATUS, refusal, tell_downstream, to_entry
+from .response import (
+    FINAL,
+    STORABLE_STATUS,
+    refusal,
+    stored_form,
+    tell_downstream,
+    to_entry,
+    vary_names,
+)
 from .state import State, logger
 
 
@@ -90,8 +98,28 @@ def _decide(rs: RequestState, ctx: Any, pending: Pending, response: Response) ->
     if _session_changed(rs, ctx, response):
         response.headers["Cache-Control"] = "no-store"
         return _not_stored(state, response, "session-changed")
+    # The after_request hooks run again on every hit: what they read only matters when
+    # they changed what would be stored, and not even then if the view's own response
+    # is stored instead (a hit then gets the hooks' work done anew, for its own request).
+    view = rs.view_print
+    final = stored_form(response) if view is not None else None
+    changed = view is None or final is None or not view.same(final)
+    reads = rec.resolve(after_changed=changed)
+    form = None
     coverage = KeyCoverage(dropped_params=pending.dropped, host_keyed=state.host is None)
-    unkeyed = unkeyed_reads(rec.reads, route.policy, coverage)
+    if (
+        changed
+        and view is not None
+        and view.status in STORABLE_STATUS
+        and not rec.view_state_read
+        and unkeyed_reads(reads, route.policy, coverage)
+        and not any(r[0] is Kind.UNKNOWN for r in unkeyed_reads(rec.reads, route.policy, coverage))
+    ):
+        # The hooks read inputs the key lacks, by channels the guard sees, and nothing
+        # the view left for them: store the view's response, they redo their work.
+        reads = rec.resolve(after_changed=False)
+        form = view
+    unkeyed = unkeyed_reads(reads, route.policy, coverage)
     if unkeyed:
         state.counters.unkeyed_input += 1
         _not_stored(state, response, "unkeyed-input")
@@ -107,12 +135,15 @@ def _decide(rs: RequestState, ctx: Any, pending: Pending, response: Response) ->
             raise UnkeyedInputError(route.name, describe(first), fix_for(first, route.policy))
         return False
     for name in route.policy.vary:
-        if not name.startswith(":") and not any(r[1] == name for r in rec.reads):
+        if not name.startswith(":") and not any(r[1] == name for r in reads):
             logger.debug("cacheward: %s varies on %s but never read it", route.name, name)
-    why = refusal(response, route.policy, state.max_entry_bytes)
+    unread = frozenset() if any(r[0] is Kind.COOKIE for r in reads) else frozenset({"cookie"})
+    if form is not None:  # what the hooks said they vary on, they do again on each hit
+        unread |= vary_names(response) - form.vary
+    why = refusal(response, route.policy, state.max_entry_bytes, unread)
     body = b""
     if why is None:
-        body = response.get_data()
+        body = response.get_data() if form is None else form.body
         if len(body) > state.max_entry_bytes:
             why = "a body over CACHEWARD_MAX_ENTRY_BYTES"
     if why is not None:
@@ -123,7 +154,9 @@ def _decide(rs: RequestState, ctx: Any, pending: Pending, response: Response) ->
     backend = state.backend
     try:  # the backend's clock is the backend's too: its failure means "not stored"
         now = backend.clock()
-        entry = to_entry(response, body, key.digest, key.scope, ttl, route.tags, generation, now)
+        entry = to_entry(
+            response, body, key.digest, key.scope, ttl, route.tags, generation, now, form
+        )
         backend.store(key, entry)
     except Exception as e:  # noqa: BLE001 - any backend failure means "not stored"
         state.backend_failed(e)
@@ -140,12 +173,14 @@ def _not_stored(state: State, response: Response, detail: str) -> bool:
 
 
 def _session_changed(rs: RequestState, ctx: Any, response: Response) -> bool:
-    """Count a read of ``flask.session`` by the view or a hook as a read of its cookie;
-    true when the session changed (such a response is never stored).
+    """Count a use of ``flask.session`` since the view returned (by an after_request
+    hook) as a read of its cookie; true when the session changed (such a response is
+    never stored).
 
-    What the auth layer read of the session before the view ran is authentication, not
-    an input of the response: its ``accessed`` mark was set aside when the view started
-    and is put back here, with the ``Vary: Cookie`` Flask would have added for it.
+    The view's own use was noted when it returned. What the auth layer read of the
+    session before the view ran is authentication, not an input of the response: its
+    ``accessed`` mark was set aside when the view started and is put back here, with
+    the ``Vary: Cookie`` Flask would have added for it.
     """
     session = session_of(ctx)
     if session is None or ctx.app.session_interface.is_null_session(session):

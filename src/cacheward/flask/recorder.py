@@ -13,14 +13,39 @@ from ..core.policy import CREDENTIAL_PARAMS
 class Recorder:
     """The reads one request made; translates proxy-rewritten inputs to their headers.
 
+    The reads fall in phases, each with its own rule (:meth:`resolve`):
+
+    - the hooks before the view (``request_started``, URL value preprocessors,
+      ``before_request``, in ``hook_reads``): they count, as the hooks may hand what they
+      read to the view by any channel (``g``, a global), except the credential (a hook
+      may authenticate: its outcome is the principal);
+    - the auth layer (the decorators between the hooks and ``@ward.cached``): what it
+      reads authenticates the caller and is never an input; what it produced is the
+      principal when read;
+    - the view (``view_reads`` once it returned): always counts;
+    - the ``after_request`` hooks (``reads`` after :meth:`view_done`): they run again on
+      every hit, so their reads count only when they changed what would be stored.
+
     :param credential_headers: header names that carry the credential (their reads are
         reads of the credential, keyed by the scope).
     """
 
-    __slots__ = ("reads", "credential_headers", "rewrites")
+    __slots__ = (
+        "reads",
+        "credential_headers",
+        "rewrites",
+        "hook_reads",
+        "view_reads",
+        "view_state_read",
+    )
 
     def __init__(self, credential_headers: Iterable[str], environ: Mapping[str, Any]) -> None:
         self.reads: set[Read] = set()
+        self.hook_reads: set[Read] = set()
+        self.view_reads: set[Read] | None = None
+        #: An after_request hook read what the view left on ``g`` (it would not be there
+        #: on a hit, so the view's own response must not be stored in its place).
+        self.view_state_read = False
         self.credential_headers = frozenset(h.lower() for h in credential_headers) | {
             "authorization"
         }
@@ -68,6 +93,33 @@ class Recorder:
     def remote_addr(self) -> None:
         rewritten = self.rewrites.get("remote_addr")
         self.add(*((Kind.HEADER, rewritten) if rewritten else (Kind.REMOTE_ADDR, "")))
+
+    def hooks_done(self) -> None:
+        """The hooks before the view ran: set their reads aside (they always count)."""
+        self.forget_credential()
+        self.hook_reads |= self.reads
+        self.reads = set()
+
+    def view_done(self) -> None:
+        """The view returned: what is read from now on is the after_request hooks'."""
+        if self.view_reads is None:
+            self.view_reads = self.reads
+            self.reads = set()
+
+    @property
+    def after(self) -> bool:
+        """Whether the view returned (reads are the after_request hooks')."""
+        return self.view_reads is not None
+
+    def resolve(self, after_changed: bool) -> set[Read]:
+        """The reads the response depends on: the hooks' before the view, the view's,
+        and the after_request hooks' when they changed what is stored."""
+        if self.view_reads is None:
+            return self.hook_reads | self.reads
+        out = self.hook_reads | self.view_reads
+        if after_changed:
+            out |= self.reads
+        return out
 
     def forget_credential(self) -> None:
         """Drop reads of the credential: what authentication read is not the response's

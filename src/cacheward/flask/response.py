@@ -56,8 +56,15 @@ def directives(headers: Headers) -> set[str]:
     return found
 
 
-def refusal(response: Response, policy: KeyPolicy, max_bytes: int) -> str | None:
-    """Why ``response`` must not be stored, or ``None`` when it may be (invariant 4)."""
+def refusal(
+    response: Response, policy: KeyPolicy, max_bytes: int, unread: frozenset[str] = frozenset()
+) -> str | None:
+    """Why ``response`` must not be stored, or ``None`` when it may be (invariant 4).
+
+    :param unread: ``Vary`` names the response is known not to depend on (``cookie``
+        when only the auth layer or an after_request hook that changed nothing read the
+        session: Flask says ``Vary: Cookie`` for any use of it).
+    """
     if response.status_code not in STORABLE_STATUS:
         return f"status {response.status_code}"
     if response.is_streamed:
@@ -72,7 +79,12 @@ def refusal(response: Response, policy: KeyPolicy, max_bytes: int) -> str | None
             name = name.strip().lower()
             if name == "*":
                 return "Vary: *"
-            if name and not policy.keys_header(name) and name != "accept-encoding":
+            if (
+                name
+                and not policy.keys_header(name)
+                and name != "accept-encoding"
+                and name not in unread
+            ):
                 return f"Vary: {name} that the key does not cover (add it to vary=[...])"
     length = response.content_length
     if length is not None and length > max_bytes:
@@ -88,6 +100,37 @@ def _unstored(response: Response) -> frozenset[str]:
     return _UNSTORED.union(named) if named else _UNSTORED
 
 
+class StoredForm:
+    """What storing a response would keep: status, stored headers, body; and the header
+    names of its ``Vary`` lines (judged, never stored)."""
+
+    __slots__ = ("status", "headers", "body", "vary")
+
+    def __init__(self, response: Response) -> None:
+        unstored = _unstored(response)
+        self.status = response.status_code
+        self.headers = tuple(
+            (k, v) for k, v in response.headers.items() if k.lower() not in unstored
+        )
+        self.body = response.get_data()
+        self.vary = vary_names(response)
+
+    def same(self, other: StoredForm) -> bool:
+        return (self.status, self.headers, self.body) == (other.status, other.headers, other.body)
+
+
+def stored_form(response: Response) -> StoredForm | None:
+    """:class:`StoredForm` of ``response``; ``None`` for a streamed body (never stored)."""
+    return None if response.is_streamed else StoredForm(response)
+
+
+def vary_names(response: Response) -> frozenset[str]:
+    """The lower-case header names every ``Vary`` line of ``response`` names."""
+    return frozenset(
+        n.strip().lower() for line in response.headers.getlist("Vary") for n in line.split(",")
+    )
+
+
 def to_entry(
     response: Response,
     body: bytes,
@@ -97,19 +140,27 @@ def to_entry(
     tags: tuple[str, ...],
     generation: tuple[int, ...],
     created: float,
+    form: StoredForm | None = None,
 ) -> Entry:
     """The storable form of ``response`` with its ``body`` (already read and measured),
-    made at ``created`` (epoch seconds, by the backend's clock)."""
+    or ``form`` (the view's response before the after_request hooks) when given, made at
+    ``created`` (epoch seconds, by the backend's clock)."""
     etag = response.headers.get("ETag")
     if not etag:
         # Unique per stored entry (its key and the moment it was made), without hashing
         # the body: a re-stored identical body only costs one full response.
         etag = f'"{key_digest[:24]}-{int(created * 1000):x}"'
         response.headers["ETag"] = etag
-    unstored = _unstored(response)
-    headers = tuple((k, v) for k, v in response.headers.items() if k.lower() not in unstored)
+    if form is not None:
+        status, headers, body = form.status, form.headers, form.body
+        if not any(k.lower() == "etag" for k, _ in headers):
+            headers = (*headers, ("ETag", etag))
+    else:
+        unstored = _unstored(response)
+        status = response.status_code
+        headers = tuple((k, v) for k, v in response.headers.items() if k.lower() not in unstored)
     return Entry(
-        status=response.status_code,
+        status=status,
         headers=headers,
         body=body,
         created=created,

@@ -3,9 +3,10 @@ final response (:mod:`cacheward.flask.finalize`)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from flask import Request, Response
+from flask import Request, Response, after_this_request
 from flask.ctx import RequestContext
 from flask.signals import request_started
 
@@ -22,7 +23,7 @@ from ..errors import BadRequestInput, MalformedHeader, MissingPrincipalError
 from .context import Pending, RequestState, ensure_state, request_context, session_of
 from .errors import bad_input_response
 from .recorder import Recorder
-from .response import from_entry
+from .response import from_entry, stored_form
 from .route import CachedRoute, as_principal
 from .state import State
 from .tracking import Swap
@@ -74,7 +75,33 @@ def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         return _bypass(rs, route, args, kwargs, "head miss")
     _record(rs, ctx, req, state)
     rs.pending = Pending(key, found, dropped)
-    return route.call(*args, **kwargs)
+    returned = route.call(*args, **kwargs)
+    if state.hooks_after(ctx.app, req) or _has_session(ctx):
+        # Runs before every after_request hook (and after the view's own callbacks) and
+        # before the session save, whose own reads of the session are no input.
+        after_this_request(functools.partial(_view_done, rs, ctx))
+    return returned
+
+
+def _has_session(ctx: RequestContext) -> bool:
+    session = session_of(ctx)
+    return session is not None and not ctx.app.session_interface.is_null_session(session)
+
+
+def _view_done(rs: RequestState, ctx: RequestContext, response: Response) -> Response:
+    """The view's response, before the after_request hooks: note what it would store and
+    whether the view used the session; reads from now on are the hooks'."""
+    swap = rs.swap
+    if swap is None or not swap.active or rs.pending is None:
+        return response
+    session = session_of(ctx)
+    if session is not None and getattr(session, "accessed", False):
+        swap.rec.add(Kind.COOKIE, ctx.app.config["SESSION_COOKIE_NAME"])
+        session.accessed = False
+        rs.auth_session_read = True  # Vary: Cookie is added back at the end
+    rs.view_print = stored_form(response)
+    swap.rec.view_done()
+    return response
 
 
 def _lookup(rs: RequestState, key: CacheKey, route: CachedRoute) -> Response | Lookup | None:
@@ -131,8 +158,12 @@ def _record(rs: RequestState, ctx: RequestContext, req: Request, state: State) -
             # Hooks ran before the view without being recorded (a dispatch the window
             # did not recognise): whatever they read is unknown, so nothing is stored.
             swap.rec.unknown("hooks that ran before the view, unrecorded")
-    else:
-        swap.rec.forget_credential()  # what authentication read
+    elif swap.hooks_marked:
+        # What the auth layer (between the hooks and here) read authenticated the
+        # caller: not an input; what it produced is the principal when read.
+        swap.rec.reads = set()
+    else:  # the end of the hooks was not seen: everything before the view counts
+        swap.rec.forget_credential()
     if state.host is not None and state.routes_on_host(ctx.app, req):
         swap.rec.add(Kind.HOST)  # routing chose the view by the host the key fixes
     session = session_of(ctx)

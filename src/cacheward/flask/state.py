@@ -70,6 +70,7 @@ class State:
     #: ``(endpoint, method)`` -> whether it is served by ``@ward.cached``.
     cached_endpoints: dict[tuple[str, str], bool] = field(default_factory=dict)
     _hooks: dict[str | None, bool] = field(default_factory=dict)
+    _hooks_after: dict[str | None, bool] = field(default_factory=dict)
     _host_routing: dict[str | None, bool] = field(default_factory=dict)
     _scopes: dict[tuple[Scope, str, str | None], str] = field(default_factory=dict)
     _hit_headers: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
@@ -110,6 +111,17 @@ class State:
             before, pre = app.before_request_funcs, app.url_value_preprocessors
             found = any(before.get(n) or pre.get(n) for n in names)
             self._hooks[endpoint] = found
+        return found
+
+    def hooks_after(self, app: Flask, req: Request) -> bool:
+        """Whether ``after_request`` handlers of the app or the request's blueprints run
+        after the view of ``req``'s endpoint (memoized, like :meth:`hooks_before`)."""
+        endpoint = req.endpoint
+        found = self._hooks_after.get(endpoint)
+        if found is None:
+            after = app.after_request_funcs
+            found = any(after.get(n) for n in (None, *req.blueprints))
+            self._hooks_after[endpoint] = found
         return found
 
     def routes_on_host(self, app: Flask, req: Request) -> bool:

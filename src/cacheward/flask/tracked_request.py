@@ -232,10 +232,14 @@ class TrackedG:
     def _read(self, name: object) -> None:
         if name in self._before:
             self._rec.add(Kind.PRINCIPAL)
+        elif self._rec.after:
+            self._rec.view_state_read = True
 
     def _all(self) -> Any:
         if self._before:
             self._rec.add(Kind.PRINCIPAL)
+        if self._rec.after:
+            self._rec.view_state_read = True
         return self._g
 
     @property  # type: ignore[misc]

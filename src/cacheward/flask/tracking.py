@@ -24,7 +24,17 @@ from .tracked_request import TrackedG, TrackedRequest, TrackedUrlAdapter
 class Swap:
     """An active swap of a request context's request and URL adapter (and of ``g``)."""
 
-    __slots__ = ("ctx", "rec", "request", "adapter", "token", "app_ctx", "g", "active")
+    __slots__ = (
+        "ctx",
+        "rec",
+        "request",
+        "adapter",
+        "token",
+        "app_ctx",
+        "g",
+        "active",
+        "hooks_marked",
+    )
 
     def __init__(self, ctx: RequestContext, rec: Recorder) -> None:
         self.ctx = ctx
@@ -33,11 +43,21 @@ class Swap:
         self.adapter = ctx.url_adapter
         self.app_ctx: Any = None
         self.g: Any = None
+        #: Whether the hooks before the view are known to be over (see :meth:`hooks_done`).
+        self.hooks_marked = False
         ctx.request = TrackedRequest(self.request, rec)  # type: ignore[assignment]
         if self.adapter is not None:
             ctx.url_adapter = TrackedUrlAdapter(self.adapter, rec)  # type: ignore[assignment]
         self.token: Token[Recorder | None] | None = current_recorder.set(rec)
         self.active = True
+
+    def hooks_done(self) -> None:
+        """The hooks before the view ran (``dispatch_request`` starts): set their reads
+        aside; what is read from now until the view is the auth layer's."""
+        if self.hooks_marked or not self.active:
+            return
+        self.hooks_marked = True
+        self.rec.hooks_done()
 
     def track_g(self) -> None:
         """From now on, reads of values already on ``flask.g`` are reads of the principal."""

@@ -8,12 +8,15 @@ response. Apps without such hooks start recording on a miss, in the view's wrapp
 
 Dispatch is wrapped through ``app.full_dispatch_request``, the one method Flask calls
 for every request; the wrapper also makes sure that recording and the single-flight
-lock end with the request, whatever happens in between.
+lock end with the request, whatever happens in between. ``app.dispatch_request`` (called
+once the hooks let the request through) is wrapped to tell the hooks' reads from the
+auth layer's (see :class:`~cacheward.flask.recorder.Recorder`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from flask import Flask, Response
@@ -26,6 +29,8 @@ from .state import State
 from .tracking import Swap
 
 _INSTALLED = "_cacheward_dispatch"
+#: The recording of a request whose hooks before the view are running.
+_in_hooks: ContextVar[Swap | None] = ContextVar("cacheward_in_hooks", default=None)
 
 
 def install(app: Flask, on_error: Callable[[Exception], None]) -> None:
@@ -39,21 +44,37 @@ def install(app: Flask, on_error: Callable[[Exception], None]) -> None:
         state: State = app.extensions["cacheward"]
         req = ctx.request
         rule = req.url_rule
+        token = None
         if rule is not None and (request_started.receivers or state.hooks_before(app, req)):
             if is_cached(app, state, rule.endpoint, req.method):
                 rs = ensure_state(ctx)
                 rs.swap = Swap(ctx, Recorder(state.credential_headers, req.environ))
                 rs.early = True
+                token = _in_hooks.set(rs.swap)
         try:
             return original()
         finally:
+            if token is not None:
+                _in_hooks.reset(token)
             done = state_of(ctx)
             if done is not None:
                 done.stop_recording()
                 done.pending = None
                 done.release_flight(on_error)
 
+    dispatch = app.dispatch_request
+
+    def dispatch_request() -> Any:
+        # The hooks before the view ran; what runs from here to @ward.cached is the auth
+        # layer (the decorators above it).
+        swap = _in_hooks.get()
+        if swap is not None:
+            _in_hooks.set(None)
+            swap.hooks_done()
+        return dispatch()
+
     app.full_dispatch_request = full_dispatch_request  # type: ignore[method-assign]
+    app.dispatch_request = dispatch_request  # type: ignore[method-assign]
     setattr(app, _INSTALLED, True)
 
 
