@@ -197,7 +197,6 @@ class Index:
         self.by_path = {s.path: s for s in sources}
         self.by_module: dict[str, Source] = {}
         self.by_suffix: dict[str, list[Source]] = {}
-        self._caches: dict[str, frozenset[str]] = {}
         for s in sources:
             self.by_module.setdefault(s.module, s)
             parts = s.module.split(".")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import ast
 import re
 
+from ..core.policy import CREDENTIAL_PARAMS
+
 #: Request headers that carry a credential (lower case).
 CREDENTIAL_HEADERS = frozenset(
     {
@@ -22,23 +24,17 @@ CREDENTIAL_HEADERS = frozenset(
     }
 )
 
-#: Query parameters that carry a credential when an API accepts one from the URL.
-CREDENTIAL_PARAMS = frozenset(
-    {
-        "api_key",
-        "apikey",
-        "api-key",
-        "x-api-key",
-        "key",
-        "token",
-        "access_token",
-        "auth",
-        "auth_token",
-        "jwt",
-        "secret",
-        "password",
-    }
+#: Query parameter names that *may* carry a credential, as hints for reading source.
+#: A superset of :data:`cacheward.core.policy.CREDENTIAL_PARAMS` (the six names the guard
+#: refuses in URLs and drops from keys): the checker also sees ``key``, ``token``,
+#: ``jwt``... in code it cannot run, where a wider net only costs a closer look (the
+#: ambiguous ``key``/``token`` are reported only where the function also denies access).
+#: The guard's list stays narrow because it acts on live requests, where a false match
+#: rejects a real parameter.
+CREDENTIAL_NAME_HINTS = CREDENTIAL_PARAMS | frozenset(
+    {"key", "token", "auth", "jwt", "secret", "password"}
 )
+
 
 #: Variable names that hold a raw credential.
 CREDENTIAL_NAME = re.compile(

@@ -20,7 +20,7 @@ def credential_source(node: ast.AST) -> tuple[EffectKind, str] | None:
         return None
     if field == "headers" and key.lower() in n.CREDENTIAL_HEADERS:
         return EffectKind.CREDENTIAL, key
-    if field in {"args", "values"} and key.lower() in n.CREDENTIAL_PARAMS:
+    if field in {"args", "values"} and key.lower() in n.CREDENTIAL_NAME_HINTS:
         return EffectKind.QUERY_CREDENTIAL, key
     return None
 
