@@ -20,6 +20,7 @@ from .model import (
     Site,
     Source,
     View,
+    read_cover,
 )
 from .registration import class_views, url_rules
 
@@ -91,7 +92,7 @@ class _Builder:
             ]:
                 if id(reg.func) not in seen:
                     seen.add(id(reg.func))
-                    routed.append((source, reg.func, reg.decorators))
+                    routed.append((reg.source, reg.func, reg.decorators))
                 extra[id(reg.func)] = extra.get(id(reg.func), ()) + reg.routes
         for source, fn, decorators in routed:
             view = self.view(source, fn, decorators)
@@ -233,10 +234,10 @@ class _Builder:
             path, fn = target
             self.keys.append((path, fn))
             for e in self.model.analyzer.effects(path, fn, key_function=True):
-                if e.kind is EffectKind.HEADER or (
-                    e.kind is EffectKind.CREDENTIAL and e.detail != "Authorization"
-                ):
+                if e.kind is EffectKind.HEADER:
                     cover.add(f"header:{e.detail.lower()}")
+                if e.kind is EffectKind.CREDENTIAL and e.detail != "Authorization":
+                    cover.add(read_cover(e))
                 if e.kind is EffectKind.COOKIE:
                     cover.add(f"cookie:{e.detail}")
                 if e.kind in _READ_COVER:
@@ -255,8 +256,10 @@ class _Builder:
             return frozenset({"*"})
         cover = {"path"}
         for e in self.model.analyzer.effects(*target, key_function=True):
-            if e.kind is EffectKind.HEADER or e.kind is EffectKind.CREDENTIAL:
+            if e.kind is EffectKind.HEADER:
                 cover.add(f"header:{e.detail.lower()}")
+            if e.kind is EffectKind.CREDENTIAL:
+                cover.add(read_cover(e))
             if e.kind is EffectKind.COOKIE:
                 cover.add(f"cookie:{e.detail}")
             if e.kind in _READ_COVER:

@@ -14,7 +14,15 @@ from typing import Protocol
 
 from . import names as n
 from .effect import Effect, EffectKind
-from .pattern import credential_source, denies, request_read, status_arg_denies
+from .pattern import (
+    credential_source,
+    denies,
+    denies_status,
+    raises_deny,
+    redirects_to_login,
+    request_read,
+    status_arg_denies,
+)
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
 
@@ -135,10 +143,8 @@ class _Walker:
                     self.check_key(node.value)
                 self.visit(node.value)
             return
-        if isinstance(node, ast.Raise) and node.exc is not None:
-            exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
-            if n.DENY_EXCEPTIONS.search(n.dotted(exc) or ""):
-                self.emit(EffectKind.AUTH_CHECK, "raises", node)
+        if isinstance(node, ast.Raise) and node.exc is not None and raises_deny(node.exc):
+            self.emit(EffectKind.AUTH_CHECK, "raises", node)
         if self.expr(node):
             return
         for child in ast.iter_child_nodes(node):
@@ -248,7 +254,9 @@ class _Walker:
         func = node.func
         name = n.dotted(func) or ""
         tail = n.last(name) if name else ""
-        if tail == "abort" and node.args and n.const_int(node.args[0]) in n.DENY_STATUSES:
+        if redirects_to_login(node):
+            self.emit(EffectKind.AUTH_CHECK, "redirects to login", node)
+        if tail == "abort" and node.args and denies_status(node.args[0]):
             self.emit(EffectKind.AUTH_CHECK, "abort", node)
         elif tail == "url_for" and n.truthy(n.keyword(node, "_external")):
             self.emit(EffectKind.HOST, "url_for(_external=True)", node)

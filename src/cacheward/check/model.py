@@ -144,12 +144,19 @@ def _need(effect: Effect) -> tuple[str, ...]:
     if kind is EffectKind.COOKIE:
         return f"cookie:{detail}", "cookie:*"
     if kind is EffectKind.CREDENTIAL:
-        return "identity", f"header:{detail.lower()}"
+        return "identity", read_cover(effect), "cookie:*" if detail.startswith("cookie:") else ""
     if kind is EffectKind.IDENTITY:
         return ("identity",)
     if kind is EffectKind.HOST:
         return ("host",)
     return ("query",)
+
+
+def read_cover(effect: Effect) -> str:
+    """The cover entry naming the header or cookie a credential read takes."""
+    if effect.detail.startswith("cookie:"):
+        return effect.detail
+    return f"header:{effect.detail.lower()}"
 
 
 @dataclass(frozen=True)
@@ -199,9 +206,8 @@ class Index:
         self.by_suffix: dict[str, list[Source]] = {}
         for s in sources:
             self.by_module.setdefault(s.module, s)
-            parts = s.module.split(".")
-            for i in range(len(parts)):
-                self.by_suffix.setdefault(".".join(parts[i:]), []).append(s)
+            for name in _dotted_names(s):
+                self.by_suffix.setdefault(name, []).append(s)
 
     def module(self, name: str) -> Source | None:
         if name in self.by_module:
@@ -277,6 +283,19 @@ class Index:
             return source.parsers[name]
         found = self.lookup(source, name)
         return found[0].parsers.get(found[1], []) if found else []
+
+
+def _dotted_names(source: Source) -> set[str]:
+    """Every dotted suffix of the module's name and of its file path: a directory without
+    ``__init__.py`` (a PEP 420 namespace package, common in apps) still imports as
+    ``pkg.views.base``, though the package walk names that file ``base``."""
+    from_path = [p for p in re.split(r"[\\/]", source.path.removesuffix(".py")) if p]
+    if from_path and from_path[-1] == "__init__":
+        from_path.pop()
+    names: set[str] = set()
+    for parts in (source.module.split("."), from_path):
+        names.update(".".join(parts[i:]) for i in range(len(parts)))
+    return {x for x in names if x and not x.startswith(".")}
 
 
 def read_source(
@@ -378,9 +397,7 @@ def is_test_path(path: str) -> bool:
 
 def _outside_dev_classes(sites: list[Site], classes: list[ast.ClassDef]) -> list[Site]:
     """Drop settings written in ``DevelopmentConfig``-like classes."""
-    spans = [
-        (c.lineno, c.end_lineno or c.lineno) for c in classes if _DEV_CLASS.search(c.name)
-    ]
+    spans = [(c.lineno, c.end_lineno or c.lineno) for c in classes if _DEV_CLASS.search(c.name)]
     return [s for s in sites if not any(a <= s.line <= b for a, b in spans)]
 
 

@@ -43,6 +43,12 @@ CREDENTIAL_NAME = re.compile(
     re.IGNORECASE,
 )
 
+#: Cookie names that carry a credential or a session (``token``, ``access_token``,
+#: ``session``, ``sessionid``...): a view that reads one depends on who is calling.
+COOKIE_CREDENTIAL = re.compile(
+    rf"{CREDENTIAL_NAME.pattern}|^(session(_?id)?|sid|remember_token)$", re.IGNORECASE
+)
+
 #: Flask-Caching ``CACHE_TYPE`` values whose store is shared between processes (lower case).
 SHARED_CACHE_TYPES = frozenset(
     {
@@ -172,8 +178,18 @@ def truthy(node: ast.AST | None) -> bool:
 
 #: Constructors of containers that live inside one process (memo tables, not shared caches).
 IN_PROCESS = frozenset(
-    {"dict", "defaultdict", "OrderedDict", "WeakValueDictionary", "TTLCache", "LRUCache",
-     "set", "list", "Counter", "ChainMap"}
+    {
+        "dict",
+        "defaultdict",
+        "OrderedDict",
+        "WeakValueDictionary",
+        "TTLCache",
+        "LRUCache",
+        "set",
+        "list",
+        "Counter",
+        "ChainMap",
+    }
 )
 
 

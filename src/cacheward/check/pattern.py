@@ -20,6 +20,8 @@ def credential_source(node: ast.AST) -> tuple[EffectKind, str] | None:
         return None
     if field == "headers" and key.lower() in n.CREDENTIAL_HEADERS:
         return EffectKind.CREDENTIAL, key
+    if field == "cookies" and n.COOKIE_CREDENTIAL.match(key.replace("-", "_")):
+        return EffectKind.CREDENTIAL, f"cookie:{key}"
     if field in {"args", "values"} and key.lower() in n.CREDENTIAL_NAME_HINTS:
         return EffectKind.QUERY_CREDENTIAL, key
     return None
@@ -86,3 +88,42 @@ def status_arg_denies(node: ast.Call) -> bool:
         return False
     args = [*node.args[1:2], *(kw.value for kw in node.keywords if kw.arg == "status")]
     return any(n.const_int(a) in n.DENY_STATUSES for a in args)
+
+
+def denies_status(node: ast.AST | None) -> bool:
+    """``401``, ``403``, ``status.HTTP_401_UNAUTHORIZED``, ``HTTPStatus.FORBIDDEN``."""
+    if n.const_int(node) in n.DENY_STATUSES:
+        return True
+    name = n.last(n.dotted(node) or "") if node is not None else ""
+    return name.startswith(("HTTP_401", "HTTP_403")) or name in {"UNAUTHORIZED", "FORBIDDEN"}
+
+
+def raises_deny(exc: ast.expr) -> bool:
+    """``raise Unauthorized()``, or any exception built with a 401/403 status
+    (FastAPI's ``HTTPException(status_code=401)``, a project's ``APIError(..., 403)``)."""
+    func = exc.func if isinstance(exc, ast.Call) else exc
+    if n.DENY_EXCEPTIONS.search(n.dotted(func) or ""):
+        return True
+    if not isinstance(exc, ast.Call):
+        return False
+    values = [
+        *exc.args,
+        *(kw.value for kw in exc.keywords if kw.arg in {"status_code", "status", "code"}),
+    ]
+    return any(denies_status(v) for v in values)
+
+
+#: Words in a redirect target that send the caller to sign in.
+_LOGIN_WORDS = ("login", "signin", "sign_in", "sign-in", "auth")
+
+
+def redirects_to_login(node: ast.Call) -> bool:
+    """``redirect(url_for("auth.login"))``, ``redirect("/admin/user/login")``: a deny in
+    cookie-session apps, where an anonymous caller is sent to the login page."""
+    if n.last(n.dotted(node.func) or "") != "redirect" or not node.args:
+        return False
+    for item in ast.walk(node.args[0]):
+        text = n.const_str(item)
+        if text is not None and any(w in text.lower() for w in _LOGIN_WORDS):
+            return True
+    return False

@@ -93,9 +93,7 @@ def _self_attrs(fn: ast.AST) -> set[str]:
 
 def _uses_state(method: ast.AST, cls: ast.ClassDef) -> bool:
     """Whether ``method`` reads instance state, directly or through sibling methods."""
-    methods = {
-        m.name: m for m in cls.body if isinstance(m, ast.FunctionDef | ast.AsyncFunctionDef)
-    }
+    methods = {m.name: m for m in cls.body if isinstance(m, ast.FunctionDef | ast.AsyncFunctionDef)}
     seen: set[str] = set()
     stack = [method]
     while stack:
@@ -139,4 +137,3 @@ def _has_identity(cls: ast.ClassDef, local: dict[str, ast.ClassDef]) -> bool:
                 seen.add(name)
                 stack.append(local[name])
     return False
-

@@ -83,9 +83,7 @@ def public_authenticated(model: AppModel) -> Iterator[Issue]:
 
 
 def _varies_on_credential(effects: tuple[Effect, ...]) -> bool:
-    return any(
-        e.kind is EffectKind.VARY and n.names_credential_header(e.detail) for e in effects
-    )
+    return any(e.kind is EffectKind.VARY and n.names_credential_header(e.detail) for e in effects)
 
 
 _ROUTING = frozenset({"request.path", "request.endpoint", "request.blueprint", "request.url_rule"})
