@@ -19,6 +19,7 @@ CLEAN_TWINS = (
     "realworld",
     "factory_fixed",
     "registration_fixed",
+    "fastapi_fixed",
 )
 
 Triple = tuple[str, int, str]

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from . import names as n
 from .effect import Effect, EffectKind
+from .fastapi import Params, is_fastapi_cache
 from .flow import Analyzer, FunctionNode
 from .model import (
     AppModel,
@@ -16,6 +17,7 @@ from .model import (
     Decorator,
     DecoratorKind,
     Def,
+    Dependency,
     Index,
     Site,
     Source,
@@ -60,6 +62,7 @@ class _Builder:
         self.index = index
         self.keys: list[tuple[str, FunctionNode]] = []
         self._custom: dict[int, DecoratorKind] = {}
+        self.params = Params(index, model.analyzer)
 
     def run(self) -> None:
         views: list[View] = []
@@ -134,8 +137,10 @@ class _Builder:
         owner = name[: -len(tail) - 1] if "." in name else ""
         kind = self.index.object_kind(source, owner) if owner else None
         if tail in n.ROUTE_METHODS and owner:
-            if kind in {"Flask", "Blueprint"} or _ROUTE_OWNER.search(n.last(owner)):
+            if kind in n.APP_KINDS or _ROUTE_OWNER.search(n.last(owner)):
                 return Decorator(node, name, DecoratorKind.ROUTE)
+        if is_fastapi_cache(source, func) or self.wraps_fastapi_cache(source, func, fn):
+            return Decorator(node, name, DecoratorKind.CACHE, CacheFlavor.FASTAPI_CACHE)
         if tail in _HOOKS:
             return Decorator(node, name, DecoratorKind.HOOK)
         if tail in _GUARDS:
@@ -179,20 +184,51 @@ class _Builder:
             self._custom[id(fn)] = kind
         return self._custom[id(fn)]
 
+    def wraps_fastapi_cache(self, source: Source, func: ast.expr, decorated: Def | None) -> bool:
+        """A function in the tree that returns fastapi-cache's ``cache(...)`` (a project's
+        ``cached = lambda **kw: cache(expire=60, **kw)`` style wrapper)."""
+        if not source.fastapi and not any(
+            m.startswith("fastapi") for m, _ in source.imports.values()
+        ):
+            return False
+        scope = self.index.enclosing(source.path, decorated) if decorated else None
+        target = self.index.resolve(source.path, func, scope)
+        if target is None or isinstance(target[1], ast.Lambda):
+            return False
+        home = self.index.by_path[target[0]]
+        return any(
+            isinstance(x, ast.Return)
+            and isinstance(x.value, ast.Call)
+            and is_fastapi_cache(home, x.value.func)
+            for x in ast.walk(target[1])
+        )
+
     # -- views ---------------------------------------------------------------------------
     def view(self, source: Source, fn: Def, decorators: tuple[Decorator, ...]) -> View:
         routes: list[str] = []
         blueprint: str | None = None
+        gates: list[ast.expr] = []
         for d in decorators:
             if d.kind is not DecoratorKind.ROUTE or d.call is None:
                 continue
-            rule = d.call.args[0] if d.call.args else n.keyword(d.call, "rule")
+            rule = d.call.args[0] if d.call.args else None
+            rule = rule or n.keyword(d.call, "rule") or n.keyword(d.call, "path")
             if (text := n.const_str(rule)) is not None:
                 routes.append(text)
             owner = d.name.rsplit(".", 1)[0]
             if self.index.object_kind(source, owner) == "Blueprint":
                 blueprint = owner
+            gates.extend(self.route_gates(source, d.call, owner))
         cache = next((d for d in decorators if d.kind is DecoratorKind.CACHE), None)
+        inputs: tuple[Effect, ...] = ()
+        dependencies: tuple[Dependency, ...] = ()
+        guarded = False
+        if source.fastapi:
+            inputs = self.params.reads(source, fn, tuple(routes), bare=True)
+            dependencies = tuple(self.params.dependencies(source, fn))
+            gate_reads = self.params.gate_reads(source, gates, fn)
+            kinds = {e.kind for e in gate_reads}
+            guarded = EffectKind.AUTH_CHECK in kinds and bool(kinds & _CALLER_READS)
         return View(
             source=source,
             func=fn,
@@ -201,13 +237,27 @@ class _Builder:
             blueprint=blueprint,
             effects=self.model.analyzer.effects(source.path, fn),
             cover=self.cover(source, cache, fn) if cache else frozenset({"*"}),
+            guarded=guarded,
+            inputs=inputs,
+            dependencies=dependencies,
         )
+
+    def route_gates(self, source: Source, call: ast.Call, owner: str) -> list[ast.expr]:
+        """``dependencies=[Depends(verify_key)]`` on the route, its ``APIRouter(...)`` or
+        the ``FastAPI(...)`` app: run before the endpoint, their values passed to nobody."""
+        found = [n.keyword(call, "dependencies")]
+        where = self.index.lookup(source, owner)
+        if where is not None and (built := where[0].calls.get(where[1])) is not None:
+            found.append(n.keyword(built, "dependencies"))
+        return [x for x in found if x is not None]
 
     def cover(self, source: Source, cache: Decorator, view: Def) -> frozenset[str]:
         """The request inputs the key of ``cache`` includes (``*``: everything or unknown)."""
         scope = self.index.enclosing(source.path, view)
         if cache.flavor is CacheFlavor.CACHEWARD:
             return _ward_cover(cache)
+        if cache.flavor is CacheFlavor.FASTAPI_CACHE:
+            return self.fastapi_cover(source, cache, scope)
         if cache.flavor is CacheFlavor.CUSTOM:
             return self.custom_cover(source, cache, scope)
         call = cache.call
@@ -256,6 +306,34 @@ class _Builder:
             return frozenset({"*"})
         cover = {"path"}
         for e in self.model.analyzer.effects(*target, key_function=True):
+            if e.kind is EffectKind.HEADER:
+                cover.add(f"header:{e.detail.lower()}")
+            if e.kind is EffectKind.CREDENTIAL:
+                cover.add(read_cover(e))
+            if e.kind is EffectKind.COOKIE:
+                cover.add(f"cookie:{e.detail}")
+            if e.kind in _READ_COVER:
+                cover.add(_READ_COVER[e.kind])
+        return frozenset(cover)
+
+    def fastapi_cover(self, source: Source, cache: Decorator, scope: Def | None) -> frozenset[str]:
+        """fastapi-cache's default key holds the endpoint (module and name) and its
+        arguments, ``Request`` and ``Response`` taken out (cover ``params``). A
+        ``key_builder=`` is read like ``make_cache_key``: it keys what it reads, and the
+        arguments only when it uses its ``args``/``kwargs``."""
+        builder = n.keyword(cache.call, "key_builder") if cache.call else None
+        if builder is None or (isinstance(builder, ast.Constant) and builder.value is None):
+            return frozenset({"path", "params"})
+        target = self.function(source, builder, scope)
+        if target is None:
+            return frozenset({"*"})
+        path, fn = target
+        self.keys.append((path, fn))
+        cover = {"path"}
+        names = {x.id for x in ast.walk(fn) if isinstance(x, ast.Name)}
+        if names & {"args", "kwargs"}:
+            cover.add("params")
+        for e in self.model.analyzer.effects(path, fn, key_function=True):
             if e.kind is EffectKind.HEADER:
                 cover.add(f"header:{e.detail.lower()}")
             if e.kind is EffectKind.CREDENTIAL:

@@ -226,8 +226,11 @@ class _Walker:
             return True
         if isinstance(node, ast.Attribute):
             base = n.dotted(node.value)
-            if base == "g" and node.attr in n.G_IDENTITY:
-                self.emit(EffectKind.IDENTITY, f"g.{node.attr}", node)
+            if base in {"g", "request.state"} and node.attr in n.G_IDENTITY:
+                self.emit(EffectKind.IDENTITY, f"{base}.{node.attr}", node)
+                return True
+            if base == "request" and node.attr in {"user", "auth"}:  # Starlette's auth
+                self.emit(EffectKind.IDENTITY, f"request.{node.attr}", node)
                 return True
         if isinstance(node, ast.Compare):
             for op, right in zip(node.ops, node.comparators, strict=False):

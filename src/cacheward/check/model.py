@@ -38,6 +38,7 @@ class CacheFlavor(Enum):
 
     FLASK_CACHING = "flask-caching"
     CACHEWARD = "cacheward"
+    FASTAPI_CACHE = "fastapi-cache"
     CUSTOM = "custom"
 
 
@@ -87,11 +88,35 @@ class Source:
     maps: set[str] = field(default_factory=set)
     #: reqparse parsers: receiver name to ``(argument, locations)`` of its ``add_argument``
     parsers: dict[str, list[tuple[str, tuple[str, ...]]]] = field(default_factory=dict)
+    #: module-level name to the call that builds it (``APIKeyHeader(name="X-API-Key")``)
+    calls: dict[str, ast.Call] = field(default_factory=dict)
+    #: the file imports FastAPI or Starlette
+    fastapi: bool = False
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """One ``Depends(...)``/``Security(...)`` parameter of a FastAPI endpoint.
+
+    :param marker: the ``Depends(...)`` call (where findings about it are reported).
+    :param target: the dependency function in the scanned tree, if resolved.
+    :param annotation: the parameter's annotation (the type of the value it receives).
+    """
+
+    name: str
+    marker: ast.Call
+    target: tuple[str, FunctionNode] | None
+    annotation: ast.expr | None
 
 
 @dataclass(frozen=True)
 class View:
-    """A routed function (or one with both a cache and an auth decorator)."""
+    """A routed function (or one with both a cache and an auth decorator).
+
+    :param inputs: what FastAPI reads to call it (dependencies, ``Header()``, query
+        parameters), resolved before it runs; in the key when the key holds the endpoint's
+        arguments (cover ``params``).
+    """
 
     source: Source
     func: Def
@@ -101,6 +126,8 @@ class View:
     effects: tuple[Effect, ...]
     cover: frozenset[str]
     guarded: bool = False
+    inputs: tuple[Effect, ...] = ()
+    dependencies: tuple[Dependency, ...] = ()
 
     @property
     def cache(self) -> Decorator | None:
@@ -113,7 +140,7 @@ class View:
     @property
     def authenticated(self) -> bool:
         """An auth decorator or before_request guard, or a credential check in the body."""
-        kinds = {e.kind for e in self.effects}
+        kinds = {e.kind for e in (*self.effects, *self.inputs)}
         return (
             bool(self.auth)
             or self.guarded
@@ -133,7 +160,8 @@ class View:
         cache = self.cache
         if cache is None:
             return ()
-        return tuple(e for e in self.effects if e.kind in kinds and not self.covers(*_need(e)))
+        reads = self.effects if self.covers("params") else (*self.effects, *self.inputs)
+        return tuple(e for e in reads if e.kind in kinds and not self.covers(*_need(e)))
 
 
 def _need(effect: Effect) -> tuple[str, ...]:
@@ -276,6 +304,28 @@ class Index:
     def maps(self, path: str) -> frozenset[str]:
         return frozenset(self.by_path[path].maps)
 
+    def find_class(
+        self, source: Source, name: str, hops: int = 3
+    ) -> tuple[Source, ast.ClassDef] | None:
+        """The module-level class the dotted ``name`` in ``source`` refers to (imports
+        followed: ``from .models import User``, ``models.User``)."""
+        head, _, rest = name.partition(".")
+        if not rest:
+            for cls in source.classes:
+                if cls.name == head and cls in source.tree.body:
+                    return source, cls
+        if head not in source.imports or hops == 0:
+            return None
+        mod, attr = source.imports[head]
+        if attr is not None and not rest:
+            target = self.module(mod)
+            return self.find_class(target, attr, hops - 1) if target is not None else None
+        module = mod if attr is None else f"{mod}.{attr}"
+        if rest and "." not in rest:
+            target = self.module(module)
+            return self.find_class(target, rest, hops - 1) if target is not None else None
+        return None
+
     def parser(self, path: str, name: str) -> list[tuple[str, tuple[str, ...]]]:
         """The ``add_argument`` calls of the reqparse parser ``name`` (imports followed)."""
         source = self.by_path[path]
@@ -321,12 +371,17 @@ def read_source(
             source.functions[node.name] = node
         elif isinstance(node, ast.Import):
             for alias in node.names:
+                source.fastapi = source.fastapi or alias.name.split(".")[0] in {
+                    "fastapi",
+                    "starlette",
+                }
                 source.imports[alias.asname or alias.name.split(".")[0]] = (
                     alias.name if alias.asname else alias.name.split(".")[0],
                     None,
                 )
         elif isinstance(node, ast.ImportFrom):
             base = _absolute(source, node)
+            source.fastapi = source.fastapi or base.split(".")[0] in {"fastapi", "starlette"}
             for alias in node.names:
                 source.imports[alias.asname or alias.name] = (base, alias.name)
                 if base == "flask" and alias.name == "session":
@@ -356,6 +411,7 @@ def read_source(
             for target in item.targets:
                 if isinstance(target, ast.Name) and kind is not None:
                     source.objects[target.id] = n.last(kind)
+                    source.calls[target.id] = item.value
     if source.cache_types:
         source.cache_types = _outside_dev_classes(source.cache_types, source.classes)
     return source

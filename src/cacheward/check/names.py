@@ -105,10 +105,17 @@ G_CREDENTIAL = frozenset({"api_key", "apikey", "token", "credential"})
 HOST_ATTRS = frozenset({"host", "host_url", "url_root", "url", "base_url", "root_url"})
 
 #: ``request`` attributes that depend on the query string.
-QUERY_ATTRS = frozenset({"args", "values", "query_string", "full_path", "url"})
+QUERY_ATTRS = frozenset(
+    {"args", "values", "query_string", "full_path", "url", "query_params"}  # + Starlette's
+)
 
 #: Methods of Flask and Blueprint objects that register a route.
-ROUTE_METHODS = frozenset({"route", "get", "post", "put", "patch", "delete"})
+ROUTE_METHODS = frozenset(
+    {"route", "get", "post", "put", "patch", "delete", "head", "options", "api_route"}
+)
+
+#: Classes of objects whose route methods register views (Flask and FastAPI).
+APP_KINDS = frozenset({"Flask", "Blueprint", "FastAPI", "APIRouter"})
 
 #: Methods of a cache that read it.
 LOOKUP_METHODS = frozenset({"get", "has", "get_many", "get_dict", "__contains__"})

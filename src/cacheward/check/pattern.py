@@ -13,7 +13,11 @@ def credential_source(node: ast.AST) -> tuple[EffectKind, str] | None:
     name = n.dotted(node)
     if name == "request.authorization":
         return EffectKind.CREDENTIAL, "Authorization"
-    if name is not None and name.startswith("g.") and n.last(name) in n.G_CREDENTIAL:
+    if (
+        name is not None
+        and name.startswith(("g.", "request.state."))
+        and n.last(name) in n.G_CREDENTIAL
+    ):
         return EffectKind.CREDENTIAL, name
     field, key = request_item(node)
     if key is None:

@@ -34,6 +34,10 @@ def key_in_query(model: AppModel) -> Iterator[Issue]:
     ``loads(token, max_age=...)`` or ``unsign(..., max_age=...)``) is not a standing
     credential and is not reported.
 
+    In FastAPI code: a ``Query()`` parameter, or a bare scalar endpoint parameter not in
+    the path (FastAPI reads it from the query string), with such a name, and
+    ``APIKeyQuery`` security schemes, in endpoints and in the dependencies they use.
+
     Vulnerable::
 
         api_key = request.args.get("api_key") or request.headers.get("X-API-Key")
@@ -42,6 +46,20 @@ def key_in_query(model: AppModel) -> Iterator[Issue]:
 
         api_key = request.headers.get("X-API-Key")
     """
+    for view in model.views:  # FastAPI parameters and dependencies: Query(), APIKeyQuery
+        denies = any(e.kind is EffectKind.AUTH_CHECK for e in (*view.effects, *view.inputs))
+        for e in view.inputs:
+            if e.kind is not EffectKind.QUERY_CREDENTIAL:
+                continue
+            ambiguous = e.detail.lower() in _AMBIGUOUS
+            if ambiguous and not denies:
+                continue
+            yield Issue(
+                e.path,
+                e.origin,
+                {"parameter": e.detail},
+                confidence=Confidence.MEDIUM if ambiguous else None,
+            )
     for source, fn in model.functions():
         effects = model.analyzer.effects(source.path, fn)
         reads = [e for e in effects if e.kind is EffectKind.QUERY_CREDENTIAL and e.direct]
