@@ -24,6 +24,7 @@ from .model import (
     View,
     read_cover,
 )
+from .pattern import serves_cached
 from .registration import class_views, url_rules
 
 _ROUTE_OWNER = re.compile(r"(^|_)(app|bp|blueprint|api|router)$", re.IGNORECASE)
@@ -163,7 +164,8 @@ class _Builder:
         in a function enclosing the ``decorated`` one, such as an app factory).
 
         AUTH: its wrapper reads a credential or the caller and denies with 401/403.
-        CACHE: its wrapper reads a cache and checks nothing.
+        CACHE: its wrapper reads a cache, checks nothing, and can return what it read (a
+        rate limiter reads a counter from the cache but never answers with it).
         """
         scope = self.index.enclosing(source.path, decorated) if decorated else None
         target = self.index.resolve(source.path, func, scope)
@@ -179,7 +181,12 @@ class _Builder:
             kind = DecoratorKind.OTHER
             if nested and EffectKind.AUTH_CHECK in kinds and kinds & _CALLER_READS:
                 kind = DecoratorKind.AUTH
-            elif nested and EffectKind.CACHE_LOOKUP in kinds and EffectKind.AUTH_CHECK not in kinds:
+            elif (
+                nested
+                and EffectKind.CACHE_LOOKUP in kinds
+                and EffectKind.AUTH_CHECK not in kinds
+                and serves_cached(fn, self.index.caches(path))
+            ):
                 kind = DecoratorKind.CACHE
             self._custom[id(fn)] = kind
         return self._custom[id(fn)]

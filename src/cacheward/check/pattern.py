@@ -118,7 +118,7 @@ def raises_deny(exc: ast.expr) -> bool:
 
 
 #: Words in a redirect target that send the caller to sign in.
-_LOGIN_WORDS = ("login", "signin", "sign_in", "sign-in", "auth")
+_LOGIN_WORDS = ("login", "log_in", "log-in", "signin", "sign_in", "sign-in")
 
 
 def redirects_to_login(node: ast.Call) -> bool:
@@ -130,4 +130,40 @@ def redirects_to_login(node: ast.Call) -> bool:
         text = n.const_str(item)
         if text is not None and any(w in text.lower() for w in _LOGIN_WORDS):
             return True
+    return False
+
+
+def _reads_cache(node: ast.AST, caches: frozenset[str]) -> bool:
+    for x in ast.walk(node):
+        if (
+            isinstance(x, ast.Call)
+            and isinstance(x.func, ast.Attribute)
+            and x.func.attr in n.LOOKUP_METHODS
+            and n.is_cacheish(x.func.value, caches)
+        ):
+            return True
+        if isinstance(x, ast.Subscript) and n.is_cacheish(x.value, caches):
+            return True
+    return False
+
+
+def serves_cached(fn: ast.AST, caches: frozenset[str]) -> bool:
+    """Whether ``fn`` (or a function nested in it) can return a value read from a cache:
+    ``rv = cache.get(k); if rv: return rv`` or ``return jsonify(cache.get(k))``."""
+    held: set[str] = set()
+    for _ in range(2):  # names from a lookup, then names built from those
+        for x in ast.walk(fn):
+            if isinstance(x, ast.Assign | ast.AnnAssign) and x.value is not None:
+                value = x.value
+                if _reads_cache(value, caches) or any(
+                    isinstance(v, ast.Name) and v.id in held for v in ast.walk(value)
+                ):
+                    targets = x.targets if isinstance(x, ast.Assign) else [x.target]
+                    held.update(t.id for t in targets if isinstance(t, ast.Name))
+    for x in ast.walk(fn):
+        if isinstance(x, ast.Return) and x.value is not None:
+            if _reads_cache(x.value, caches) or any(
+                isinstance(v, ast.Name) and v.id in held for v in ast.walk(x.value)
+            ):
+                return True
     return False

@@ -31,8 +31,8 @@ def key_in_query(model: AppModel) -> Iterator[Issue]:
     are read. The ambiguous ``key`` and ``token`` only where the function (or a helper it
     calls) denies access with 401/403: elsewhere they filter rows or name a setting. A
     signed one-time link verified with a lifetime (itsdangerous
-    ``loads(token, max_age=...)`` or ``unsign(..., max_age=...)``) is not a standing
-    credential and is not reported.
+    ``loads(token, max_age=...)``, ``unsign(..., max_age=...)`` or a helper given the
+    token and a ``max_age``) is not a standing credential and is not reported.
 
     In FastAPI code: a ``Query()`` parameter, or a bare scalar endpoint parameter not in
     the path (FastAPI reads it from the query string), with such a name, and
@@ -83,12 +83,12 @@ _AMBIGUOUS = frozenset({"key", "token"})
 
 
 def _verifies_signed_link(fn: ast.AST) -> bool:
-    """``serializer.loads(token, max_age=...)``: a signed, expiring one-time link."""
+    """``serializer.loads(token, max_age=...)``, ``unserialize(token, max_age=3600)``: a
+    signed, expiring one-time link (a call given the value and a ``max_age``)."""
     for node in ast.walk(fn):
         if (
             isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr in {"loads", "unsign", "loads_unsafe"}
+            and node.args
             and any(kw.arg == "max_age" for kw in node.keywords)
         ):
             return True
