@@ -52,6 +52,9 @@ def _ward_cover(cache: Decorator) -> frozenset[str]:
 def build(sources: Sequence[Source]) -> AppModel:
     """Build the model of the app spread over ``sources``."""
     index = Index(sources)
+    for source in sources:
+        if "cache" not in source.hints and index.caches(source.path):
+            source.hints |= {"cache"}  # a Cache object imported under another name
     model = AppModel(sources=tuple(sources), analyzer=Analyzer(index))
     _Builder(model, index).run()
     return model

@@ -92,6 +92,9 @@ class Source:
     calls: dict[str, ast.Call] = field(default_factory=dict)
     #: the file imports FastAPI or Starlette
     fastapi: bool = False
+    #: words the file's text holds (``request``, ``cache``, ``key``): a rule that looks
+    #: for what a function itself does skips files that cannot hold it
+    hints: frozenset[str] = frozenset({"request", "cache", "key", "parse_args"})
 
 
 @dataclass(frozen=True)
@@ -213,9 +216,14 @@ class AppModel:
     hooks: tuple[tuple[Source, Def], ...] = ()
     hooks_set_cache_control: bool = False
 
-    def functions(self) -> Iterator[tuple[Source, Def]]:
-        """Every function definition of every file, nested ones included."""
+    def functions(self, *hints: str) -> Iterator[tuple[Source, Def]]:
+        """Every function definition of every file, nested ones included.
+
+        :param hints: only files whose text holds one of these words (all files if none).
+        """
         for source in self.sources:
+            if hints and not source.hints.intersection(hints):
+                continue
             for fn in source.defs:
                 yield source, fn
 
@@ -363,6 +371,10 @@ def read_source(
         settings never reach production.
     """
     source = Source(path=path, module=module, tree=tree, is_package=is_package)
+    if text is not None:
+        lowered = text.lower()
+        words = ("request", "cache", "key", "parse_args")
+        source.hints = frozenset(w for w in words if w in lowered)
     proxyfix = text is None or "ProxyFix" in text
     cache_type = (text is None or "CACHE_TYPE" in text) and not test_code
     pickled = not test_code and text is not None and "pickle" in text and "redis" in text.lower()
@@ -393,16 +405,19 @@ def read_source(
         if isinstance(item, ast.ClassDef):
             source.classes.append(item)
             continue
-        if isinstance(item, ast.Call) and n.last(n.dotted(item.func) or "") == "add_url_rule":
-            source.url_rules.append(item)
-        if isinstance(item, ast.Call) and (arg := _parser_argument(item)) is not None:
-            source.parsers.setdefault(arg[0], []).append(arg[1:])
-        if proxyfix and isinstance(item, ast.Call) and (fix := _proxyfix(path, item)):
-            source.proxyfixes.append(fix)
+        if isinstance(item, ast.Call):
+            called = n.dotted(item.func) or ""
+            tail = n.last(called)
+            if tail == "add_url_rule":
+                source.url_rules.append(item)
+            elif tail == "add_argument" and (arg := _parser_argument(item)) is not None:
+                source.parsers.setdefault(arg[0], []).append(arg[1:])
+            elif proxyfix and tail == "ProxyFix" and (fix := _proxyfix(path, item)):
+                source.proxyfixes.append(fix)
+            elif pickled and called == "pickle.loads":
+                source.cache_types.append(Site(path, item, "redis + pickle.loads"))
         if cache_type and isinstance(item, ast.Dict | ast.Call | ast.Assign | ast.AnnAssign):
             source.cache_types.extend(_cache_types(path, item))
-        if pickled and isinstance(item, ast.Call) and n.dotted(item.func) == "pickle.loads":
-            source.cache_types.append(Site(path, item, "redis + pickle.loads"))
         if isinstance(item, ast.Assign | ast.AnnAssign) and n.is_in_process(item.value):
             targets = item.targets if isinstance(item, ast.Assign) else [item.target]
             source.maps.update(x for t in targets if (x := n.dotted(t)) is not None)

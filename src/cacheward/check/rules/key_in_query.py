@@ -60,7 +60,7 @@ def key_in_query(model: AppModel) -> Iterator[Issue]:
                 {"parameter": e.detail},
                 confidence=Confidence.MEDIUM if ambiguous else None,
             )
-    for source, fn in model.functions():
+    for source, fn in model.functions("request", "parse_args"):
         effects = model.analyzer.effects(source.path, fn)
         reads = [e for e in effects if e.kind is EffectKind.QUERY_CREDENTIAL and e.direct]
         if not reads or _verifies_signed_link(fn):

@@ -70,6 +70,12 @@ def memoize_address_key(model: AppModel) -> Iterator[Issue]:
     for source in model.sources:
         local = {c.name: c for c in source.classes}
         for cls in source.classes:
+            if not any(
+                isinstance(m, ast.FunctionDef | ast.AsyncFunctionDef)
+                and any(_is_memoize(d) for d in m.decorator_list)
+                for m in cls.body
+            ):
+                continue
             if _has_identity(cls, local):
                 continue
             for stmt in cls.body:
@@ -77,11 +83,11 @@ def memoize_address_key(model: AppModel) -> Iterator[Issue]:
                     continue
                 if not stmt.args.args or stmt.args.args[0].arg != "self":
                     continue
-                if not _uses_state(stmt, cls):
+                memoized = [d for d in stmt.decorator_list if _is_memoize(d)]
+                if not memoized or not _uses_state(stmt, cls):
                     continue  # same value for every instance: a reused address is harmless
-                for node in stmt.decorator_list:
-                    if _is_memoize(node):
-                        yield Issue(source.path, node, {"class": cls.name, "method": stmt.name})
+                for node in memoized:
+                    yield Issue(source.path, node, {"class": cls.name, "method": stmt.name})
 
 
 def _fastapi_dependencies(model: AppModel) -> Iterator[Issue]:
