@@ -29,6 +29,7 @@ from .model import Def, Dependency, Index, Source
 DEPENDS = frozenset({"Depends", "Security"})
 #: Parameter markers that read one request input.
 _MARKERS = frozenset({"Header", "Cookie", "Query"})
+_KNOWN = DEPENDS | _MARKERS
 #: ``fastapi.security`` schemes, by what they read.
 _AUTHORIZATION_SCHEMES = frozenset(
     {
@@ -72,21 +73,14 @@ def parameters(fn: Def) -> Iterator[tuple[ast.arg, ast.expr | None]]:
     yield from zip(fn.args.kwonlyargs, fn.args.kw_defaults, strict=True)
 
 
-def _markers(arg: ast.arg, default: ast.expr | None) -> list[ast.Call]:
-    """``Depends(...)``/``Header()``... from the default and from ``Annotated[T, ...]``."""
-    found = [default] if isinstance(default, ast.Call) else []
-    ann = arg.annotation
+def _annotated(ann: ast.expr | None) -> tuple[ast.expr | None, list[ast.Call]]:
+    """``Annotated[T, Depends(f)]`` -> ``(T, [Depends(f)])``; anything else -> ``(ann, [])``."""
     if isinstance(ann, ast.Subscript) and n.last(n.dotted(ann.value) or "") == "Annotated":
-        if isinstance(ann.slice, ast.Tuple):
-            found.extend(e for e in ann.slice.elts[1:] if isinstance(e, ast.Call))
-    return [m for m in found if isinstance(m, ast.Call)]
-
-
-def _annotation(arg: ast.arg) -> ast.expr | None:
-    ann = arg.annotation
-    if isinstance(ann, ast.Subscript) and n.last(n.dotted(ann.value) or "") == "Annotated":
-        return ann.slice.elts[0] if isinstance(ann.slice, ast.Tuple) else ann.slice
-    return ann
+        if isinstance(ann.slice, ast.Tuple) and ann.slice.elts:
+            rest = [e for e in ann.slice.elts[1:] if isinstance(e, ast.Call)]
+            return ann.slice.elts[0], rest
+        return ann.slice, []
+    return ann, []
 
 
 def _is_scalar(ann: ast.expr | None) -> bool:
@@ -111,19 +105,50 @@ class Params:
         self._memo: dict[int, tuple[Effect, ...]] = {}
         self._active: set[int] = set()
 
+    def _resolved(self, source: Source, expr: ast.expr | None) -> ast.expr | None:
+        """A module-level alias followed: ``CurrentUser = Annotated[User, Depends(f)]``
+        used as an annotation, ``current_user = Depends(f)`` used as a default."""
+        name = n.dotted(expr) if expr is not None else None
+        if name is None:
+            return expr
+        found = self.index.lookup(source, name)
+        if found is None:
+            return expr
+        home, attr = found
+        return home.aliases.get(attr) or home.calls.get(attr) or expr
+
+    def _markers(
+        self, source: Source, arg: ast.arg, default: ast.expr | None
+    ) -> tuple[ast.expr | None, list[tuple[ast.Call, ast.AST]]]:
+        """The type a parameter receives and its ``Depends(...)``/``Header()``... markers,
+        from its default and from ``Annotated[T, ...]`` (aliases followed), each with the
+        node in this file to report it at (the marker, or the parameter using an alias)."""
+        written = arg.annotation
+        resolved = self._resolved(source, written)
+        ann, found = _annotated(resolved)
+        site: ast.AST = arg if resolved is not written else written or arg
+        markers: list[tuple[ast.Call, ast.AST]] = [
+            (m, m if resolved is written else site) for m in found
+        ]
+        value = self._resolved(source, default)
+        if isinstance(value, ast.Call):
+            markers.insert(0, (value, value if value is default else arg))
+        return ann, markers
+
     def dependencies(self, source: Source, fn: Def) -> list[Dependency]:
         """The ``Depends``/``Security`` parameters of ``fn``."""
         out: list[Dependency] = []
         scope = self.index.enclosing(source.path, fn)
         for arg, default in parameters(fn):
-            for marker in _markers(arg, default):
+            ann, markers = self._markers(source, arg, default)
+            for marker, site in markers:
                 if n.last(n.dotted(marker.func) or "") not in DEPENDS:
                     continue
                 target = marker.args[0] if marker.args else n.keyword(marker, "dependency")
                 resolved = (
                     self.index.resolve(source.path, target, scope) if target is not None else None
                 )
-                out.append(Dependency(arg.arg, marker, resolved, _annotation(arg)))
+                out.append(Dependency(arg.arg, marker, resolved, ann, site))
         return out
 
     def reads(
@@ -159,24 +184,31 @@ class Params:
         }
         scope = self.index.enclosing(source.path, fn)
         for arg, default in parameters(fn):
-            markers = _markers(arg, default)
-            for marker in markers:
-                yield from self._marker(source, arg, marker, scope)
+            ann, found = self._markers(source, arg, default)
+            markers = [(m, at) for m, at in found if n.last(n.dotted(m.func) or "") in _KNOWN]
+            for marker, at in markers:
+                yield from self._marker(source, arg, marker, scope, at)
             if not bare or markers or arg.arg in in_path or arg.arg in {"self", "cls"}:
                 continue
-            if _is_scalar(_annotation(arg)) and arg.arg.lower() in n.CREDENTIAL_NAME_HINTS:
+            if _is_scalar(ann) and arg.arg.lower() in n.CREDENTIAL_NAME_HINTS:
                 site = default if default is not None else arg
                 yield Effect(EffectKind.QUERY_CREDENTIAL, arg.arg, site, site, source.path)
                 yield Effect(EffectKind.QUERY, arg.arg, site, site, source.path)
 
     def _marker(
-        self, source: Source, arg: ast.arg, marker: ast.Call, scope: Def | None
+        self,
+        source: Source,
+        arg: ast.arg,
+        marker: ast.Call,
+        scope: Def | None,
+        site: ast.AST | None = None,
     ) -> Iterator[Effect]:
+        at = site or marker
         kind = n.last(n.dotted(marker.func) or "")
         alias = n.const_str(n.keyword(marker, "alias"))
         if kind in _MARKERS:
             field = alias or (arg.arg.replace("_", "-") if kind == "Header" else arg.arg)
-            yield from _input(source.path, marker, kind.lower(), field)
+            yield from _input(source.path, at, kind.lower(), field)
             return
         if kind not in DEPENDS:
             return
@@ -185,7 +217,7 @@ class Params:
             return
         scheme = self._scheme(source, target)
         if scheme is not None:
-            yield from _scheme_reads(source.path, marker, scheme)
+            yield from _scheme_reads(source.path, at, scheme)
             return
         found = self.index.resolve(source.path, target, scope)
         if found is None:
@@ -196,7 +228,7 @@ class Params:
         home = self.index.by_path[path]
         effects = [*self.analyzer.effects(path, dep), *self.reads(home, dep, bare=home.fastapi)]
         for e in effects:
-            yield Effect(e.kind, e.detail, marker, e.origin, e.path)
+            yield Effect(e.kind, e.detail, at, e.origin, e.path)
         kinds = {e.kind for e in effects}
         if EffectKind.AUTH_CHECK in kinds and kinds & {
             EffectKind.CREDENTIAL,
@@ -205,7 +237,7 @@ class Params:
         }:
             # the endpoint receives the caller it checked
             detail = f"{arg.arg}=Depends({dep.name})"
-            yield Effect(EffectKind.IDENTITY, detail, marker, marker, source.path)
+            yield Effect(EffectKind.IDENTITY, detail, at, at, source.path)
 
     def gate_reads(
         self, source: Source, lists: list[ast.expr], fn: Def | None = None
@@ -257,7 +289,7 @@ def _input(path: str, site: ast.AST, where: str, field: str) -> Iterator[Effect]
         yield Effect(EffectKind.QUERY, field, site, site, path)
 
 
-def _scheme_reads(path: str, site: ast.Call, scheme: ast.Call) -> Iterator[Effect]:
+def _scheme_reads(path: str, site: ast.AST, scheme: ast.Call) -> Iterator[Effect]:
     """What a ``fastapi.security`` scheme reads; each one also denies (403/401) by default."""
     name = n.last(n.dotted(scheme.func) or "")
     if name in _API_KEY_SCHEMES:

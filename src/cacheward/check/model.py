@@ -90,6 +90,12 @@ class Source:
     parsers: dict[str, list[tuple[str, tuple[str, ...]]]] = field(default_factory=dict)
     #: module-level name to the call that builds it (``APIKeyHeader(name="X-API-Key")``)
     calls: dict[str, ast.Call] = field(default_factory=dict)
+    #: module-level type aliases (``CurrentUser = Annotated[User, Depends(get_user)]``)
+    aliases: dict[str, ast.Subscript] = field(default_factory=dict)
+
+    def binds(self, name: str) -> bool:
+        """Whether the module defines ``name`` (a function, an object or an alias)."""
+        return name in self.functions or name in self.objects or name in self.aliases
     #: the file imports FastAPI or Starlette
     fastapi: bool = False
     #: words the file's text holds (``request``, ``cache``, ``key``): a rule that looks
@@ -104,12 +110,15 @@ class Dependency:
     :param marker: the ``Depends(...)`` call (where findings about it are reported).
     :param target: the dependency function in the scanned tree, if resolved.
     :param annotation: the parameter's annotation (the type of the value it receives).
+    :param site: where in the endpoint's file it is written (the marker, or the parameter
+        when the marker comes from an alias such as ``CurrentUser``).
     """
 
     name: str
     marker: ast.Call
     target: tuple[str, FunctionNode] | None
     annotation: ast.expr | None
+    site: ast.AST
 
 
 @dataclass(frozen=True)
@@ -254,14 +263,14 @@ class Index:
     def lookup(self, source: Source, name: str, hops: int = 3) -> tuple[Source, str] | None:
         """The file and module-level name that the dotted ``name`` in ``source`` refers to."""
         head, _, rest = name.partition(".")
-        if not rest and (head in source.functions or head in source.objects):
+        if not rest and source.binds(head):
             return source, head
         if head not in source.imports or hops == 0:
             return (source, head) if not rest else None
         mod, attr = source.imports[head]
         if attr is not None:
             target = self.module(mod)
-            if target is not None and (attr in target.functions or attr in target.objects):
+            if target is not None and target.binds(attr):
                 return self.lookup(target, attr + (f".{rest}" if rest else ""), hops - 1)
             if target is not None and attr in target.imports:
                 return self.lookup(target, attr + (f".{rest}" if rest else ""), hops - 1)
@@ -381,6 +390,11 @@ def read_source(
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             source.functions[node.name] = node
+        elif isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(node.value, ast.Subscript):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    source.aliases[target.id] = node.value
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 source.fastapi = source.fastapi or alias.name.split(".")[0] in {

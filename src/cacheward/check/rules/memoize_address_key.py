@@ -112,7 +112,7 @@ def _fastapi_dependencies(model: AppModel) -> Iterator[Issue]:
                 continue
             yield Issue(
                 view.source.path,
-                dep.marker,
+                dep.site,
                 {"view": view.func.name, "parameter": dep.name, "class": cls.name},
             )
 
