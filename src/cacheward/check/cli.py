@@ -11,6 +11,7 @@ from ..core.finding import Severity
 from ..errors import CachewardError
 from ..report import Format, render
 from .runner import check_paths
+from .summary import fold_lows
 
 
 @click.command("check")
@@ -37,13 +38,24 @@ from .runner import check_paths
     help="Exit 1 when a finding is at or above this severity (low findings are advice).",
 )
 @click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="List low findings in the text report too (by default they are one summary line).",
+)
+@click.option(
     "--exclude",
     multiple=True,
     metavar="GLOB",
     help="Skip files matching this glob (path or file name); repeatable.",
 )
 def check_command(
-    paths: tuple[Path, ...], fmt: str, output: Path | None, fail_on: str, exclude: tuple[str, ...]
+    paths: tuple[Path, ...],
+    fmt: str,
+    output: Path | None,
+    fail_on: str,
+    verbose: bool,
+    exclude: tuple[str, ...],
 ) -> None:
     """Statically check Flask source in PATHS for cache poisoning and cross-key leakage.
 
@@ -58,7 +70,8 @@ def check_command(
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     color = fmt == Format.TEXT.value and output is None and sys.stdout.isatty()
-    text = render(report, Format(fmt), color=color)
+    shown = report if verbose or fmt != Format.TEXT.value else fold_lows(report)
+    text = render(shown, Format(fmt), color=color)
     if output is None:
         click.echo(text, nl=False)
     else:
