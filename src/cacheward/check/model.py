@@ -92,15 +92,15 @@ class Source:
     calls: dict[str, ast.Call] = field(default_factory=dict)
     #: module-level type aliases (``CurrentUser = Annotated[User, Depends(get_user)]``)
     aliases: dict[str, ast.Subscript] = field(default_factory=dict)
-
-    def binds(self, name: str) -> bool:
-        """Whether the module defines ``name`` (a function, an object or an alias)."""
-        return name in self.functions or name in self.objects or name in self.aliases
     #: the file imports FastAPI or Starlette
     fastapi: bool = False
     #: words the file's text holds (``request``, ``cache``, ``key``): a rule that looks
     #: for what a function itself does skips files that cannot hold it
     hints: frozenset[str] = frozenset({"request", "cache", "key", "parse_args"})
+
+    def binds(self, name: str) -> bool:
+        """Whether the module defines ``name`` (a function, an object or an alias)."""
+        return name in self.functions or name in self.objects or name in self.aliases
 
 
 @dataclass(frozen=True)
