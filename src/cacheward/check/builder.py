@@ -76,6 +76,8 @@ class _Builder:
         routed: list[tuple[Source, Def, tuple[Decorator, ...]]] = []
         guards: set[tuple[str, str]] = set()
         for source in self.model.sources:
+            if source.test_code:
+                continue  # the project's tests and fixtures: their views are not served
             for fn in source.defs:
                 decorators = tuple(self.decorator(source, d, fn) for d in fn.decorator_list)
                 kinds = {d.kind for d in decorators}
@@ -93,6 +95,8 @@ class _Builder:
         seen = {id(fn) for _, fn, _ in routed}
         extra: dict[int, tuple[str, ...]] = {}
         for source in self.model.sources:
+            if source.test_code:
+                continue
             for reg in [
                 *url_rules(source, self.index, self.decorator),
                 *class_views(source, self.decorator),
@@ -314,7 +318,7 @@ class _Builder:
         target = self.index.resolve(source.path, func, scope)
         if target is None:
             return frozenset({"*"})
-        cover = {"path"}
+        cover = {"path", *_argument_cover(target[1])}
         for e in self.model.analyzer.effects(*target, key_function=True):
             if e.kind is EffectKind.HEADER:
                 cover.add(f"header:{e.detail.lower()}")
@@ -363,3 +367,29 @@ class _Builder:
         if isinstance(option, ast.Lambda):
             return source.path, option
         return self.index.resolve(source.path, option, scope)
+
+
+def _argument_cover(fn: FunctionNode) -> set[str]:
+    """A hand-written decorator that builds its key from the call's ``args``/``kwargs``
+    keys the arguments (``params``), except names a loop over them skips
+    (``if k in ["db", "current_user"]: continue``: ``skip:current_user``)."""
+    passed: set[int] = set()  # f(*args, **kwargs): handed on, not read
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Call):
+            passed.update(id(a.value) for a in node.args if isinstance(a, ast.Starred))
+            passed.update(id(k.value) for k in node.keywords if k.arg is None)
+    read = {
+        x.id
+        for x in ast.walk(fn)
+        if isinstance(x, ast.Name) and id(x) not in passed and isinstance(x.ctx, ast.Load)
+    }
+    if not read & {"args", "kwargs"}:
+        return set()
+    cover = {"params"}
+    for node in ast.walk(fn):
+        # `if k in ("db", "current_user"): continue` leaves those names out of the key
+        if isinstance(node, ast.If) and [type(x) for x in node.body] == [ast.Continue]:
+            for item in ast.walk(node.test):
+                if (text := n.const_str(item)) is not None and text.isidentifier():
+                    cover.add(f"skip:{text}")
+    return cover

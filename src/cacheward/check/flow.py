@@ -74,6 +74,8 @@ class _Walker:
         self.session = an.resolver.flask_session(path)
         self.taint: set[str] = set()
         self.out: list[Effect] = []
+        #: parameters of the function: ``current_user`` passed in is a value, not the global
+        self.params = _param_names(scope)
 
     def emit(self, kind: EffectKind, detail: str, node: ast.AST) -> None:
         self.out.append(Effect(kind, detail, node, node, self.path))
@@ -221,6 +223,8 @@ class _Walker:
                 self.visit_args(node)
                 return True
         if isinstance(node, ast.Name):
+            if node.id in self.params:
+                return True
             if node.id in n.IDENTITY_NAMES or (node.id == "session" and self.session):
                 self.emit(EffectKind.IDENTITY, node.id, node)
             return True
@@ -362,3 +366,12 @@ class Analyzer:
 
 def _position(effect: Effect) -> tuple[int, int]:
     return getattr(effect.site, "lineno", 0), getattr(effect.site, "col_offset", 0)
+
+
+def _param_names(fn: FunctionNode | None) -> frozenset[str]:
+    if fn is None:
+        return frozenset()
+    a = fn.args
+    names = [x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs)]
+    names += [x.arg for x in (a.vararg, a.kwarg) if x is not None]
+    return frozenset(names)

@@ -94,6 +94,8 @@ class Source:
     aliases: dict[str, ast.Subscript] = field(default_factory=dict)
     #: the file imports FastAPI or Starlette
     fastapi: bool = False
+    #: a test or fixture of the scanned project: its views and functions are not reported
+    test_code: bool = False
     #: words the file's text holds (``request``, ``cache``, ``key``): a rule that looks
     #: for what a function itself does skips files that cannot hold it
     hints: frozenset[str] = frozenset({"request", "cache", "key", "parse_args"})
@@ -172,8 +174,16 @@ class View:
         cache = self.cache
         if cache is None:
             return ()
-        reads = self.effects if self.covers("params") else (*self.effects, *self.inputs)
+        reads: tuple[Effect, ...] = (*self.effects, *self.inputs)
+        if self.covers("params"):  # the arguments are in the key, minus any it skips
+            skipped = tuple(e for e in self.inputs if f"skip:{_param(e)}" in self.cover)
+            reads = (*self.effects, *skipped)
         return tuple(e for e in reads if e.kind in kinds and not self.covers(*_need(e)))
+
+
+def _param(effect: Effect) -> str:
+    """The endpoint parameter an input came through (``user=Depends(get_user)``)."""
+    return effect.detail.split("=", 1)[0] if "=" in effect.detail else ""
 
 
 def _need(effect: Effect) -> tuple[str, ...]:
@@ -231,7 +241,7 @@ class AppModel:
         :param hints: only files whose text holds one of these words (all files if none).
         """
         for source in self.sources:
-            if hints and not source.hints.intersection(hints):
+            if source.test_code or (hints and not source.hints.intersection(hints)):
                 continue
             for fn in source.defs:
                 yield source, fn
@@ -379,7 +389,7 @@ def read_source(
     :param test_code: the file is a test or fixture of the scanned project: its cache
         settings never reach production.
     """
-    source = Source(path=path, module=module, tree=tree, is_package=is_package)
+    source = Source(path=path, module=module, tree=tree, is_package=is_package, test_code=test_code)
     if text is not None:
         lowered = text.lower()
         words = ("request", "cache", "key", "parse_args")
