@@ -188,7 +188,8 @@ class Params:
             markers = [(m, at) for m, at in found if n.last(n.dotted(m.func) or "") in _KNOWN]
             for marker, at in markers:
                 yield from self._marker(source, arg, marker, scope, at)
-            if not bare or markers or arg.arg in in_path or arg.arg in {"self", "cls"}:
+            # any marker (Form(), Body(), File(), Path()...) says where FastAPI reads it
+            if not bare or found or arg.arg in in_path or arg.arg in {"self", "cls"}:
                 continue
             if _is_scalar(ann) and arg.arg.lower() in n.CREDENTIAL_NAME_HINTS:
                 site = default if default is not None else arg
