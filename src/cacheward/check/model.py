@@ -142,6 +142,8 @@ class View:
     guarded: bool = False
     inputs: tuple[Effect, ...] = ()
     dependencies: tuple[Dependency, ...] = ()
+    #: ids of nodes whose value only feeds a side effect (a log line, an analytics call)
+    quiet: frozenset[int] = frozenset()
 
     @property
     def cache(self) -> Decorator | None:
@@ -178,7 +180,11 @@ class View:
         if self.covers("params"):  # the arguments are in the key, minus any it skips
             skipped = tuple(e for e in self.inputs if f"skip:{_param(e)}" in self.cover)
             reads = (*self.effects, *skipped)
-        return tuple(e for e in reads if e.kind in kinds and not self.covers(*_need(e)))
+        return tuple(
+            e
+            for e in reads
+            if e.kind in kinds and not self.covers(*_need(e)) and id(e.site) not in self.quiet
+        )
 
 
 def _param(effect: Effect) -> str:

@@ -167,3 +167,61 @@ def serves_cached(fn: ast.AST, caches: frozenset[str]) -> bool:
             ):
                 return True
     return False
+
+
+def side_effect_sites(fn: ast.AST) -> set[int]:
+    """Ids of nodes in ``fn`` whose value cannot reach the response: arguments of a method
+    call made for its side effect (a statement of its own, on a module-level object such as
+    ``logger`` or ``AnalyticsService``, not named like a check), and reads assigned to a
+    name used only there.
+
+    ``user_agent = request.headers.get("User-Agent")`` passed only to
+    ``Analytics.record_view(...)`` does not vary the response; the same value passed to
+    ``resp.headers.set(...)`` or ``items.append(...)`` (a local object) might, and counts.
+    """
+    local = _assigned(fn)
+    quiet_calls: list[ast.Call] = []
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            call = node.value
+            func = call.func
+            if not isinstance(func, ast.Attribute) or n.AUTH_CALL.match(func.attr):
+                continue  # a bare helper or a check may deny: its outcome is the response
+            base: ast.expr = func
+            while isinstance(base, ast.Attribute):
+                base = base.value
+            if isinstance(base, ast.Name) and base.id not in local and base.id != "request":
+                quiet_calls.append(call)
+    inside: set[int] = set()
+    for call in quiet_calls:
+        inside.add(id(call))
+        for arg in [*call.args, *(k.value for k in call.keywords)]:
+            inside.update(id(x) for x in ast.walk(arg))
+    # names whose every use is inside such a call: their assigned reads are quiet too
+    uses: dict[str, list[ast.Name]] = {}
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            uses.setdefault(node.id, []).append(node)
+    out = set(inside)
+    for node in ast.walk(fn):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
+            name = node.targets[0].id
+            seen = uses.get(name, [])
+            if seen and all(id(u) in inside for u in seen):
+                out.update(id(x) for x in ast.walk(node.value))
+    return out
+
+
+def _assigned(fn: ast.AST) -> set[str]:
+    """Names bound in ``fn`` (parameters and assignment targets)."""
+    names: set[str] = set()
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+    return names
