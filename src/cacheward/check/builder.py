@@ -24,7 +24,7 @@ from .model import (
     View,
     read_cover,
 )
-from .pattern import serves_cached, side_effect_sites
+from .pattern import error_tests, serves_cached, side_effect_sites
 from .registration import class_views, url_rules
 
 _ROUTE_OWNER = re.compile(r"(^|_)(app|bp|blueprint|api|router)$", re.IGNORECASE)
@@ -255,6 +255,7 @@ class _Builder:
             inputs=inputs,
             dependencies=dependencies,
             quiet=frozenset(side_effect_sites(fn)) if cache else frozenset(),
+            error_tests=frozenset(error_tests(fn)) if cache else frozenset(),
         )
 
     def route_gates(self, source: Source, call: ast.Call, owner: str) -> list[ast.expr]:

@@ -144,6 +144,8 @@ class View:
     dependencies: tuple[Dependency, ...] = ()
     #: ids of nodes whose value only feeds a side effect (a log line, an analytics call)
     quiet: frozenset[int] = frozenset()
+    #: ids of nodes in tests that only lead to an error (never stored by a cache)
+    error_tests: frozenset[int] = frozenset()
 
     @property
     def cache(self) -> Decorator | None:
@@ -183,8 +185,14 @@ class View:
         return tuple(
             e
             for e in reads
-            if e.kind in kinds and not self.covers(*_need(e)) and id(e.site) not in self.quiet
+            if e.kind in kinds
+            and not self.covers(*_need(e))
+            and id(e.site) not in self.quiet
+            and (e.kind in _CALLER or id(e.site) not in self.error_tests)
         )
+
+
+_CALLER = frozenset({EffectKind.IDENTITY, EffectKind.CREDENTIAL, EffectKind.QUERY_CREDENTIAL})
 
 
 def _param(effect: Effect) -> str:

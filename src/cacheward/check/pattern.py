@@ -225,3 +225,22 @@ def _assigned(fn: ast.AST) -> set[str]:
         elif isinstance(node, ast.arg):
             names.add(node.arg)
     return names
+
+
+def error_tests(fn: ast.AST) -> set[int]:
+    """Ids of nodes in the test of an ``if`` that only aborts or raises:
+    ``if not request.headers.get("X-Requested-With"): abort(400)`` picks an error, which a
+    cache decorator never stores (``abort`` raises through it). A *caller* read in such a
+    test is still an authorization check the cache skips on a hit, and is not covered."""
+    out: set[int] = set()
+    for node in ast.walk(fn):
+        if isinstance(node, ast.If) and not node.orelse and len(node.body) == 1:
+            only = node.body[0]
+            raises = isinstance(only, ast.Raise) or (
+                isinstance(only, ast.Expr)
+                and isinstance(only.value, ast.Call)
+                and n.last(n.dotted(only.value.func) or "") == "abort"
+            )
+            if raises:
+                out.update(id(x) for x in ast.walk(node.test))
+    return out
