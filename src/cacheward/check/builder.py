@@ -24,7 +24,7 @@ from .model import (
     View,
     read_cover,
 )
-from .pattern import error_tests, serves_cached, side_effect_sites
+from .pattern import serves_cached
 from .registration import class_views, url_rules
 
 _ROUTE_OWNER = re.compile(r"(^|_)(app|bp|blueprint|api|router)$", re.IGNORECASE)
@@ -254,8 +254,6 @@ class _Builder:
             guarded=guarded,
             inputs=inputs,
             dependencies=dependencies,
-            quiet=frozenset(side_effect_sites(fn)) if cache else frozenset(),
-            error_tests=frozenset(error_tests(fn)) if cache else frozenset(),
         )
 
     def route_gates(self, source: Source, call: ast.Call, owner: str) -> list[ast.expr]:

@@ -17,6 +17,7 @@ from enum import Enum
 from . import names as n
 from .effect import Effect, EffectKind
 from .flow import Analyzer, FunctionNode
+from .pattern import error_tests, side_effect_sites
 from .scope import Scopes
 
 Def = ast.FunctionDef | ast.AsyncFunctionDef
@@ -142,10 +143,6 @@ class View:
     guarded: bool = False
     inputs: tuple[Effect, ...] = ()
     dependencies: tuple[Dependency, ...] = ()
-    #: ids of nodes whose value only feeds a side effect (a log line, an analytics call)
-    quiet: frozenset[int] = frozenset()
-    #: ids of nodes in tests that only lead to an error (never stored by a cache)
-    error_tests: frozenset[int] = frozenset()
 
     @property
     def cache(self) -> Decorator | None:
@@ -182,13 +179,14 @@ class View:
         if self.covers("params"):  # the arguments are in the key, minus any it skips
             skipped = tuple(e for e in self.inputs if f"skip:{_param(e)}" in self.cover)
             reads = (*self.effects, *skipped)
+        found = [e for e in reads if e.kind in kinds and not self.covers(*_need(e))]
+        if not found:
+            return ()
+        quiet, errors = side_effect_sites(self.func), error_tests(self.func)
         return tuple(
             e
-            for e in reads
-            if e.kind in kinds
-            and not self.covers(*_need(e))
-            and id(e.site) not in self.quiet
-            and (e.kind in _CALLER or id(e.site) not in self.error_tests)
+            for e in found
+            if id(e.site) not in quiet and (e.kind in _CALLER or id(e.site) not in errors)
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 
 from . import names as n
 from .effect import EffectKind
@@ -169,7 +170,8 @@ def serves_cached(fn: ast.AST, caches: frozenset[str]) -> bool:
     return False
 
 
-def side_effect_sites(fn: ast.AST) -> set[int]:
+@functools.lru_cache(maxsize=1024)
+def side_effect_sites(fn: ast.AST) -> frozenset[int]:
     """Ids of nodes in ``fn`` whose value cannot reach the response: arguments of a method
     call made for its side effect (a statement of its own, on a module-level object such as
     ``logger`` or ``AnalyticsService``, not named like a check), and reads assigned to a
@@ -213,7 +215,7 @@ def side_effect_sites(fn: ast.AST) -> set[int]:
             seen = uses.get(name, [])
             if seen and all(id(u) in inside for u in seen):
                 out.update(id(x) for x in ast.walk(node.value))
-    return out
+    return frozenset(out)
 
 
 def _assigned(fn: ast.AST) -> set[str]:
@@ -227,7 +229,8 @@ def _assigned(fn: ast.AST) -> set[str]:
     return names
 
 
-def error_tests(fn: ast.AST) -> set[int]:
+@functools.lru_cache(maxsize=1024)
+def error_tests(fn: ast.AST) -> frozenset[int]:
     """Ids of nodes in the test of an ``if`` that only aborts or raises:
     ``if not request.headers.get("X-Requested-With"): abort(400)`` picks an error, which a
     cache decorator never stores (``abort`` raises through it). A *caller* read in such a
@@ -243,4 +246,4 @@ def error_tests(fn: ast.AST) -> set[int]:
             )
             if raises:
                 out.update(id(x) for x in ast.walk(node.test))
-    return out
+    return frozenset(out)

@@ -46,6 +46,8 @@ def proxyfix_host_unkeyed(model: AppModel) -> Iterator[Issue]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1)
         app.config["SERVER_NAME"] = "api.example.com"
     """
+    if not model.host_proxyfixes:
+        return
     cached = [
         v
         for v in model.views
