@@ -19,6 +19,7 @@ CLEAN_TWINS = (
     "realworld",
     "factory_fixed",
     "registration_fixed",
+    "fastapi_fixed",
 )
 
 Triple = tuple[str, int, str]
@@ -120,3 +121,47 @@ def test_demo_vulnerable_app_is_flagged_and_guarded_app_is_not() -> None:
         i for i, line in enumerate(demo.read_text().splitlines(), 1) if "def guarded_app" in line
     )
     assert all(f.line is not None and f.line < guarded for f in report.findings)
+
+
+def test_an_auth_decorator_made_by_a_factory_is_an_auth_decorator(tmp_path: Path) -> None:
+    """``require_key = make_auth(keys)`` (module level or inside an app factory) binds the
+    factory's inner decorator: a cache above it answers before authentication."""
+    src = tmp_path / "app.py"
+    src.write_text(
+        """
+import functools
+from flask import Flask, request, abort
+from flask_caching import Cache
+
+def make_auth(keys):
+    def require_key(view):
+        @functools.wraps(view)
+        def wrapper(*a, **k):
+            if request.headers.get("X-API-Key") not in keys:
+                abort(401)
+            return view(*a, **k)
+        return wrapper
+    return require_key
+
+def create_app(keys):
+    app = Flask(__name__)
+    cache = Cache(app)
+    require_key = make_auth(keys)
+
+    @app.get("/report")
+    @cache.cached(timeout=60)
+    @require_key
+    def report():
+        return {"ok": True}
+
+    @app.get("/fixed")
+    @require_key
+    @cache.cached(timeout=60, query_string=True)
+    def fixed():
+        return {"ok": True}
+    return app
+"""
+    )
+    report = check_paths([src])
+    outside = [f for f in report.findings if f.id == "cache-outside-auth"]
+    assert [f.line for f in outside] == [22]  # /report only

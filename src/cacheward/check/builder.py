@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from . import names as n
 from .effect import Effect, EffectKind
+from .fastapi import Params, is_fastapi_cache
 from .flow import Analyzer, FunctionNode
 from .model import (
     AppModel,
@@ -16,11 +17,14 @@ from .model import (
     Decorator,
     DecoratorKind,
     Def,
+    Dependency,
     Index,
     Site,
     Source,
     View,
+    read_cover,
 )
+from .pattern import serves_cached
 from .registration import class_views, url_rules
 
 _ROUTE_OWNER = re.compile(r"(^|_)(app|bp|blueprint|api|router)$", re.IGNORECASE)
@@ -48,6 +52,9 @@ def _ward_cover(cache: Decorator) -> frozenset[str]:
 def build(sources: Sequence[Source]) -> AppModel:
     """Build the model of the app spread over ``sources``."""
     index = Index(sources)
+    for source in sources:
+        if "cache" not in source.hints and index.caches(source.path):
+            source.hints |= {"cache"}  # a Cache object imported under another name
     model = AppModel(sources=tuple(sources), analyzer=Analyzer(index))
     _Builder(model, index).run()
     return model
@@ -59,6 +66,7 @@ class _Builder:
         self.index = index
         self.keys: list[tuple[str, FunctionNode]] = []
         self._custom: dict[int, DecoratorKind] = {}
+        self.params = Params(index, model.analyzer)
 
     def run(self) -> None:
         views: list[View] = []
@@ -68,6 +76,8 @@ class _Builder:
         routed: list[tuple[Source, Def, tuple[Decorator, ...]]] = []
         guards: set[tuple[str, str]] = set()
         for source in self.model.sources:
+            if source.test_code:
+                continue  # the project's tests and fixtures: their views are not served
             for fn in source.defs:
                 decorators = tuple(self.decorator(source, d, fn) for d in fn.decorator_list)
                 kinds = {d.kind for d in decorators}
@@ -85,13 +95,15 @@ class _Builder:
         seen = {id(fn) for _, fn, _ in routed}
         extra: dict[int, tuple[str, ...]] = {}
         for source in self.model.sources:
+            if source.test_code:
+                continue
             for reg in [
                 *url_rules(source, self.index, self.decorator),
                 *class_views(source, self.decorator),
             ]:
                 if id(reg.func) not in seen:
                     seen.add(id(reg.func))
-                    routed.append((source, reg.func, reg.decorators))
+                    routed.append((reg.source, reg.func, reg.decorators))
                 extra[id(reg.func)] = extra.get(id(reg.func), ()) + reg.routes
         for source, fn, decorators in routed:
             view = self.view(source, fn, decorators)
@@ -133,8 +145,10 @@ class _Builder:
         owner = name[: -len(tail) - 1] if "." in name else ""
         kind = self.index.object_kind(source, owner) if owner else None
         if tail in n.ROUTE_METHODS and owner:
-            if kind in {"Flask", "Blueprint"} or _ROUTE_OWNER.search(n.last(owner)):
+            if kind in n.APP_KINDS or _ROUTE_OWNER.search(n.last(owner)):
                 return Decorator(node, name, DecoratorKind.ROUTE)
+        if is_fastapi_cache(source, func) or self.wraps_fastapi_cache(source, func, fn):
+            return Decorator(node, name, DecoratorKind.CACHE, CacheFlavor.FASTAPI_CACHE)
         if tail in _HOOKS:
             return Decorator(node, name, DecoratorKind.HOOK)
         if tail in _GUARDS:
@@ -157,7 +171,8 @@ class _Builder:
         in a function enclosing the ``decorated`` one, such as an app factory).
 
         AUTH: its wrapper reads a credential or the caller and denies with 401/403.
-        CACHE: its wrapper reads a cache and checks nothing.
+        CACHE: its wrapper reads a cache, checks nothing, and can return what it read (a
+        rate limiter reads a counter from the cache but never answers with it).
         """
         scope = self.index.enclosing(source.path, decorated) if decorated else None
         target = self.index.resolve(source.path, func, scope)
@@ -173,25 +188,61 @@ class _Builder:
             kind = DecoratorKind.OTHER
             if nested and EffectKind.AUTH_CHECK in kinds and kinds & _CALLER_READS:
                 kind = DecoratorKind.AUTH
-            elif nested and EffectKind.CACHE_LOOKUP in kinds and EffectKind.AUTH_CHECK not in kinds:
+            elif (
+                nested
+                and EffectKind.CACHE_LOOKUP in kinds
+                and EffectKind.AUTH_CHECK not in kinds
+                and serves_cached(fn, self.index.caches(path))
+            ):
                 kind = DecoratorKind.CACHE
             self._custom[id(fn)] = kind
         return self._custom[id(fn)]
+
+    def wraps_fastapi_cache(self, source: Source, func: ast.expr, decorated: Def | None) -> bool:
+        """A function in the tree that returns fastapi-cache's ``cache(...)`` (a project's
+        ``cached = lambda **kw: cache(expire=60, **kw)`` style wrapper)."""
+        if not source.fastapi and not any(
+            m.startswith("fastapi") for m, _ in source.imports.values()
+        ):
+            return False
+        scope = self.index.enclosing(source.path, decorated) if decorated else None
+        target = self.index.resolve(source.path, func, scope)
+        if target is None or isinstance(target[1], ast.Lambda):
+            return False
+        home = self.index.by_path[target[0]]
+        return any(
+            isinstance(x, ast.Return)
+            and isinstance(x.value, ast.Call)
+            and is_fastapi_cache(home, x.value.func)
+            for x in ast.walk(target[1])
+        )
 
     # -- views ---------------------------------------------------------------------------
     def view(self, source: Source, fn: Def, decorators: tuple[Decorator, ...]) -> View:
         routes: list[str] = []
         blueprint: str | None = None
+        gates: list[ast.expr] = []
         for d in decorators:
             if d.kind is not DecoratorKind.ROUTE or d.call is None:
                 continue
-            rule = d.call.args[0] if d.call.args else n.keyword(d.call, "rule")
+            rule = d.call.args[0] if d.call.args else None
+            rule = rule or n.keyword(d.call, "rule") or n.keyword(d.call, "path")
             if (text := n.const_str(rule)) is not None:
                 routes.append(text)
             owner = d.name.rsplit(".", 1)[0]
             if self.index.object_kind(source, owner) == "Blueprint":
                 blueprint = owner
+            gates.extend(self.route_gates(source, d.call, owner))
         cache = next((d for d in decorators if d.kind is DecoratorKind.CACHE), None)
+        inputs: tuple[Effect, ...] = ()
+        dependencies: tuple[Dependency, ...] = ()
+        guarded = False
+        if source.fastapi:
+            inputs = self.params.reads(source, fn, tuple(routes), bare=True)
+            dependencies = tuple(self.params.dependencies(source, fn))
+            gate_reads = self.params.gate_reads(source, gates, fn)
+            kinds = {e.kind for e in gate_reads}
+            guarded = EffectKind.AUTH_CHECK in kinds and bool(kinds & _CALLER_READS)
         return View(
             source=source,
             func=fn,
@@ -200,13 +251,27 @@ class _Builder:
             blueprint=blueprint,
             effects=self.model.analyzer.effects(source.path, fn),
             cover=self.cover(source, cache, fn) if cache else frozenset({"*"}),
+            guarded=guarded,
+            inputs=inputs,
+            dependencies=dependencies,
         )
+
+    def route_gates(self, source: Source, call: ast.Call, owner: str) -> list[ast.expr]:
+        """``dependencies=[Depends(verify_key)]`` on the route, its ``APIRouter(...)`` or
+        the ``FastAPI(...)`` app: run before the endpoint, their values passed to nobody."""
+        found = [n.keyword(call, "dependencies")]
+        where = self.index.lookup(source, owner)
+        if where is not None and (built := where[0].calls.get(where[1])) is not None:
+            found.append(n.keyword(built, "dependencies"))
+        return [x for x in found if x is not None]
 
     def cover(self, source: Source, cache: Decorator, view: Def) -> frozenset[str]:
         """The request inputs the key of ``cache`` includes (``*``: everything or unknown)."""
         scope = self.index.enclosing(source.path, view)
         if cache.flavor is CacheFlavor.CACHEWARD:
             return _ward_cover(cache)
+        if cache.flavor is CacheFlavor.FASTAPI_CACHE:
+            return self.fastapi_cover(source, cache, scope)
         if cache.flavor is CacheFlavor.CUSTOM:
             return self.custom_cover(source, cache, scope)
         call = cache.call
@@ -233,10 +298,10 @@ class _Builder:
             path, fn = target
             self.keys.append((path, fn))
             for e in self.model.analyzer.effects(path, fn, key_function=True):
-                if e.kind is EffectKind.HEADER or (
-                    e.kind is EffectKind.CREDENTIAL and e.detail != "Authorization"
-                ):
+                if e.kind is EffectKind.HEADER:
                     cover.add(f"header:{e.detail.lower()}")
+                if e.kind is EffectKind.CREDENTIAL and e.detail != "Authorization":
+                    cover.add(read_cover(e))
                 if e.kind is EffectKind.COOKIE:
                     cover.add(f"cookie:{e.detail}")
                 if e.kind in _READ_COVER:
@@ -253,10 +318,40 @@ class _Builder:
         target = self.index.resolve(source.path, func, scope)
         if target is None:
             return frozenset({"*"})
-        cover = {"path"}
+        cover = {"path", *_argument_cover(target[1])}
         for e in self.model.analyzer.effects(*target, key_function=True):
-            if e.kind is EffectKind.HEADER or e.kind is EffectKind.CREDENTIAL:
+            if e.kind is EffectKind.HEADER:
                 cover.add(f"header:{e.detail.lower()}")
+            if e.kind is EffectKind.CREDENTIAL:
+                cover.add(read_cover(e))
+            if e.kind is EffectKind.COOKIE:
+                cover.add(f"cookie:{e.detail}")
+            if e.kind in _READ_COVER:
+                cover.add(_READ_COVER[e.kind])
+        return frozenset(cover)
+
+    def fastapi_cover(self, source: Source, cache: Decorator, scope: Def | None) -> frozenset[str]:
+        """fastapi-cache's default key holds the endpoint (module and name) and its
+        arguments, ``Request`` and ``Response`` taken out (cover ``params``). A
+        ``key_builder=`` is read like ``make_cache_key``: it keys what it reads, and the
+        arguments only when it uses its ``args``/``kwargs``."""
+        builder = n.keyword(cache.call, "key_builder") if cache.call else None
+        if builder is None or (isinstance(builder, ast.Constant) and builder.value is None):
+            return frozenset({"path", "params"})
+        target = self.function(source, builder, scope)
+        if target is None:
+            return frozenset({"*"})
+        path, fn = target
+        self.keys.append((path, fn))
+        cover = {"path"}
+        names = {x.id for x in ast.walk(fn) if isinstance(x, ast.Name)}
+        if names & {"args", "kwargs"}:
+            cover.add("params")
+        for e in self.model.analyzer.effects(path, fn, key_function=True):
+            if e.kind is EffectKind.HEADER:
+                cover.add(f"header:{e.detail.lower()}")
+            if e.kind is EffectKind.CREDENTIAL:
+                cover.add(read_cover(e))
             if e.kind is EffectKind.COOKIE:
                 cover.add(f"cookie:{e.detail}")
             if e.kind in _READ_COVER:
@@ -272,3 +367,29 @@ class _Builder:
         if isinstance(option, ast.Lambda):
             return source.path, option
         return self.index.resolve(source.path, option, scope)
+
+
+def _argument_cover(fn: FunctionNode) -> set[str]:
+    """A hand-written decorator that builds its key from the call's ``args``/``kwargs``
+    keys the arguments (``params``), except names a loop over them skips
+    (``if k in ["db", "current_user"]: continue``: ``skip:current_user``)."""
+    passed: set[int] = set()  # f(*args, **kwargs): handed on, not read
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Call):
+            passed.update(id(a.value) for a in node.args if isinstance(a, ast.Starred))
+            passed.update(id(k.value) for k in node.keywords if k.arg is None)
+    read = {
+        x.id
+        for x in ast.walk(fn)
+        if isinstance(x, ast.Name) and id(x) not in passed and isinstance(x.ctx, ast.Load)
+    }
+    if not read & {"args", "kwargs"}:
+        return set()
+    cover = {"params"}
+    for node in ast.walk(fn):
+        # `if k in ("db", "current_user"): continue` leaves those names out of the key
+        if isinstance(node, ast.If) and [type(x) for x in node.body] == [ast.Continue]:
+            for item in ast.walk(node.test):
+                if (text := n.const_str(item)) is not None and text.isidentifier():
+                    cover.add(f"skip:{text}")
+    return cover

@@ -9,21 +9,31 @@ import click
 
 from ..core.finding import Severity
 from ..errors import CachewardError
+from ..report import Format
 from ..report.output import Output, exit_code, fail, output_options, write
 from .runner import check_paths
+from .summary import fold_lows
 
 
 @click.command("check")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @output_options(fail_on=Severity.MEDIUM)
 @click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="List low findings in the text report too (by default they are one summary line).",
+)
+@click.option(
     "--exclude",
     multiple=True,
     metavar="GLOB",
     help="Skip files matching this glob (path or file name); repeatable.",
 )
-def check_command(paths: tuple[Path, ...], exclude: tuple[str, ...], out: Output) -> None:
-    """Statically check Flask source in PATHS for cache poisoning and cross-key leakage.
+def check_command(
+    paths: tuple[Path, ...], verbose: bool, exclude: tuple[str, ...], out: Output
+) -> None:
+    """Statically check Flask and FastAPI source in PATHS for cache poisoning and cross-key leakage.
 
     Reads Python with ast; never imports or runs it. Silence one finding on its line
     with a reason: "# cacheward: ignore[ID] why it is safe". A rule that crashes is a
@@ -40,5 +50,6 @@ def check_command(paths: tuple[Path, ...], exclude: tuple[str, ...], out: Output
         fail("check", str(exc))
     except Exception as exc:  # noqa: BLE001 - exit 2 and one line, never 1 and a traceback
         fail("check", f"internal error: {type(exc).__name__}: {exc} (please report this)")
-    write(report, out, "check")
+    shown = report if verbose or out.fmt is not Format.TEXT else fold_lows(report)
+    write(shown, out, "check")
     sys.exit(exit_code(report, out))

@@ -44,10 +44,6 @@ class Effect:
         return getattr(self.site, "lineno", 1)
 
     @property
-    def origin_line(self) -> int:
-        return getattr(self.origin, "lineno", 1)
-
-    @property
     def direct(self) -> bool:
         """Whether the effect is in the analysed function itself, not in a helper."""
         return self.site is self.origin

@@ -14,7 +14,15 @@ from typing import Protocol
 
 from . import names as n
 from .effect import Effect, EffectKind
-from .pattern import credential_source, denies, request_read, status_arg_denies
+from .pattern import (
+    credential_source,
+    denies,
+    denies_status,
+    raises_deny,
+    redirects_to_login,
+    request_read,
+    status_arg_denies,
+)
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
 
@@ -66,6 +74,8 @@ class _Walker:
         self.session = an.resolver.flask_session(path)
         self.taint: set[str] = set()
         self.out: list[Effect] = []
+        #: parameters of the function: ``current_user`` passed in is a value, not the global
+        self.params = _param_names(scope)
 
     def emit(self, kind: EffectKind, detail: str, node: ast.AST) -> None:
         self.out.append(Effect(kind, detail, node, node, self.path))
@@ -135,10 +145,8 @@ class _Walker:
                     self.check_key(node.value)
                 self.visit(node.value)
             return
-        if isinstance(node, ast.Raise) and node.exc is not None:
-            exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
-            if n.DENY_EXCEPTIONS.search(n.dotted(exc) or ""):
-                self.emit(EffectKind.AUTH_CHECK, "raises", node)
+        if isinstance(node, ast.Raise) and node.exc is not None and raises_deny(node.exc):
+            self.emit(EffectKind.AUTH_CHECK, "raises", node)
         if self.expr(node):
             return
         for child in ast.iter_child_nodes(node):
@@ -215,13 +223,18 @@ class _Walker:
                 self.visit_args(node)
                 return True
         if isinstance(node, ast.Name):
+            if node.id in self.params:
+                return True
             if node.id in n.IDENTITY_NAMES or (node.id == "session" and self.session):
                 self.emit(EffectKind.IDENTITY, node.id, node)
             return True
         if isinstance(node, ast.Attribute):
             base = n.dotted(node.value)
-            if base == "g" and node.attr in n.G_IDENTITY:
-                self.emit(EffectKind.IDENTITY, f"g.{node.attr}", node)
+            if base in {"g", "request.state"} and node.attr in n.G_IDENTITY:
+                self.emit(EffectKind.IDENTITY, f"{base}.{node.attr}", node)
+                return True
+            if base == "request" and node.attr in {"user", "auth"}:  # Starlette's auth
+                self.emit(EffectKind.IDENTITY, f"request.{node.attr}", node)
                 return True
         if isinstance(node, ast.Compare):
             for op, right in zip(node.ops, node.comparators, strict=False):
@@ -248,7 +261,9 @@ class _Walker:
         func = node.func
         name = n.dotted(func) or ""
         tail = n.last(name) if name else ""
-        if tail == "abort" and node.args and n.const_int(node.args[0]) in n.DENY_STATUSES:
+        if redirects_to_login(node):
+            self.emit(EffectKind.AUTH_CHECK, "redirects to login", node)
+        if tail == "abort" and node.args and denies_status(node.args[0]):
             self.emit(EffectKind.AUTH_CHECK, "abort", node)
         elif tail == "url_for" and n.truthy(n.keyword(node, "_external")):
             self.emit(EffectKind.HOST, "url_for(_external=True)", node)
@@ -351,3 +366,12 @@ class Analyzer:
 
 def _position(effect: Effect) -> tuple[int, int]:
     return getattr(effect.site, "lineno", 0), getattr(effect.site, "col_offset", 0)
+
+
+def _param_names(fn: FunctionNode | None) -> frozenset[str]:
+    if fn is None:
+        return frozenset()
+    a = fn.args
+    names = [x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs)]
+    names += [x.arg for x in (a.vararg, a.kwarg) if x is not None]
+    return frozenset(names)

@@ -17,6 +17,7 @@ from enum import Enum
 from . import names as n
 from .effect import Effect, EffectKind
 from .flow import Analyzer, FunctionNode
+from .pattern import error_tests, side_effect_sites
 from .scope import Scopes
 
 Def = ast.FunctionDef | ast.AsyncFunctionDef
@@ -38,6 +39,7 @@ class CacheFlavor(Enum):
 
     FLASK_CACHING = "flask-caching"
     CACHEWARD = "cacheward"
+    FASTAPI_CACHE = "fastapi-cache"
     CUSTOM = "custom"
 
 
@@ -87,11 +89,49 @@ class Source:
     maps: set[str] = field(default_factory=set)
     #: reqparse parsers: receiver name to ``(argument, locations)`` of its ``add_argument``
     parsers: dict[str, list[tuple[str, tuple[str, ...]]]] = field(default_factory=dict)
+    #: module-level name to the call that builds it (``APIKeyHeader(name="X-API-Key")``)
+    calls: dict[str, ast.Call] = field(default_factory=dict)
+    #: module-level type aliases (``CurrentUser = Annotated[User, Depends(get_user)]``)
+    aliases: dict[str, ast.Subscript] = field(default_factory=dict)
+    #: the file imports FastAPI or Starlette
+    fastapi: bool = False
+    #: a test or fixture of the scanned project: its views and functions are not reported
+    test_code: bool = False
+    #: words the file's text holds (``request``, ``cache``, ``key``): a rule that looks
+    #: for what a function itself does skips files that cannot hold it
+    hints: frozenset[str] = frozenset({"request", "cache", "key", "parse_args"})
+
+    def binds(self, name: str) -> bool:
+        """Whether the module defines ``name`` (a function, an object or an alias)."""
+        return name in self.functions or name in self.objects or name in self.aliases
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """One ``Depends(...)``/``Security(...)`` parameter of a FastAPI endpoint.
+
+    :param marker: the ``Depends(...)`` call (where findings about it are reported).
+    :param target: the dependency function in the scanned tree, if resolved.
+    :param annotation: the parameter's annotation (the type of the value it receives).
+    :param site: where in the endpoint's file it is written (the marker, or the parameter
+        when the marker comes from an alias such as ``CurrentUser``).
+    """
+
+    name: str
+    marker: ast.Call
+    target: tuple[str, FunctionNode] | None
+    annotation: ast.expr | None
+    site: ast.AST
 
 
 @dataclass(frozen=True)
 class View:
-    """A routed function (or one with both a cache and an auth decorator)."""
+    """A routed function (or one with both a cache and an auth decorator).
+
+    :param inputs: what FastAPI reads to call it (dependencies, ``Header()``, query
+        parameters), resolved before it runs; in the key when the key holds the endpoint's
+        arguments (cover ``params``).
+    """
 
     source: Source
     func: Def
@@ -101,6 +141,8 @@ class View:
     effects: tuple[Effect, ...]
     cover: frozenset[str]
     guarded: bool = False
+    inputs: tuple[Effect, ...] = ()
+    dependencies: tuple[Dependency, ...] = ()
 
     @property
     def cache(self) -> Decorator | None:
@@ -113,7 +155,7 @@ class View:
     @property
     def authenticated(self) -> bool:
         """An auth decorator or before_request guard, or a credential check in the body."""
-        kinds = {e.kind for e in self.effects}
+        kinds = {e.kind for e in (*self.effects, *self.inputs)}
         return (
             bool(self.auth)
             or self.guarded
@@ -133,7 +175,27 @@ class View:
         cache = self.cache
         if cache is None:
             return ()
-        return tuple(e for e in self.effects if e.kind in kinds and not self.covers(*_need(e)))
+        reads: tuple[Effect, ...] = (*self.effects, *self.inputs)
+        if self.covers("params"):  # the arguments are in the key, minus any it skips
+            skipped = tuple(e for e in self.inputs if f"skip:{_param(e)}" in self.cover)
+            reads = (*self.effects, *skipped)
+        found = [e for e in reads if e.kind in kinds and not self.covers(*_need(e))]
+        if not found:
+            return ()
+        quiet, errors = side_effect_sites(self.func), error_tests(self.func)
+        return tuple(
+            e
+            for e in found
+            if id(e.site) not in quiet and (e.kind in _CALLER or id(e.site) not in errors)
+        )
+
+
+_CALLER = frozenset({EffectKind.IDENTITY, EffectKind.CREDENTIAL, EffectKind.QUERY_CREDENTIAL})
+
+
+def _param(effect: Effect) -> str:
+    """The endpoint parameter an input came through (``user=Depends(get_user)``)."""
+    return effect.detail.split("=", 1)[0] if "=" in effect.detail else ""
 
 
 def _need(effect: Effect) -> tuple[str, ...]:
@@ -144,12 +206,19 @@ def _need(effect: Effect) -> tuple[str, ...]:
     if kind is EffectKind.COOKIE:
         return f"cookie:{detail}", "cookie:*"
     if kind is EffectKind.CREDENTIAL:
-        return "identity", f"header:{detail.lower()}"
+        return "identity", read_cover(effect), "cookie:*" if detail.startswith("cookie:") else ""
     if kind is EffectKind.IDENTITY:
         return ("identity",)
     if kind is EffectKind.HOST:
         return ("host",)
     return ("query",)
+
+
+def read_cover(effect: Effect) -> str:
+    """The cover entry naming the header or cookie a credential read takes."""
+    if effect.detail.startswith("cookie:"):
+        return effect.detail
+    return f"header:{effect.detail.lower()}"
 
 
 @dataclass(frozen=True)
@@ -178,9 +247,14 @@ class AppModel:
     hooks: tuple[tuple[Source, Def], ...] = ()
     hooks_set_cache_control: bool = False
 
-    def functions(self) -> Iterator[tuple[Source, Def]]:
-        """Every function definition of every file, nested ones included."""
+    def functions(self, *hints: str) -> Iterator[tuple[Source, Def]]:
+        """Every function definition of every file, nested ones included.
+
+        :param hints: only files whose text holds one of these words (all files if none).
+        """
         for source in self.sources:
+            if source.test_code or (hints and not source.hints.intersection(hints)):
+                continue
             for fn in source.defs:
                 yield source, fn
 
@@ -197,12 +271,10 @@ class Index:
         self.by_path = {s.path: s for s in sources}
         self.by_module: dict[str, Source] = {}
         self.by_suffix: dict[str, list[Source]] = {}
-        self._caches: dict[str, frozenset[str]] = {}
         for s in sources:
             self.by_module.setdefault(s.module, s)
-            parts = s.module.split(".")
-            for i in range(len(parts)):
-                self.by_suffix.setdefault(".".join(parts[i:]), []).append(s)
+            for name in _dotted_names(s):
+                self.by_suffix.setdefault(name, []).append(s)
 
     def module(self, name: str) -> Source | None:
         if name in self.by_module:
@@ -213,14 +285,14 @@ class Index:
     def lookup(self, source: Source, name: str, hops: int = 3) -> tuple[Source, str] | None:
         """The file and module-level name that the dotted ``name`` in ``source`` refers to."""
         head, _, rest = name.partition(".")
-        if not rest and (head in source.functions or head in source.objects):
+        if not rest and source.binds(head):
             return source, head
         if head not in source.imports or hops == 0:
             return (source, head) if not rest else None
         mod, attr = source.imports[head]
         if attr is not None:
             target = self.module(mod)
-            if target is not None and (attr in target.functions or attr in target.objects):
+            if target is not None and target.binds(attr):
                 return self.lookup(target, attr + (f".{rest}" if rest else ""), hops - 1)
             if target is not None and attr in target.imports:
                 return self.lookup(target, attr + (f".{rest}" if rest else ""), hops - 1)
@@ -242,9 +314,48 @@ class Index:
             if local is not None:
                 return path, local
         found = self.lookup(source, name)
-        if found is None or found[1] not in found[0].functions:
+        if found is not None and found[1] in found[0].functions:
+            return found[0].path, found[0].functions[found[1]]
+        if "." not in name:
+            return self._made_by_factory(source, name, scope)
+        return None
+
+    def _made_by_factory(
+        self, source: Source, name: str, scope: FunctionNode | None, hops: int = 2
+    ) -> tuple[str, FunctionNode] | None:
+        """The function a decorator factory returns, for ``name = factory(...)`` bound in
+        ``scope``, an enclosing function or the module (``require_key = make_auth(keys)``
+        inside an app factory): the factory's ``return inner`` of a function it defines."""
+        if hops == 0:
             return None
-        return found[0].path, found[0].functions[found[1]]
+        bodies: list[list[ast.stmt]] = []
+        fn: FunctionNode | None = scope
+        while fn is not None:
+            if not isinstance(fn, ast.Lambda):
+                bodies.append(fn.body)
+            fn = self.scopes(source).parent.get(id(fn))
+        bodies.append(source.tree.body)
+        for body in bodies:
+            call = _bound_call(body, name)
+            if call is None:
+                continue
+            factory = self.resolve(source.path, call.func, scope)
+            if factory is None:
+                return None
+            path, made = factory
+            if isinstance(made, ast.Lambda):
+                return None
+            returned = [
+                r.value.id
+                for r in made.body
+                if isinstance(r, ast.Return) and isinstance(r.value, ast.Name)
+            ]
+            inner = self.scopes(self.by_path[path]).local.get(id(made), {})
+            for ret in returned:
+                if ret in inner:
+                    return path, inner[ret]
+            return None
+        return None
 
     def scopes(self, source: Source) -> Scopes:
         """The nested-function scopes of ``source`` (built on first use)."""
@@ -271,6 +382,28 @@ class Index:
     def maps(self, path: str) -> frozenset[str]:
         return frozenset(self.by_path[path].maps)
 
+    def find_class(
+        self, source: Source, name: str, hops: int = 3
+    ) -> tuple[Source, ast.ClassDef] | None:
+        """The module-level class the dotted ``name`` in ``source`` refers to (imports
+        followed: ``from .models import User``, ``models.User``)."""
+        head, _, rest = name.partition(".")
+        if not rest:
+            for cls in source.classes:
+                if cls.name == head and cls in source.tree.body:
+                    return source, cls
+        if head not in source.imports or hops == 0:
+            return None
+        mod, attr = source.imports[head]
+        if attr is not None and not rest:
+            target = self.module(mod)
+            return self.find_class(target, attr, hops - 1) if target is not None else None
+        module = mod if attr is None else f"{mod}.{attr}"
+        if rest and "." not in rest:
+            target = self.module(module)
+            return self.find_class(target, rest, hops - 1) if target is not None else None
+        return None
+
     def parser(self, path: str, name: str) -> list[tuple[str, tuple[str, ...]]]:
         """The ``add_argument`` calls of the reqparse parser ``name`` (imports followed)."""
         source = self.by_path[path]
@@ -278,6 +411,19 @@ class Index:
             return source.parsers[name]
         found = self.lookup(source, name)
         return found[0].parsers.get(found[1], []) if found else []
+
+
+def _dotted_names(source: Source) -> set[str]:
+    """Every dotted suffix of the module's name and of its file path: a directory without
+    ``__init__.py`` (a PEP 420 namespace package, common in apps) still imports as
+    ``pkg.views.base``, though the package walk names that file ``base``."""
+    from_path = [p for p in re.split(r"[\\/]", source.path.removesuffix(".py")) if p]
+    if from_path and from_path[-1] == "__init__":
+        from_path.pop()
+    names: set[str] = set()
+    for parts in (source.module.split("."), from_path):
+        names.update(".".join(parts[i:]) for i in range(len(parts)))
+    return {x for x in names if x and not x.startswith(".")}
 
 
 def read_source(
@@ -294,21 +440,35 @@ def read_source(
     :param test_code: the file is a test or fixture of the scanned project: its cache
         settings never reach production.
     """
-    source = Source(path=path, module=module, tree=tree, is_package=is_package)
+    source = Source(path=path, module=module, tree=tree, is_package=is_package, test_code=test_code)
+    if text is not None:
+        lowered = text.lower()
+        words = ("request", "cache", "key", "parse_args")
+        source.hints = frozenset(w for w in words if w in lowered)
     proxyfix = text is None or "ProxyFix" in text
     cache_type = (text is None or "CACHE_TYPE" in text) and not test_code
     pickled = not test_code and text is not None and "pickle" in text and "redis" in text.lower()
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             source.functions[node.name] = node
+        elif isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(node.value, ast.Subscript):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    source.aliases[target.id] = node.value
         elif isinstance(node, ast.Import):
             for alias in node.names:
+                source.fastapi = source.fastapi or alias.name.split(".")[0] in {
+                    "fastapi",
+                    "starlette",
+                }
                 source.imports[alias.asname or alias.name.split(".")[0]] = (
                     alias.name if alias.asname else alias.name.split(".")[0],
                     None,
                 )
         elif isinstance(node, ast.ImportFrom):
             base = _absolute(source, node)
+            source.fastapi = source.fastapi or base.split(".")[0] in {"fastapi", "starlette"}
             for alias in node.names:
                 source.imports[alias.asname or alias.name] = (base, alias.name)
                 if base == "flask" and alias.name == "session":
@@ -320,16 +480,19 @@ def read_source(
         if isinstance(item, ast.ClassDef):
             source.classes.append(item)
             continue
-        if isinstance(item, ast.Call) and n.last(n.dotted(item.func) or "") == "add_url_rule":
-            source.url_rules.append(item)
-        if isinstance(item, ast.Call) and (arg := _parser_argument(item)) is not None:
-            source.parsers.setdefault(arg[0], []).append(arg[1:])
-        if proxyfix and isinstance(item, ast.Call) and (fix := _proxyfix(path, item)):
-            source.proxyfixes.append(fix)
+        if isinstance(item, ast.Call):
+            called = n.dotted(item.func) or ""
+            tail = n.last(called)
+            if tail == "add_url_rule":
+                source.url_rules.append(item)
+            elif tail == "add_argument" and (arg := _parser_argument(item)) is not None:
+                source.parsers.setdefault(arg[0], []).append(arg[1:])
+            elif proxyfix and tail == "ProxyFix" and (fix := _proxyfix(path, item)):
+                source.proxyfixes.append(fix)
+            elif pickled and called == "pickle.loads":
+                source.cache_types.append(Site(path, item, "redis + pickle.loads"))
         if cache_type and isinstance(item, ast.Dict | ast.Call | ast.Assign | ast.AnnAssign):
             source.cache_types.extend(_cache_types(path, item))
-        if pickled and isinstance(item, ast.Call) and n.dotted(item.func) == "pickle.loads":
-            source.cache_types.append(Site(path, item, "redis + pickle.loads"))
         if isinstance(item, ast.Assign | ast.AnnAssign) and n.is_in_process(item.value):
             targets = item.targets if isinstance(item, ast.Assign) else [item.target]
             source.maps.update(x for t in targets if (x := n.dotted(t)) is not None)
@@ -338,6 +501,7 @@ def read_source(
             for target in item.targets:
                 if isinstance(target, ast.Name) and kind is not None:
                     source.objects[target.id] = n.last(kind)
+                    source.calls[target.id] = item.value
     if source.cache_types:
         source.cache_types = _outside_dev_classes(source.cache_types, source.classes)
     return source
@@ -379,9 +543,7 @@ def is_test_path(path: str) -> bool:
 
 def _outside_dev_classes(sites: list[Site], classes: list[ast.ClassDef]) -> list[Site]:
     """Drop settings written in ``DevelopmentConfig``-like classes."""
-    spans = [
-        (c.lineno, c.end_lineno or c.lineno) for c in classes if _DEV_CLASS.search(c.name)
-    ]
+    spans = [(c.lineno, c.end_lineno or c.lineno) for c in classes if _DEV_CLASS.search(c.name)]
     return [s for s in sites if not any(a <= s.line <= b for a, b in spans)]
 
 
@@ -427,3 +589,17 @@ def _cache_types(path: str, node: ast.AST) -> Iterator[Site]:
         if key == "CACHE_TYPE" and text is not None and value is not None:
             if n.last(text).lower() in n.SHARED_CACHE_TYPES:
                 yield Site(path, value, text)
+
+
+def _bound_call(body: list[ast.stmt], name: str) -> ast.Call | None:
+    """The call ``name`` is bound to by a plain ``name = f(...)`` in ``body``."""
+    for stmt in body:
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+            and stmt.targets[0].id == name
+            and isinstance(stmt.value, ast.Call)
+        ):
+            return stmt.value
+    return None

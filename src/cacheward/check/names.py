@@ -8,6 +8,8 @@ from __future__ import annotations
 import ast
 import re
 
+from ..core.policy import CREDENTIAL_PARAMS
+
 #: Request headers that carry a credential (lower case).
 CREDENTIAL_HEADERS = frozenset(
     {
@@ -22,29 +24,29 @@ CREDENTIAL_HEADERS = frozenset(
     }
 )
 
-#: Query parameters that carry a credential when an API accepts one from the URL.
-CREDENTIAL_PARAMS = frozenset(
-    {
-        "api_key",
-        "apikey",
-        "api-key",
-        "x-api-key",
-        "key",
-        "token",
-        "access_token",
-        "auth",
-        "auth_token",
-        "jwt",
-        "secret",
-        "password",
-    }
+#: Query parameter names that *may* carry a credential, as hints for reading source.
+#: A superset of :data:`cacheward.core.policy.CREDENTIAL_PARAMS` (the six names the guard
+#: refuses in URLs and drops from keys): the checker also sees ``key``, ``token``,
+#: ``jwt``... in code it cannot run, where a wider net only costs a closer look (the
+#: ambiguous ``key``/``token`` are reported only where the function also denies access).
+#: The guard's list stays narrow because it acts on live requests, where a false match
+#: rejects a real parameter.
+CREDENTIAL_NAME_HINTS = CREDENTIAL_PARAMS | frozenset(
+    {"key", "token", "auth", "jwt", "secret", "password"}
 )
+
 
 #: Variable names that hold a raw credential.
 CREDENTIAL_NAME = re.compile(
     r"^(x_)?(api_?key|apikey|token|access_token|auth_token|bearer(_token)?|authorization"
     r"|auth_header|credentials?|raw_key|password|jwt)$",
     re.IGNORECASE,
+)
+
+#: Cookie names that carry a credential or a session (``token``, ``access_token``,
+#: ``session``, ``sessionid``...): a view that reads one depends on who is calling.
+COOKIE_CREDENTIAL = re.compile(
+    rf"{CREDENTIAL_NAME.pattern}|^(session(_?id)?|sid|remember_token)$", re.IGNORECASE
 )
 
 #: Flask-Caching ``CACHE_TYPE`` values whose store is shared between processes (lower case).
@@ -103,10 +105,17 @@ G_CREDENTIAL = frozenset({"api_key", "apikey", "token", "credential"})
 HOST_ATTRS = frozenset({"host", "host_url", "url_root", "url", "base_url", "root_url"})
 
 #: ``request`` attributes that depend on the query string.
-QUERY_ATTRS = frozenset({"args", "values", "query_string", "full_path", "url"})
+QUERY_ATTRS = frozenset(
+    {"args", "values", "query_string", "full_path", "url", "query_params"}  # + Starlette's
+)
 
 #: Methods of Flask and Blueprint objects that register a route.
-ROUTE_METHODS = frozenset({"route", "get", "post", "put", "patch", "delete"})
+ROUTE_METHODS = frozenset(
+    {"route", "get", "post", "put", "patch", "delete", "head", "options", "api_route"}
+)
+
+#: Classes of objects whose route methods register views (Flask and FastAPI).
+APP_KINDS = frozenset({"Flask", "Blueprint", "FastAPI", "APIRouter"})
 
 #: Methods of a cache that read it.
 LOOKUP_METHODS = frozenset({"get", "has", "get_many", "get_dict", "__contains__"})
@@ -176,8 +185,18 @@ def truthy(node: ast.AST | None) -> bool:
 
 #: Constructors of containers that live inside one process (memo tables, not shared caches).
 IN_PROCESS = frozenset(
-    {"dict", "defaultdict", "OrderedDict", "WeakValueDictionary", "TTLCache", "LRUCache",
-     "set", "list", "Counter", "ChainMap"}
+    {
+        "dict",
+        "defaultdict",
+        "OrderedDict",
+        "WeakValueDictionary",
+        "TTLCache",
+        "LRUCache",
+        "set",
+        "list",
+        "Counter",
+        "ChainMap",
+    }
 )
 
 

@@ -1,7 +1,8 @@
 """Views registered without a route decorator: ``add_url_rule`` and class-based views.
 
 * ``app.add_url_rule("/me", view_func=me)`` (or the third positional argument) routes
-  ``me`` with the decorators written on it. Decorators may also be applied as calls in the
+  ``me`` with the decorators written on it, wherever ``me`` is defined (an app module
+  routing views imported from ``routes/``). Decorators may also be applied as calls in the
   argument: ``auth.login_required(cache.cached(timeout=60)(me))`` reads as the stack
   ``@auth.login_required`` over ``@cache.cached(timeout=60)``.
 * A ``MethodView`` (or ``View``) subclass is a view: each HTTP method (``get``, ``post``
@@ -69,14 +70,14 @@ def url_rules(source: Source, index: Index, classify: Classify) -> Iterator[Regi
             continue
         scope = _scope_of(source, call)
         found = index.resolve(source.path, inner, scope)
-        if found is None or found[0] != source.path or isinstance(found[1], ast.Lambda):
+        if found is None or isinstance(found[1], ast.Lambda):
             continue
-        fn = found[1]
+        home, fn = index.by_path[found[0]], found[1]
         rule = call.args[0] if call.args else n.keyword(call, "rule")
         routes = (text,) if (text := n.const_str(rule)) is not None else ()
         decorators = tuple(classify(source, w, None) for w in wrappers)
-        own = tuple(classify(source, d, fn) for d in fn.decorator_list)
-        yield Registered(source, fn, decorators + own, routes)
+        own = tuple(classify(home, d, fn) for d in fn.decorator_list)
+        yield Registered(home, fn, decorators + own, routes)
 
 
 def class_views(source: Source, classify: Classify) -> Iterator[Registered]:

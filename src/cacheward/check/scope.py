@@ -21,7 +21,7 @@ class Scopes:
     def __init__(self, defs: Sequence[Def]) -> None:
         self.parent: dict[int, Def] = {}
         self.local: dict[int, dict[str, Def]] = {}
-        for fn in defs:
+        for fn in _enclosing(defs):
             stack: list[ast.AST] = list(fn.body)
             while stack:
                 node = stack.pop()
@@ -41,3 +41,18 @@ class Scopes:
                 return found
             fn = self.parent.get(id(fn))
         return None
+
+
+def _enclosing(defs: Sequence[Def]) -> list[Def]:
+    """The functions whose line span holds another function: only those can have local
+    functions, so only their bodies are walked (most functions have none)."""
+    ordered = sorted(defs, key=lambda f: (f.lineno, -(f.end_lineno or f.lineno)))
+    outer: dict[int, Def] = {}
+    open_: list[Def] = []
+    for fn in ordered:
+        while open_ and (open_[-1].end_lineno or open_[-1].lineno) < fn.lineno:
+            open_.pop()
+        if open_:
+            outer[id(open_[-1])] = open_[-1]
+        open_.append(fn)
+    return list(outer.values())

@@ -31,6 +31,11 @@ def cache_outside_auth(model: AppModel) -> Iterator[Issue]:
     401/403, whether defined at module level or nested in an enclosing function such as an
     app factory.
 
+    FastAPI: dependencies (``Depends``/``Security`` parameters and ``dependencies=[...]``
+    on the route, router or app) are resolved before the endpoint and any decorator on it
+    run, so fastapi-cache's ``@cache`` never answers before an auth *dependency*; a
+    hand-written auth *decorator* under ``@cache`` is reported as in Flask.
+
     Vulnerable::
 
         @app.route("/me")

@@ -47,7 +47,7 @@ def credential_in_key(model: AppModel) -> Iterator[Issue]:
         @cache.cached(make_cache_key=per_principal)
         def view(): ...
     """
-    for source, fn in model.functions():
+    for source, fn in model.functions("cache", "key"):
         for e in model.analyzer.effects(source.path, fn):
             if e.kind is EffectKind.CREDENTIAL_KEY and e.direct:
                 yield Issue(source.path, e.site, {"function": fn.name, "key": e.detail})

@@ -28,6 +28,12 @@ def identity_unkeyed(model: AppModel) -> Iterator[Issue]:
     ``session`` or the ``X-API-Key``/``Authorization`` header renders one caller's data,
     which the cache then serves to every other caller of the same path.
 
+    FastAPI with fastapi-cache2: the default key holds the endpoint's arguments, so a
+    ``Depends(get_current_user)`` or ``Header()`` value is in it; but the ``Request`` is
+    taken out, so reading ``request.headers``, ``request.state.user`` or ``request.user``
+    in a cached endpoint is unkeyed, and so is every argument under a ``key_builder=``
+    that does not use its ``args``/``kwargs``.
+
     Vulnerable::
 
         @app.get("/me")

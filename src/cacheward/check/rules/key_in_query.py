@@ -31,8 +31,12 @@ def key_in_query(model: AppModel) -> Iterator[Issue]:
     are read. The ambiguous ``key`` and ``token`` only where the function (or a helper it
     calls) denies access with 401/403: elsewhere they filter rows or name a setting. A
     signed one-time link verified with a lifetime (itsdangerous
-    ``loads(token, max_age=...)`` or ``unsign(..., max_age=...)``) is not a standing
-    credential and is not reported.
+    ``loads(token, max_age=...)``, ``unsign(..., max_age=...)`` or a helper given the
+    token and a ``max_age``) is not a standing credential and is not reported.
+
+    In FastAPI code: a ``Query()`` parameter, or a bare scalar endpoint parameter not in
+    the path (FastAPI reads it from the query string), with such a name, and
+    ``APIKeyQuery`` security schemes, in endpoints and in the dependencies they use.
 
     Vulnerable::
 
@@ -42,7 +46,21 @@ def key_in_query(model: AppModel) -> Iterator[Issue]:
 
         api_key = request.headers.get("X-API-Key")
     """
-    for source, fn in model.functions():
+    for view in model.views:  # FastAPI parameters and dependencies: Query(), APIKeyQuery
+        denies = any(e.kind is EffectKind.AUTH_CHECK for e in (*view.effects, *view.inputs))
+        for e in view.inputs:
+            if e.kind is not EffectKind.QUERY_CREDENTIAL:
+                continue
+            ambiguous = e.detail.lower() in _AMBIGUOUS
+            if ambiguous and not denies:
+                continue
+            yield Issue(
+                e.path,
+                e.origin,
+                {"parameter": e.detail},
+                confidence=Confidence.MEDIUM if ambiguous else None,
+            )
+    for source, fn in model.functions("request", "parse_args"):
         effects = model.analyzer.effects(source.path, fn)
         reads = [e for e in effects if e.kind is EffectKind.QUERY_CREDENTIAL and e.direct]
         if not reads or _verifies_signed_link(fn):
@@ -65,12 +83,12 @@ _AMBIGUOUS = frozenset({"key", "token"})
 
 
 def _verifies_signed_link(fn: ast.AST) -> bool:
-    """``serializer.loads(token, max_age=...)``: a signed, expiring one-time link."""
+    """``serializer.loads(token, max_age=...)``, ``unserialize(token, max_age=3600)``: a
+    signed, expiring one-time link (a call given the value and a ``max_age``)."""
     for node in ast.walk(fn):
         if (
             isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr in {"loads", "unsign", "loads_unsafe"}
+            and node.args
             and any(kw.arg == "max_age" for kw in node.keywords)
         ):
             return True

@@ -52,7 +52,7 @@ def lookup_before_auth(model: AppModel) -> Iterator[Issue]:
             hit = cache.get(f"report:{rid}")
             ...
     """
-    for source, fn in model.functions():
+    for source, fn in model.functions("cache"):
         effects = model.analyzer.effects(source.path, fn)
         checks = [e for e in effects if e.kind is EffectKind.AUTH_CHECK]
         if not checks:

@@ -7,13 +7,16 @@ from collections.abc import Iterator
 
 from ...core.finding import Confidence, Severity
 from .. import names as n
-from ..model import AppModel
+from ..model import AppModel, CacheFlavor, Dependency, Index, Source
 from ..registry import Issue, rule
 
 #: Methods that give Flask-Caching a stable identity for ``self``.
 _IDENTITY_METHODS = frozenset({"__repr__", "__caching_id__"})
-#: Bases known to define a ``__repr__`` naming the row (Flask-SQLAlchemy's ``db.Model``).
-_REPR_BASES = frozenset({"Model"})
+#: Bases known to define a ``__repr__`` naming the value: Flask-SQLAlchemy's ``db.Model``
+#: (the primary key), pydantic and SQLModel models, named tuples, enums (their fields).
+_REPR_BASES = frozenset(
+    {"Model", "BaseModel", "SQLModel", "NamedTuple", "TypedDict", "Enum", "str", "int", "dict"}
+)
 
 
 @rule(
@@ -34,8 +37,15 @@ def memoize_address_key(model: AppModel) -> Iterator[Issue]:
     A method whose result does not depend on the instance (it reads no ``self``
     attribute, or only calls methods that read none) gives every instance the same value
     and is not reported. Classes whose base is Flask-SQLAlchemy's ``db.Model`` have a
-    ``__repr__`` naming the primary key and are not reported; bases defined in the scanned
-    file are followed.
+    ``__repr__`` naming the primary key and are not reported (nor pydantic models, named
+    tuples, enums and dataclasses, whose ``repr`` shows their fields); bases defined in
+    the scanned file are followed.
+
+    FastAPI: fastapi-cache2's default key holds ``repr()`` of each argument of the
+    endpoint, so a ``Depends(get_current_user)`` parameter whose class (its annotation,
+    or the dependency's return annotation) has no ``__repr__`` -- a plain SQLAlchemy
+    ``DeclarativeBase`` row -- keys the entry on an address too; reported at the
+    ``Depends``.
 
     Vulnerable::
 
@@ -56,9 +66,16 @@ def memoize_address_key(model: AppModel) -> Iterator[Issue]:
             @cache.memoize(60)
             def balance(self): ...
     """
+    yield from _fastapi_dependencies(model)
     for source in model.sources:
         local = {c.name: c for c in source.classes}
         for cls in source.classes:
+            if not any(
+                isinstance(m, ast.FunctionDef | ast.AsyncFunctionDef)
+                and any(_is_memoize(d) for d in m.decorator_list)
+                for m in cls.body
+            ):
+                continue
             if _has_identity(cls, local):
                 continue
             for stmt in cls.body:
@@ -66,11 +83,55 @@ def memoize_address_key(model: AppModel) -> Iterator[Issue]:
                     continue
                 if not stmt.args.args or stmt.args.args[0].arg != "self":
                     continue
-                if not _uses_state(stmt, cls):
+                memoized = [d for d in stmt.decorator_list if _is_memoize(d)]
+                if not memoized or not _uses_state(stmt, cls):
                     continue  # same value for every instance: a reused address is harmless
-                for node in stmt.decorator_list:
-                    if _is_memoize(node):
-                        yield Issue(source.path, node, {"class": cls.name, "method": stmt.name})
+                for node in memoized:
+                    yield Issue(source.path, node, {"class": cls.name, "method": stmt.name})
+
+
+def _fastapi_dependencies(model: AppModel) -> Iterator[Issue]:
+    """fastapi-cache's default key holds ``repr()`` of each argument: a dependency that
+    returns an object of a class without ``__repr__`` (a SQLAlchemy ``DeclarativeBase``
+    row) puts its address in the key."""
+    index = model.analyzer.resolver
+    if not isinstance(index, Index):
+        return
+    for view in model.views:
+        cache = view.cache
+        if cache is None or cache.flavor is not CacheFlavor.FASTAPI_CACHE:
+            continue
+        if not view.covers("params"):
+            continue
+        for dep in view.dependencies:
+            found = _value_class(index, view.source, dep)
+            if found is None:
+                continue
+            home, cls = found
+            if _has_identity(cls, {c.name: c for c in home.classes}):
+                continue
+            yield Issue(
+                view.source.path,
+                dep.site,
+                {"view": view.func.name, "parameter": dep.name, "class": cls.name},
+            )
+
+
+def _value_class(
+    index: Index, source: Source, dep: Dependency
+) -> tuple[Source, ast.ClassDef] | None:
+    """The class of the value a dependency passes: the parameter's annotation, else the
+    dependency function's return annotation."""
+    candidates: list[tuple[Source, ast.expr | None]] = [(source, dep.annotation)]
+    if dep.target is not None and not isinstance(dep.target[1], ast.Lambda):
+        candidates.append((index.by_path[dep.target[0]], dep.target[1].returns))
+    for where, ann in candidates:
+        name = n.dotted(ann) if ann is not None else None
+        if name is not None:
+            found = index.find_class(where, name)
+            if found is not None:
+                return found
+    return None
 
 
 def _is_memoize(node: ast.expr) -> bool:
@@ -93,9 +154,7 @@ def _self_attrs(fn: ast.AST) -> set[str]:
 
 def _uses_state(method: ast.AST, cls: ast.ClassDef) -> bool:
     """Whether ``method`` reads instance state, directly or through sibling methods."""
-    methods = {
-        m.name: m for m in cls.body if isinstance(m, ast.FunctionDef | ast.AsyncFunctionDef)
-    }
+    methods = {m.name: m for m in cls.body if isinstance(m, ast.FunctionDef | ast.AsyncFunctionDef)}
     seen: set[str] = set()
     stack = [method]
     while stack:
@@ -139,4 +198,3 @@ def _has_identity(cls: ast.ClassDef, local: dict[str, ast.ClassDef]) -> bool:
                 seen.add(name)
                 stack.append(local[name])
     return False
-

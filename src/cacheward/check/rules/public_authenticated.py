@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from ...core.finding import Confidence, Severity
 from .. import names as n
 from ..effect import Effect, EffectKind
-from ..model import AppModel
+from ..model import AppModel, CacheFlavor
 from ..registry import Issue, rule
 
 
@@ -25,6 +25,10 @@ def public_authenticated(model: AppModel) -> Iterator[Issue]:
     """``Cache-Control: public`` (or ``s-maxage``) on a response to an authenticated caller.
 
     A positive ``max-age`` without ``private`` counts too: shared caches may store it.
+    fastapi-cache2's ``@cache`` sends ``Cache-Control: max-age=<expire>`` (no ``private``)
+    on every response it serves, fresh or cached, after the endpoint has set its own
+    headers: on an endpoint behind an auth dependency that is reported at the decorator
+    (medium confidence: a middleware may rewrite the header).
     Not reported: a response that also sends ``Vary`` naming a credential header
     (``Vary: X-API-Key, Authorization``: the per-key CDN pattern), and a hook that sets
     ``public`` only under a test of the request path or endpoint
@@ -64,6 +68,19 @@ def public_authenticated(model: AppModel) -> Iterator[Issue]:
         for e in view.effects:
             if e.kind is EffectKind.CACHE_CONTROL_PUBLIC:
                 yield Issue(view.source.path, e.site, {"view": view.func.name, "set": e.detail})
+        cache = view.cache
+        if cache is not None and cache.flavor is CacheFlavor.FASTAPI_CACHE:
+            expire = n.keyword(cache.call, "expire") if cache.call else None
+            ttl = n.const_int(expire) if expire is not None else None
+            yield Issue(
+                view.source.path,
+                cache.node,
+                {
+                    "view": view.func.name,
+                    "set": f"max-age={ttl if ttl is not None else '<expire>'} (by fastapi-cache)",
+                },
+                confidence=Confidence.MEDIUM,
+            )
     if not authenticated:
         return
     views = sorted({v.func.name for v in authenticated})[:10]
@@ -83,9 +100,7 @@ def public_authenticated(model: AppModel) -> Iterator[Issue]:
 
 
 def _varies_on_credential(effects: tuple[Effect, ...]) -> bool:
-    return any(
-        e.kind is EffectKind.VARY and n.names_credential_header(e.detail) for e in effects
-    )
+    return any(e.kind is EffectKind.VARY and n.names_credential_header(e.detail) for e in effects)
 
 
 _ROUTING = frozenset({"request.path", "request.endpoint", "request.blueprint", "request.url_rule"})

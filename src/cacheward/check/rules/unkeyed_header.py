@@ -27,6 +27,10 @@ def unkeyed_header(model: AppModel) -> Iterator[Issue]:
     everyone. ``request.host``, ``request.host_url``, ``request.url_root`` and
     ``url_for(..., _external=True)`` all read the host, which ``ProxyFix(x_host=1)`` takes
     from ``X-Forwarded-Host``; the finding is high-confidence when such a ProxyFix exists.
+    A read whose value only feeds a side effect -- an argument of a logging or analytics
+    call on a module-level object, or a name used only there -- does not vary the
+    response and is not reported (the same holds for ``identity-unkeyed`` and
+    ``query-string-ignored``).
 
     Vulnerable::
 
