@@ -47,6 +47,8 @@ class ProbeResponse:
     status: int
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+    #: seconds from sending the request to the end of the response (``hidden-cache``)
+    elapsed: float = 0.0
 
     @property
     def text(self) -> str:
@@ -66,7 +68,11 @@ class ProbeResponse:
         for k, v in resp.headers.multi_items():
             k = k.lower()
             headers[k] = f"{headers[k]}, {v}" if k in headers else v
-        return cls(resp.status_code, headers, resp.content)
+        try:
+            elapsed = resp.elapsed.total_seconds()
+        except RuntimeError:  # a response httpx did not time (built by hand)
+            elapsed = 0.0
+        return cls(resp.status_code, headers, resp.content, elapsed)
 
 
 def build_request(client: httpx.Client | httpx.AsyncClient, req: ProbeRequest) -> httpx.Request:
