@@ -13,7 +13,8 @@ parameter at once:
   reads the encoded duplicate).
 
 The clean request is ``p=x`` alone on the same buster; it must carry the canary back,
-and a fresh buster must not.
+and a fresh buster must not. A parameter the cache leaves out of its key whatever its
+shape (``p=CANARY`` alone poisons the bare URL) is ``unkeyed-param``'s, not reported here.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def probe(ctx: ProbeContext) -> Probe:
         return []
     a = ctx.primary
     names = influential(ctx.endpoint.url)
+
+    def plain(group: Sequence[Guess], url: str) -> ProbeRequest:
+        return ProbeRequest(f"{url}&" + "&".join(f"{quote(g.name)}={g.value}" for g in group), a)
     for label, shape in SHAPES:
 
         def apply(group: Sequence[Guess], url: str, shape: Shape = shape) -> ProbeRequest:
@@ -63,6 +67,9 @@ def probe(ctx: ProbeContext) -> Probe:
             ev = yield from confirm(ctx, g, apply, clean)
             if ev is None:
                 continue
+            alone = guesses([g.name])
+            if (yield from confirm(ctx, alone[0], plain)) is not None:
+                return []  # left out of the key whatever its shape: unkeyed-param's
             out: list[Finding] = [
                 poisoning(
                     ctx,
