@@ -12,7 +12,20 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # makes `targets` importable
 
+from cacheward.scan.probes import miner  # noqa: E402
 from targets import fixed, vulnerable  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def short_wordlists(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whole-target scans try the first 120 names of each wordlist: the full lists cost
+    about 145 requests per endpoint. ``full_wordlists`` restores them."""
+    monkeypatch.setattr(miner, "LIMIT", 120)
+
+
+@pytest.fixture
+def full_wordlists(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(miner, "LIMIT", None)
 
 
 @pytest.fixture

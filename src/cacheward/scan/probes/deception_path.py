@@ -10,9 +10,9 @@ encoded variants:
    ``$``, ``'``, ``(``, ``)``, ``*``, ``+``, ``,``, ``:``, ``=``, ``@``, ``~``, ``|``,
    double-encoded ``%252F`` and ``%253F``). A ``d`` after which the origin still returns the
    authenticated body is one it honours (or ignores what follows).
-2. **Cache delimiters**, where the body carries a request id: after a warm read of the
-   busted URL, ``/p<d>cwN`` on the same buster is a hit when the cache cuts the path at
-   ``d``. Both lists are the finding's evidence.
+2. **Cache delimiters**, where a variant returned the private body and the body carries
+   a request id: after a warm read of the busted URL, ``/p<d>cwN`` on the same buster is
+   a hit when the cache cuts the path at ``d``. Both lists are the finding's evidence.
 3. **Path confusion**: the double-encoded traversal ``/p/%252e%252e/static/x.css`` a PyPI
    peer found, its single-encoded forms, static-directory prefixes the origin resolves
    away (``/static/..%2fp``) and static files reached by traversal
@@ -88,7 +88,7 @@ def probe(ctx: ProbeContext) -> Probe:
             tries.append((label, variant, req, got))
 
     cache_cuts: list[str] = []
-    if volatile(base_a):
+    if tries and volatile(base_a):  # only where a finding can follow: it is evidence
         u = ctx.url()
         warm = yield ProbeRequest(u, a)
         for d in CACHE_DELIMITERS:
