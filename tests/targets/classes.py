@@ -45,6 +45,11 @@ ROUTES: dict[str, tuple[str, ...]] = {
 #: ``add_header X-Cache`` it is the planted ``hidden-cache`` of the proxy tests.
 TRAPS = ("/c/trap/dynamic", "/c/trap/public-cookie")
 SLOW = "/c/slow"
+#: Reflects a header and a parameter from the end of the wordlists, where only the full
+#: lists reach: scanned with them by ``tests/scan/test_scan_classes.py`` alone.
+WORDLIST_ROUTE = "/c/wordlist"
+DEEP_HEADER = "X-Site-Signature"
+DEEP_PARAM = "options[sc_country]"
 #: Extra ids the classes' probes legitimately add to routes of ``targets.vulnerable``.
 ALSO = {
     "/v/settings": ("cache-deception-path",),
@@ -139,6 +144,17 @@ def _first_kept(environ: Environ) -> str:
     return f"{environ.get('PATH_INFO', '')}?{sorted(seen.items())}#{_principal(environ)}"
 
 
+def _without_deep(environ: Environ) -> str:
+    """The key of a CDN told to ignore one parameter and one header (it ignores every
+    header but those it varies on)."""
+    kept = [
+        p
+        for p in environ.get("QUERY_STRING", "").split("&")
+        if unquote(p.partition("=")[0]) != DEEP_PARAM
+    ]
+    return f"{environ.get('PATH_INFO', '')}?{'&'.join(kept)}#{_principal(environ)}"
+
+
 def _static_after_decoding(environ: Environ) -> str | None:
     path = posixpath.normpath(unquote(unquote(environ.get("PATH_INFO", ""))))
     return _pq(environ) if "/static/" in path + "/" else None
@@ -165,6 +181,14 @@ def _rules(fixed: bool) -> list[tuple[Callable[[str], bool], Rule]]:
             Rule(_per_key if fixed else (lambda e: _per_key(e).lower()), store=lambda s: True),
         ),
         (under("/c/deception"), Rule(_static_after_decoding)),
+        (
+            at(WORDLIST_ROUTE),
+            Rule(
+                (lambda e: f"{_per_key(e)}#{e.get('HTTP_X_SITE_SIGNATURE', '')}")
+                if fixed
+                else _without_deep
+            ),
+        ),
         (at("/c/pollution"), Rule(_per_key if fixed else _first_kept)),
         (at("/c/hidden"), Rule(_per_key, announce=fixed)),
         (at("/c/trap/public-cookie"), Rule(_pq, strip_set_cookie=True)),
@@ -246,6 +270,12 @@ def plant(app: Flask, *, fixed: bool = False) -> None:  # noqa: C901 - one view 
         @app.get("/c/deception/<path:rest>", endpoint="c_deception_rest")
         def deception_rest(rest: str) -> Any:  # path-info tolerance, as PHP's x.php/...
             return authed(lambda p: payload(principal=p.id, email=f"{p.id}@example.test"))
+
+    @app.get(WORDLIST_ROUTE, endpoint="c_wordlist")
+    def wordlist() -> Any:
+        sig = request.headers.get(DEEP_HEADER, "none")
+        country = request.args.get(DEEP_PARAM, "de")
+        return authed(lambda p: payload(principal=p.id, signature=sig, country=country))
 
     @app.get("/c/pollution", endpoint="c_pollution")
     def pollution() -> Any:
