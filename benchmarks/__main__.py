@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--quick] [--only hit,miss,http,memory,scan,check] [--callgrind]``
+"""``python -m benchmarks [--quick] [--only hit,miss,http,memory,scan,classes,check] [--callgrind]``
 
 Runs the sections and writes ``docs/benchmarks.md`` (or ``--out``).
 """
@@ -12,12 +12,12 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import check, hit, memory, miss, overhttp, scan
+from . import check, hit, memory, miss, overhttp, scan, scan_classes
 from .budget import FULL, QUICK, Budget
 from .report import Section, machine, render
 from .servers import ROOT, redis_server
 
-SECTIONS = ("hit", "miss", "http", "memory", "scan", "check")
+SECTIONS = ("hit", "miss", "http", "memory", "scan", "classes", "check")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -47,6 +47,7 @@ def run(only: list[str], budget: Budget, callgrind: bool) -> tuple[list[Section]
             "http": lambda: overhttp.run(budget, url),
             "memory": lambda: memory.run(budget),
             "scan": lambda: scan.run(budget),
+            "classes": lambda: scan_classes.run(budget),
             "check": lambda: check.run(budget),
         }
         for name in SECTIONS:

@@ -30,7 +30,7 @@ from .servers import ROOT
 TESTS = ROOT / "tests"
 #: WCVS's published default wordlists (github.com/Hackmanit/Web-Cache-Vulnerability-Scanner,
 #: wordlists/headers and wordlists/parameters): it sends about one request per name, per URL.
-WCVS_HEADER_NAMES = 1118
+WCVS_HEADER_NAMES = 2921  # WCVS 2.0 (issue 16)
 WCVS_PARAMETER_NAMES = 6452
 WCVS_REQUESTS_PER_URL = WCVS_HEADER_NAMES + WCVS_PARAMETER_NAMES
 MAX_REQUESTS_PER_ENDPOINT = 400

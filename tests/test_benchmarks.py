@@ -119,3 +119,11 @@ def test_redis_server_starts_and_stops() -> None:
         if redis is None:
             pytest.skip("redis-server is not installed")
         assert redis.url.startswith("redis://127.0.0.1:")
+
+
+@pytest.mark.slow
+def test_classes_section_finds_every_class_in_process() -> None:
+    from benchmarks import scan_classes
+
+    s = scan_classes.run(TINY)  # quick: in process only
+    assert s.targets[0].met is True, (s.targets[0].figure, s.notes)
