@@ -29,7 +29,7 @@ from cacheward.scan import Settings, scan_async
 sys.path.insert(0, str(ROOT / "tests"))  # `targets`, as tests/scan/conftest.py does
 
 from targets import vulnerable  # noqa: E402
-from targets.harness import ALL_PATHS, creds, endpoints  # noqa: E402
+from targets.harness import ALL_PATHS, PLANTED, creds, endpoints  # noqa: E402
 
 FAST = Settings(rate=0, concurrency=8)
 LEAKS_AT_THE_PROXY = {"cross-key-leak", "anonymous-cache-leak"}
@@ -98,7 +98,8 @@ def test_vulnerable_target_through_proxy(
         f"scan vulnerable via {profile}: {len(report.findings)} findings,"
         f" {sum(map(len, found.values()))} (route, id) pairs"
     )
-    for route, (planted, *also) in vulnerable.ROUTES.items():
+    for route in vulnerable.ROUTES:  # the classes' routes: tests/proxy/test_scan_classes.py
+        planted, *also = PLANTED[route]
         added = ADDED[profile].get(route, set())
         if route in NEUTRALIZED[profile]:
             assert found[route] == set(), (route, found[route])
