@@ -17,7 +17,8 @@ The verdict is *cached* when both hold:
 
 A fast origin (under about 25 ms per miss) cannot be told from its cache this way and
 is never reported. Only plain GETs of the primary principal are sent, each on its own
-buster, as the setup's baselines are.
+buster, as the setup's baselines are; not at all where a fresh buster was shown to be
+served from the cache (nothing to time there, and every read is the shared entry).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from __future__ import annotations
 from statistics import median
 
 from ...core.finding import Confidence, Severity
-from ..context import ProbeContext
+from ..context import BusterState, ProbeContext
 from ..detect import cache_headers
 from ..exchange import Probe, ProbeRequest
 from .base import finding
@@ -51,8 +52,8 @@ def probe(ctx: ProbeContext) -> Probe:
     """Time hits against misses when no header says whether a cache answered."""
     a = ctx.primary
     base = ctx.baseline(a)
-    if cache_headers(base) or not base.ok:
-        return []
+    if cache_headers(base) or not base.ok or ctx.buster is BusterState.BROKEN:
+        return []  # BROKEN: a fresh buster is a hit too, and every read is the shared entry
     u = ctx.url()
     warm = yield ProbeRequest(u, a)
     hits: list[float] = []
