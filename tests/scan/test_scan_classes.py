@@ -143,3 +143,28 @@ def test_header_wordlist_never_sends_framing_or_credentials() -> None:
     names = {n.lower() for n in miner.header_names(_ctx())}
     for never in ("host", "content-length", "transfer-encoding", "x-api-key", "cookie"):
         assert never not in names
+
+
+def test_each_class_reports_its_evidence(vulnerable_app: object) -> None:
+    """What each class's finding says about its planted bug (in process)."""
+    report = _scan(vulnerable_app, list(classes.ROUTES))
+    by = {
+        (f.url or "").removeprefix(BASE): f
+        for f in report.findings  # type: ignore[attr-defined]
+        if f.id == classes.ROUTES[(f.url or "").removeprefix(BASE)][0]
+    }
+    assert by["/c/cpdos-hho"].evidence["variant"] == "HHO 4 KB header"
+    assert "<4096 bytes>" in by["/c/cpdos-hho"].steps[0]  # not 4 KB of x in the report
+    assert by["/c/cpdos-hmc"].evidence["poisoned_status"] == 400
+    assert by["/c/cpdos-range"].evidence["clean_status"] == 416
+    assert by["/c/host-port"].evidence["input"] == "Host"
+    assert by["/c/cookie"].evidence["input"] == "lang"
+    assert by["/c/split"].evidence["injected_header"] == "X-Cw-Split"
+    assert by["/c/norm"].evidence["variant_path"] == "/c/NORM"
+    deception = by["/c/deception"].evidence
+    assert deception["variant"] == "double-encoded traversal"
+    assert deception["served_to"] == "no key"
+    assert by["/c/pollution"].evidence["shape"] == "first kept, last read"
+    hidden = by["/c/hidden"]
+    assert hidden.evidence["repeats"] == hidden_cache.REPEATS
+    assert hidden.evidence["median_gap_ms"] >= 25

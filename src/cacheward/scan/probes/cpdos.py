@@ -23,6 +23,8 @@ status and body), and a clean GET on a fresh buster must not.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ...core.finding import Finding
 from ..compare import identical, same, volatile
 from ..context import ProbeContext
@@ -54,6 +56,12 @@ def _stored(got: ProbeResponse, poisoned: ProbeResponse) -> bool:
     if volatile(poisoned):
         return identical(got, poisoned)
     return same(got, poisoned)
+
+
+def _shown(req: ProbeRequest) -> ProbeRequest:
+    """``req`` as a report shows it: a header over 64 bytes becomes its length."""
+    headers = tuple((k, v if len(v) <= 64 else f"<{len(v)} bytes>") for k, v in req.headers)
+    return replace(req, headers=headers)
 
 
 def probe(ctx: ProbeContext) -> Probe:
@@ -94,7 +102,7 @@ def probe(ctx: ProbeContext) -> Probe:
                     "clean_status": rc.status,
                     "baseline_status": base.status,
                     "steps": (
-                        step(preq, rp),
+                        step(_shown(preq), rp),
                         step(creq, rc, " (stored error served to a clean request)"),
                         step(freq, rf),
                     ),
