@@ -1,6 +1,7 @@
-"""``python -m benchmarks [--quick] [--only hit,miss,http,memory,scan,check,asgi] [--callgrind]``
+"""``python -m benchmarks [--quick] [--only SECTION,...] [--callgrind]``
 
-Runs the sections and writes ``docs/benchmarks.md`` (or ``--out``).
+Runs the sections (hit, miss, http, memory, scan, classes, check, asgi) and writes
+``docs/benchmarks.md`` (or ``--out``).
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import asgi, check, hit, memory, miss, overhttp, scan
+from . import asgi, check, hit, memory, miss, overhttp, scan, scan_classes
 from .budget import FULL, QUICK, Budget
 from .report import Section, machine, render
 from .servers import ROOT, redis_server
 
-SECTIONS = ("hit", "miss", "http", "memory", "scan", "check", "asgi")
+SECTIONS = ("hit", "miss", "http", "memory", "scan", "classes", "check", "asgi")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -47,6 +48,7 @@ def run(only: list[str], budget: Budget, callgrind: bool) -> tuple[list[Section]
             "http": lambda: overhttp.run(budget, url),
             "memory": lambda: memory.run(budget),
             "scan": lambda: scan.run(budget),
+            "classes": lambda: scan_classes.run(budget),
             "check": lambda: check.run(budget),
             "asgi": lambda: asgi.run(budget, url, callgrind),
         }

@@ -33,7 +33,7 @@ from .servers import ROOT
 
 #: WCVS's published default wordlists (github.com/Hackmanit/Web-Cache-Vulnerability-Scanner,
 #: wordlists/headers and wordlists/parameters): it sends about one request per name, per URL.
-WCVS_HEADER_NAMES = 1118
+WCVS_HEADER_NAMES = 2921  # WCVS 2.0 (issue 16)
 WCVS_PARAMETER_NAMES = 6452
 WCVS_REQUESTS_PER_URL = WCVS_HEADER_NAMES + WCVS_PARAMETER_NAMES
 MAX_REQUESTS_PER_ENDPOINT = 400
@@ -81,7 +81,8 @@ def _by_route(report: Report, base: str) -> dict[str, set[str]]:
 
 def run(budget: Budget) -> Section:
     vulnerable, harness = _targets()
-    routes: dict[str, tuple[str, ...]] = dict(vulnerable.ROUTES)
+    # Each route's planted ids, with those the issue-16 classes legitimately add.
+    routes: dict[str, tuple[str, ...]] = {r: harness.PLANTED[r] for r in vulnerable.ROUTES}
     if budget.scan_routes:
         routes = dict(list(routes.items())[: budget.scan_routes])
     # Cached by path alone (Flask-Caching's default): proven by the read-only probe.

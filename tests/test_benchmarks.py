@@ -128,3 +128,11 @@ def test_values_hit_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
     values_hit.main(20)
     out = capsys.readouterr().out
     assert "ward.memoize hit vs Flask-Caching memoize hit" in out
+
+
+@pytest.mark.slow
+def test_classes_section_finds_every_class_in_process() -> None:
+    from benchmarks import scan_classes
+
+    s = scan_classes.run(TINY)  # quick: in process only
+    assert s.targets[0].met is True, (s.targets[0].figure, s.notes)

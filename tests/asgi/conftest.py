@@ -29,7 +29,7 @@ def client(guarded) -> Iterator[TestClient]:
 
 @pytest.fixture(scope="session")
 def redis_server():
-    from servers import RedisServer
+    from tests.support.redis import RedisServer
 
     server = RedisServer().start()
     yield server
@@ -38,7 +38,7 @@ def redis_server():
 
 @pytest.fixture(scope="session")
 def redis_cluster():
-    from servers import RedisCluster
+    from tests.support.redis import RedisCluster
 
     cluster = RedisCluster()
     try:

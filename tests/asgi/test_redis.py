@@ -9,6 +9,7 @@ import time
 import httpx
 import pytest
 import redis
+from tests.support import free_port
 
 from cacheward.asgi import AsyncRedisKeyStore, ThreadedKeyStore
 from cacheward.asgi.redis import AsyncRedisBackend
@@ -17,7 +18,6 @@ from cacheward.core.entry import Entry
 from cacheward.core.secret import Secrets
 from cacheward.keys import MemoryKeyStore, RedisKeyStore, SQLiteKeyStore
 from cacheward.testing import assert_no_cross_key_leak_async
-from servers import free_port
 
 from .asgiapp import SECRET, h, make_app
 

@@ -145,8 +145,9 @@ def test_purge_route_on_every_backend(backend: Backend) -> None:
 
 
 def test_a_dead_redis_means_no_cache_never_an_error() -> None:
+    from tests.support import free_port
+
     from cacheward.core.secret import Secrets
-    from servers import free_port
 
     backend = RedisBackend.from_url(f"redis://127.0.0.1:{free_port()}/0", Secrets(SECRET))
     app, ward, _ = make(backend)

@@ -14,6 +14,15 @@ import pytest
 from tests.proxy.callers import Keyring, issue_keys
 from tests.support.proxies import Server, start_gunicorn, start_proxy
 
+from cacheward.scan.probes import miner
+
+
+@pytest.fixture(autouse=True)
+def short_wordlists(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scans here try the first 120 names of each wordlist, as tests/scan does: the
+    full lists (about 145 requests per endpoint) run in tests/scan/test_scan_classes.py."""
+    monkeypatch.setattr(miner, "LIMIT", 120)
+
 
 @pytest.fixture(scope="module")
 def keyring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keyring]:

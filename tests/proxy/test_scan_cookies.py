@@ -5,20 +5,16 @@ and the leak beside the cookie-setting endpoints is found. The fixed twin is cle
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.proxies import ROOT, Server, start_gunicorn, start_varnish
+from tests.support.proxies import ROOT, Server, start_gunicorn, start_varnish
+from tests.targets.cookies import TRACKING
+from tests.targets.harness import creds
 
 from cacheward.core.finding import Report
 from cacheward.scan import Endpoint, Settings, scan_async
-
-sys.path.insert(0, str(ROOT / "tests"))  # `targets`, as tests/scan/conftest.py does
-
-from targets.cookies import TRACKING  # noqa: E402
-from targets.harness import creds  # noqa: E402
 
 CROSS_KEY = {"cross-key-leak", "anonymous-cache-leak"}
 

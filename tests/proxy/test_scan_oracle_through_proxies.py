@@ -11,22 +11,18 @@ The fixed twin behind the same proxies, and the noise trap in both, yield nothin
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections import defaultdict
 from collections.abc import Iterator
 
 import pytest
-from tests.proxies import ROOT, Server, start_gunicorn
 from tests.proxy.conftest import ProxyFactory
+from tests.support.proxies import ROOT, Server, start_gunicorn
+from tests.targets import oracle
+from tests.targets.harness import creds, endpoints
+from tests.targets.kit import RAW_KEYS
 
 from cacheward.core.finding import Report
 from cacheward.scan import Settings, scan_async
-
-sys.path.insert(0, str(ROOT / "tests"))  # `targets`, as tests/scan/conftest.py does
-
-from targets import oracle  # noqa: E402
-from targets.harness import creds, endpoints  # noqa: E402
-from targets.kit import RAW_KEYS  # noqa: E402
 
 FAST = Settings(rate=0, concurrency=8)
 PROFILES = ("nginx", "varnish")

@@ -25,7 +25,7 @@ import pytest
 from tests.proxy.conftest import ProxyFactory
 from tests.support.proxies import PROFILES, Server, start_gunicorn
 from tests.targets import vulnerable
-from tests.targets.harness import ALL_PATHS, creds, endpoints
+from tests.targets.harness import ALL_PATHS, PLANTED, creds, endpoints
 
 from cacheward.core.finding import Report
 from cacheward.scan import Settings, scan_async
@@ -96,7 +96,8 @@ def test_vulnerable_target_through_proxy(
         f"scan vulnerable via {profile}: {len(report.findings)} findings,"
         f" {sum(map(len, found.values()))} (route, id) pairs"
     )
-    for route, (planted, *also) in vulnerable.ROUTES.items():
+    for route in vulnerable.ROUTES:  # the classes' routes: tests/proxy/test_scan_classes.py
+        planted, *also = PLANTED[route]
         added = ADDED[profile].get(route, set())
         if route in NEUTRALIZED[profile]:
             assert found[route] == set(), (route, found[route])

@@ -8,6 +8,20 @@ import pytest
 from tests.support.wsgi import ThreadedServer, fast_switching
 from tests.targets import fixed, vulnerable
 
+from cacheward.scan.probes import miner
+
+
+@pytest.fixture(autouse=True)
+def short_wordlists(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whole-target scans try the first 120 names of each wordlist: the full lists cost
+    about 145 requests per endpoint. ``full_wordlists`` restores them."""
+    monkeypatch.setattr(miner, "LIMIT", 120)
+
+
+@pytest.fixture
+def full_wordlists(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(miner, "LIMIT", None)
+
 
 @pytest.fixture
 def vulnerable_app() -> object:

@@ -18,13 +18,13 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from flask import Flask, Response, jsonify, request
+from tests.targets.kit import ALICE, BOB, KEYS, TinyCache, account, path_query, payload
 
 from cacheward.cli import main
 from cacheward.scan import Credential, Endpoint, Placement, Settings, scan_async
 from cacheward.scan.exchange import ProbeRequest, build_request, new_client
 from cacheward.scan.runner import RateLimiter
 from cacheward.scan.target import TargetError, endpoints, from_openapi
-from targets.kit import ALICE, BOB, KEYS, TinyCache, account, path_query, payload
 
 FAST = Settings(rate=0, concurrency=8)
 CROSS_KEY = {"cross-key-leak", "anonymous-cache-leak", "auth-after-cache"}

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 
+from tests.targets import oracle
+from tests.targets.harness import AsyncWSGITransport, creds, endpoints
+from tests.targets.kit import RAW_KEYS
+
 from cacheward.core.finding import Report
 from cacheward.scan import Settings, scan_async
-from targets import oracle
-from targets.harness import AsyncWSGITransport, creds, endpoints
-from targets.kit import RAW_KEYS
 
 BASE = "http://target.test"
 FAST = Settings(rate=0, concurrency=8)

@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import pytest
 from click.testing import CliRunner
+from tests.targets import oracle
+from tests.targets.kit import ALICE, BOB, EVE, RAW_KEYS
 
 from cacheward.cli import main
-from targets import oracle
-from targets.kit import ALICE, BOB, EVE, RAW_KEYS
 
 KEYS = ["--key", f"alice={ALICE}", "--key", f"bob={BOB}", "--key", f"eve={EVE}", "--low-key", "eve"]
 

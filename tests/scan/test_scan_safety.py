@@ -9,12 +9,12 @@ import re
 
 import httpx
 import pytest
+from tests.targets.harness import ALL_PATHS, AsyncWSGITransport, creds, endpoints
 
 from cacheward.scan import Credential, Placement, Settings, scan_async
 from cacheward.scan.context import BUSTER_PARAM
 from cacheward.scan.exchange import ProbeRequest, build_request
 from cacheward.scan.progress import Lines
-from targets.harness import ALL_PATHS, AsyncWSGITransport, creds, endpoints
 
 BASE = "http://target.test"
 
@@ -114,7 +114,7 @@ def test_rich_bar_runs_without_a_terminal() -> None:
 def test_path_keyed_routes_get_no_attack_input(vulnerable_app: object) -> None:
     """Where no buster busts, only plain reads (credential, buster) reach the route, and
     the deception probe's paths, each with a fresh name nobody else requests."""
-    from targets.vulnerable import PATH_KEYED
+    from tests.targets.vulnerable import PATH_KEYED
 
     transport = Recording(vulnerable_app)
     paths = list(PATH_KEYED)

@@ -7,11 +7,11 @@ from collections import defaultdict
 from collections.abc import Callable
 
 import pytest
+from tests.targets import classes, vulnerable
+from tests.targets.harness import ALL_PATHS, PLANTED, AsyncWSGITransport, creds, endpoints
 
 from cacheward.core.finding import SCAN_CHECK_IDS, Report
 from cacheward.scan import Settings, scan_async
-from targets import vulnerable
-from targets.harness import ALL_PATHS, AsyncWSGITransport, creds, endpoints
 
 FAST = Settings(rate=0, concurrency=8)
 
@@ -33,9 +33,11 @@ def _scan_in_process(app: object) -> Report:
 
 def _assert_vulnerable(report: Report, base: str) -> None:
     found = _by_route(report, base)
-    for route, (planted, *also) in vulnerable.ROUTES.items():
+    for route, (planted, *also) in PLANTED.items():
         assert planted in found[route], (route, found[route])
         assert found[route] <= {planted, *also}, (route, found[route])
+    for trap in classes.TRAPS:
+        assert found[trap] == set(), (trap, found[trap])
     for route, expected in vulnerable.PATH_KEYED.items():
         # No buster busts: only the read-only cross-key probe may report, marked as such.
         assert {"cross-key-leak", "anonymous-cache-leak"} <= found[route], (route, found[route])

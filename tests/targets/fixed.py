@@ -12,15 +12,17 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
+from . import classes
 from .kit import TinyCache, account, authenticate, authorize, current, payload, private
 from .vulnerable import PATH_KEYED, ROUTES
 
 
 def _key() -> str:
-    """Method, path, full query, the headers views read, and the principal."""
+    """Host, path, full query, the headers views read, and the principal."""
     p = current()
     origin = request.headers.get("Origin", "")
-    return f"{request.path}?{request.query_string.decode()}#{origin}#{p.id if p else '-'}"
+    host = request.host  # /v/links builds its links from it
+    return f"{host}{request.path}?{request.query_string.decode()}#{origin}#{p.id if p else '-'}"
 
 
 def create_app() -> Flask:
@@ -93,6 +95,7 @@ def create_app() -> Flask:
             resp.vary.add("X-API-Key")
         return resp
 
+    classes.plant(app, fixed=True)
     return app
 
 

@@ -6,7 +6,7 @@ import httpx
 
 from cacheward.scan import Credential, Endpoint
 
-from . import vulnerable
+from . import classes, vulnerable
 from .kit import ALICE, BOB, EVE
 
 
@@ -22,7 +22,10 @@ class AsyncWSGITransport(httpx.AsyncBaseTransport):
             request.method, request.url, headers=request.headers, content=content
         )
         resp = self._sync.handle_request(sync_req)
-        return httpx.Response(resp.status_code, headers=resp.headers, content=resp.read())
+        # A stream, not ``content=``: httpx then reads and closes it, and times it
+        # (``Response.elapsed``, which the ``hidden-cache`` probe reads).
+        body = httpx.ByteStream(resp.read())
+        return httpx.Response(resp.status_code, headers=resp.headers, stream=body)
 
 
 def creds() -> list[Credential]:
@@ -37,4 +40,9 @@ def endpoints(base: str, paths: list[str]) -> list[Endpoint]:
     return [Endpoint(base + p) for p in paths]
 
 
-ALL_PATHS = [*vulnerable.ROUTES, *vulnerable.PATH_KEYED]
+ALL_PATHS = [*vulnerable.ROUTES, *vulnerable.PATH_KEYED, *classes.ROUTES, *classes.TRAPS]
+#: Every planted route with the ids it may show (the classes' extras included).
+PLANTED: dict[str, tuple[str, ...]] = {
+    **{r: (*ids, *classes.ALSO.get(r, ())) for r, ids in vulnerable.ROUTES.items()},
+    **classes.ROUTES,
+}

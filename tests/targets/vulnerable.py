@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 from flask import Flask, Response, g, jsonify, redirect, request
 from flask_caching import Cache
 
+from . import classes
 from .kit import (
     TinyCache,
     account,
@@ -247,6 +248,7 @@ def create_app() -> Flask:  # noqa: C901 - one small view per planted bug
     def settings_suffix(rest: str) -> Any:  # tolerates any suffix; a 'static' rule caches it
         return authed(account)
 
+    classes.plant(app)  # the issue-16 technique classes, behind their own edge cache
     return app
 
 

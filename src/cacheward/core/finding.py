@@ -65,9 +65,17 @@ SCAN_CHECK_IDS = (
     "fat-get",
     "method-override",
     "cache-deception",
+    "cache-deception-path",
+    "cpdos",
+    "host-header",
+    "unkeyed-cookie",
+    "response-splitting",
+    "path-normalization",
+    "param-pollution",
     "key-in-url",
     "cacheable-authenticated",
     "set-cookie-cacheable",
+    "hidden-cache",
 )
 
 

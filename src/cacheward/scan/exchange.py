@@ -49,6 +49,8 @@ class ProbeResponse:
     status: int
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+    #: seconds from sending the request to the end of the response (``hidden-cache``)
+    elapsed: float = 0.0
 
     @property
     def text(self) -> str:
@@ -68,7 +70,11 @@ class ProbeResponse:
         for k, v in resp.headers.multi_items():
             k = k.lower()
             headers[k] = f"{headers[k]}, {v}" if k in headers else v
-        return cls(resp.status_code, headers, resp.content)
+        try:
+            elapsed = resp.elapsed.total_seconds()
+        except RuntimeError:  # a response httpx did not time (built by hand)
+            elapsed = 0.0
+        return cls(resp.status_code, headers, resp.content, elapsed)
 
 
 class NoCookieJar(CookieJar):

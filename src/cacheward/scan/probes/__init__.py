@@ -8,16 +8,25 @@ buster works, :mod:`.crosskey_unbusted` runs too, read-only, after every other e
 
 from __future__ import annotations
 
-from . import (
+from . import (  # issue 16: the technique classes of WCVS 2.0, Param Miner and the papers
     cacheable,
     cloaking,
+    cpdos,
     crosskey,
     deception,
+    deception_path,
     error_cached,
     fat_get,
+    hidden_cache,
+    host_header,
     key_in_url,
     method_override,
+    miner,
+    param_pollution,
+    path_normalization,
+    response_splitting,
     set_cookie,
+    unkeyed_cookie,
     unkeyed_header,
     unkeyed_param,
 )
@@ -36,6 +45,17 @@ PROBES: tuple[ProbeSpec, ...] = (
     ProbeSpec("param-cloaking", cloaking.probe),
     ProbeSpec("fat-get", fat_get.probe),
     ProbeSpec("unkeyed-header", unkeyed_header.probe),
+    # Plain GETs on fresh busters only; it skips endpoints where a fresh buster is a hit.
+    ProbeSpec("hidden-cache", hidden_cache.probe, unbusted=True),
+    ProbeSpec("header-wordlist", miner.headers),
+    ProbeSpec("param-wordlist", miner.params),
+    ProbeSpec("unkeyed-cookie", unkeyed_cookie.probe),
+    ProbeSpec("cpdos", cpdos.probe),
+    ProbeSpec("host-header", host_header.probe),
+    ProbeSpec("response-splitting", response_splitting.probe),
+    ProbeSpec("path-normalization", path_normalization.probe),
+    ProbeSpec("cache-deception-path", deception_path.probe),
+    ProbeSpec("param-pollution", param_pollution.probe),
 )
 
 __all__ = ["PROBES", "ProbeSpec"]
