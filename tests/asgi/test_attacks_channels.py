@@ -1,0 +1,296 @@
+"""Attacks through channels the guard's recorder may not see: exception handlers,
+middleware inside the guard, scope copies, Request subclasses and ``Annotated``,
+``dependency_overrides``, compression, the credential itself and ``vars(request)``.
+
+Each test builds the smallest app that an honest developer might write, then checks
+that one caller's request never decides what another caller (or another request of the
+same caller with other inputs) is served.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pytest
+from fastapi import Depends, FastAPI, Header, Request, Security
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.testclient import TestClient
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from cacheward.fastapi import Cacheward, Principal
+from cacheward.keys import MemoryKeyStore
+
+from .asgiapp import SECRET, h
+
+
+def _app(**settings):
+    app = FastAPI()
+    store = MemoryKeyStore()
+    ward = Cacheward(app, keys=store, secret=SECRET, **settings)
+    alice = store.create("alice").plaintext
+    bob = store.create("bob").plaintext
+    return app, ward, store, alice, bob
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: an exception handler's 200 is stored though it read the raw Request "
+        "unrecorded"
+    ),
+)
+def test_an_exception_handler_returning_200_is_not_stored_with_what_it_read():
+    """The handler gets Starlette's own Request, not the recording one: whatever it
+    reads is invisible to the guard, so its 200 must not be stored."""
+    app, ward, _, alice, bob = _app()
+
+    @app.exception_handler(Boom)
+    async def fallback(request: Request, exc: Boom):
+        return JSONResponse({"note": request.headers.get("x-note")}, status_code=200)
+
+    @app.get("/fragile")
+    @ward.cached(ttl=60, scope="shared")
+    async def fragile(p: Principal = Security(ward.protected())):  # noqa: B008
+        raise Boom()
+
+    with TestClient(app) as c:
+        poisoned = c.get("/fragile", headers=h(alice, **{"X-Note": "<script>evil</script>"}))
+        assert poisoned.json() == {"note": "<script>evil</script>"}
+        victim = c.get("/fragile", headers=h(bob))
+        assert victim.json() == {"note": None}, "Bob was served Alice's poisoned handler 200"
+        assert "hit" not in victim.headers["cache-status"]
+
+
+class _Note(BaseHTTPMiddleware):
+    """Adds a response header only when the request asks for it (a debug/trace echo)."""
+
+    async def dispatch(self, request, call_next):
+        response = await call_next(request)
+        note = request.headers.get("x-note")
+        if note:
+            response.headers["X-Note"] = note
+        return response
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: a middleware inside the guard reads the raw scope unrecorded; its response "
+        "header is replayed"
+    ),
+)
+def test_a_middleware_that_copies_a_request_header_into_the_response_is_not_replayed():
+    """A middleware added with ``app.add_middleware`` runs inside the guard and reads the
+    raw scope: the guard cannot see that read, so the response it changed must not be
+    replayed to a caller who did not send the header."""
+    app, ward, _, alice, bob = _app()
+    app.add_middleware(_Note)
+
+    @app.get("/catalog")
+    @ward.cached(ttl=60, scope="shared")
+    async def catalog(p: Principal = Security(ward.protected())):  # noqa: B008
+        return {"items": ["tea"]}
+
+    with TestClient(app) as c:
+        c.get("/catalog", headers=h(alice, **{"X-Note": "alice-was-here"}))
+        victim = c.get("/catalog", headers=h(bob))
+        assert "x-note" not in victim.headers, (
+            "Bob was replayed a response header a middleware derived from Alice's request"
+        )
+
+
+class _PageFromHeader:
+    """Pure ASGI middleware that maps ``X-Page`` into the query string, on a copy of the
+    scope (as many rewriting middlewares do)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            page = dict(scope["headers"]).get(b"x-page")
+            if page is not None:
+                scope = {**scope, "query_string": b"page=" + page}
+        await self.app(scope, receive, send)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: the key is built from the outer scope, not the scope the endpoint was given"
+    ),
+)
+def test_a_middleware_that_rewrites_a_copied_scope_is_keyed_by_what_the_endpoint_saw():
+    app, ward, _, alice, bob = _app()
+    app.add_middleware(_PageFromHeader)
+
+    @app.get("/items")
+    @ward.cached(ttl=60, scope="shared")
+    async def items(request: Request, p: Principal = Security(ward.protected())):  # noqa: B008
+        return {"page": request.query_params.get("page")}
+
+    with TestClient(app) as c:
+        assert c.get("/items", headers=h(alice, **{"X-Page": "666"})).json() == {"page": "666"}
+        victim = c.get("/items", headers=h(bob))
+        assert victim.json() == {"page": None}, "the key used the scope before the rewrite"
+
+
+class MyRequest(Request):
+    """A project's own Request subclass (FastAPI injects the request for it)."""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: a Request-subclass parameter is left unfilled (the injected one wins): 500"
+    ),
+)
+def test_a_request_subclass_parameter_is_served_never_a_500():
+    """FastAPI injects the request into a parameter annotated with a Request subclass;
+    the guard must either record it or refuse at import time, never break the call."""
+    app, ward, _, alice, bob = _app()
+
+    @app.get("/sub")
+    @ward.cached(ttl=60, scope="shared")
+    async def sub(request: MyRequest, p: Principal = Security(ward.protected())):  # noqa: B008
+        return {"note": request.headers.get("x-note")}
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        first = c.get("/sub", headers=h(alice, **{"X-Note": "poison"}))
+        assert first.status_code == 200, first.text
+        assert c.get("/sub", headers=h(bob)).json() == {"note": None}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: an Annotated[Request, ...] parameter is left unfilled: 500"
+    ),
+)
+def test_an_annotated_request_parameter_is_recorded():
+    app, ward, _, alice, bob = _app()
+
+    @app.get("/annotated")
+    @ward.cached(ttl=60, scope="shared")
+    async def annotated(
+        request: Annotated[Request, "the request"],
+        p: Principal = Security(ward.protected()),  # noqa: B008
+    ):
+        return {"note": request.headers.get("x-note")}
+
+    with TestClient(app) as c:
+        c.get("/annotated", headers=h(alice, **{"X-Note": "poison"}))
+        victim = c.get("/annotated", headers=h(bob))
+        assert victim.json() == {"note": None}, "an unrecorded Request was cached"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: dependency_overrides are not analysed; an override reading the Request is "
+        "cached"
+    ),
+)
+def test_dependency_overrides_that_read_the_request_are_not_stored():
+    """The guard reads the route's dependency tree once; an override FastAPI solves in
+    its place may read anything."""
+    app, ward, _, alice, bob = _app()
+
+    def lang(accept_language: str | None = Header(None)) -> str | None:  # noqa: B008
+        return accept_language
+
+    @app.get("/lang")
+    @ward.cached(ttl=60, scope="shared")
+    async def by_lang(
+        value: str | None = Depends(lang),  # noqa: B008
+        p: Principal = Security(ward.protected()),  # noqa: B008
+    ):
+        return {"lang": value}
+
+    def sneaky(request: Request) -> str | None:
+        return request.headers.get("x-note")
+
+    with TestClient(app) as c:
+        assert c.get("/lang", headers=h(alice, **{"Accept-Language": "fr"})).json() == {
+            "lang": "fr"
+        }
+        app.dependency_overrides[lang] = sneaky
+        c.get("/lang", headers=h(alice, **{"X-Note": "poison"}))
+        victim = c.get("/lang", headers=h(bob))
+        assert victim.json() == {"lang": None}, "an override's unrecorded read was cached"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: Vary: Accept-Encoding is exempt, a gzip entry is replayed to identity-only "
+        "callers"
+    ),
+)
+def test_a_compressed_entry_is_never_served_to_a_caller_that_did_not_accept_it():
+    from starlette.middleware.gzip import GZipMiddleware
+
+    app, ward, _, alice, bob = _app()
+    app.add_middleware(GZipMiddleware, minimum_size=10)
+
+    @app.get("/big")
+    @ward.cached(ttl=60, scope="shared")
+    async def big(p: Principal = Security(ward.protected())):  # noqa: B008
+        return PlainTextResponse("x" * 2000)
+
+    with TestClient(app) as c:
+        c.get("/big", headers=h(alice, **{"Accept-Encoding": "gzip"}))
+        victim = c.get("/big", headers=h(bob, **{"Accept-Encoding": "identity"}))
+        assert victim.headers.get("content-encoding") in (None, "identity"), (
+            "a gzip entry was replayed to a caller that accepts only identity"
+        )
+        assert victim.content == b"x" * 2000
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: a credential read counts as keyed by principal scope; keys of one principal"
+        " share it"
+    ),
+)
+def test_two_keys_of_one_principal_never_share_what_the_credential_decided():
+    """Reading the credential header reads which key (and part of its secret): it must
+    vary on ``:key-id``, not only on the principal."""
+    app, ward, store, _, _ = _app()
+    first = store.create("carol").plaintext
+    second = store.create("carol").plaintext
+
+    @app.get("/which-key")
+    @ward.cached(ttl=60)
+    async def which_key(request: Request, p: Principal = Security(ward.protected())):  # noqa: B008
+        return {"ends": request.headers["x-api-key"][-4:]}
+
+    with TestClient(app) as c:
+        assert c.get("/which-key", headers=h(first)).json() == {"ends": first[-4:]}
+        other = c.get("/which-key", headers=h(second))
+        assert other.json() == {"ends": second[-4:]}, "key 2 was served a fragment of key 1"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: request.__dict__ passes through unrecorded and exposes the raw Request"
+    ),
+)
+def test_vars_of_the_request_is_an_unknown_read():
+    app, ward, _, alice, bob = _app()
+
+    @app.get("/vars")
+    @ward.cached(ttl=60, scope="shared")
+    async def by_vars(request: Request, p: Principal = Security(ward.protected())):  # noqa: B008
+        raw = next(v for v in vars(request).values() if isinstance(v, Request))
+        return {"note": raw.headers.get("x-note")}
+
+    with TestClient(app) as c:
+        c.get("/vars", headers=h(alice, **{"X-Note": "poison"}))
+        assert c.get("/vars", headers=h(bob)).json() == {"note": None}
