@@ -209,6 +209,14 @@ def _principal_parts(route: Route, principal: Principal) -> tuple[tuple[str, str
     return tuple(parts)
 
 
+def endpoint_raised(rs: RequestState) -> None:
+    """The endpoint raised: an exception handler makes the response from Starlette's
+    own ``Request``, whose reads the guard cannot see, so nothing is stored."""
+    if rs.pending is not None:
+        rs.pending = None
+        _bypass(rs, "exception")
+
+
 def _bypass(rs: RequestState, why: str) -> Hit | Refusal | None:
     rs.stop_recording()
     rs.detail = f"fwd=bypass; detail={why.replace(' ', '-')}"

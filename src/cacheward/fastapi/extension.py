@@ -37,7 +37,7 @@ from ..asgi.auth import Authorize, Refusal, authenticate
 from ..asgi.context import current
 from ..asgi.guard import BaseCacheward, hit_response
 from ..asgi.principal import TrackedPrincipal
-from ..asgi.serve import Hit, before_endpoint
+from ..asgi.serve import Hit, before_endpoint, endpoint_raised
 from ..asgi.state import Route
 from ..asgi.tracked import TrackedRequest
 from ..core.inputs import Kind
@@ -224,6 +224,9 @@ class Cacheward(BaseCacheward):
                 rs = current.get()
                 if rs is None:
                     raise ConfigurationError("@ward.cached ran without the guard's middleware")
+                # Keyed by the scope the endpoint was given (a middleware may have copied
+                # and rewritten the one the guard's middleware saw).
+                rs.scope = request.scope  # type: ignore[assignment]
                 route = route_for(request)
                 outcome = await before_endpoint(rs, route)
                 if isinstance(outcome, Hit):
@@ -241,7 +244,11 @@ class Cacheward(BaseCacheward):
                         value = kwargs.get(pname)
                         if isinstance(value, Principal):
                             kwargs[pname] = TrackedPrincipal(value, rec)
-                return await _call(endpoint, is_async, args, kwargs)
+                try:
+                    return await _call(endpoint, is_async, args, kwargs)
+                except Exception:
+                    endpoint_raised(rs)
+                    raise
 
             wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
             return wrapper  # type: ignore[return-value]
