@@ -25,7 +25,7 @@ import functools
 import inspect
 import math
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_args, get_origin
 
 from fastapi import HTTPException, Request, Security
 from fastapi.params import Depends as DependsParam
@@ -175,8 +175,7 @@ class Cacheward(BaseCacheward):
                     " `principal: Principal = Security(ward.protected(...))`.",
                 )
             request_param = next(
-                (p.name for p in sig.parameters.values() if p.annotation in (Request, "Request")),
-                None,
+                (p.name for p in sig.parameters.values() if _is_request(p.annotation)), None
             )
             is_async = inspect.iscoroutinefunction(endpoint)
             params = list(sig.parameters.values())
@@ -254,6 +253,16 @@ class Cacheward(BaseCacheward):
             return wrapper  # type: ignore[return-value]
 
         return decorator
+
+def _is_request(annotation: Any) -> bool:
+    """Whether FastAPI injects the request into a parameter so annotated: ``Request``,
+    a subclass of it, or either inside ``Annotated[...]``."""
+    if annotation == "Request":
+        return True
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return inspect.isclass(annotation) and issubclass(annotation, Request)
+
 
 def _dependency_of(param: inspect.Parameter) -> Any:
     """The callable a ``Depends``/``Security`` parameter (default or ``Annotated``) names."""
