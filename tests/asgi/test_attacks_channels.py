@@ -163,13 +163,6 @@ def test_an_annotated_request_parameter_is_recorded():
         assert victim.json() == {"note": None}, "an unrecorded Request was cached"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: dependency_overrides are not analysed; an override reading the Request is "
-        "cached"
-    ),
-)
 def test_dependency_overrides_that_read_the_request_are_not_stored():
     """The guard reads the route's dependency tree once; an override FastAPI solves in
     its place may read anything."""
@@ -317,3 +310,20 @@ def test_a_compressed_entry_is_stored_when_the_route_varies_on_accept_encoding()
         plain = c.get("/big", headers=h(bob, **{"Accept-Encoding": "identity"}))
         assert "hit" not in plain.headers["cache-status"]
         assert plain.headers.get("content-encoding") is None
+
+
+def test_an_override_of_another_routes_dependency_keeps_this_route_cached():
+    app, ward, _, alice, _ = _app()
+
+    def unrelated() -> str:
+        return "db"
+
+    @app.get("/plain")
+    @ward.cached(ttl=60)
+    async def plain(p: Principal = Security(ward.protected())):  # noqa: B008
+        return {"id": p.id}
+
+    app.dependency_overrides[unrelated] = lambda: "fake db"
+    with TestClient(app) as c:
+        assert c.get("/plain", headers=h(alice)).headers["cache-status"].endswith("stored")
+        assert c.get("/plain", headers=h(alice)).headers["cache-status"] == "cacheward; hit"

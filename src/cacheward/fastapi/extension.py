@@ -187,6 +187,9 @@ class Cacheward(BaseCacheward):
             # Per endpoint (one endpoint may serve several routes): the route's dependency
             # tree says what its parameters read, so the Route is made on first use.
             routes: dict[int, Route] = {}
+            # Every dependency of each route's tree: one FastAPI solves through
+            # app.dependency_overrides is not the one analyze() read.
+            trees: dict[int, frozenset[Any]] = {}
 
             def route_for(request: Request) -> Route:
                 api_route = request.scope.get("route")
@@ -212,6 +215,7 @@ class Cacheward(BaseCacheward):
                         scope=scope, vary=all_vary, ignored_params=ignored, ignored_prefixes=()
                     )
                 made = Route(name, policy, ttl, tag_tuple, frozenset(reads), key_name)
+                trees[id(api_route)] = _calls(dependant)
                 routes[id(api_route)] = made
                 return made
 
@@ -237,6 +241,8 @@ class Cacheward(BaseCacheward):
                     )
                 rec = rs.rec
                 if rec is not None:
+                    if _overridden(request, trees.get(id(request.scope.get("route")))):
+                        rec.unknown("a dependency replaced through app.dependency_overrides")
                     if request_param is not None:
                         kwargs[request_param] = TrackedRequest(request, rec)
                     for pname in principal_params:
@@ -253,6 +259,31 @@ class Cacheward(BaseCacheward):
             return wrapper  # type: ignore[return-value]
 
         return decorator
+
+def _calls(dependant: Any) -> frozenset[Any]:
+    """The callables of a dependency tree (the keys ``dependency_overrides`` uses)."""
+    found: set[Any] = set()
+    stack = list(getattr(dependant, "dependencies", ()))
+    while stack:
+        sub = stack.pop()
+        call = getattr(sub, "call", None)
+        try:
+            found.add(call)
+        except TypeError:  # unhashable: FastAPI could not override it either
+            pass
+        stack.extend(getattr(sub, "dependencies", ()))
+    return frozenset(found)
+
+
+def _overridden(request: Request, calls: frozenset[Any] | None) -> bool:
+    """Whether ``app.dependency_overrides`` replaces a dependency of this route."""
+    route = request.scope.get("route")
+    provider = getattr(route, "dependency_overrides_provider", None) or request.scope.get("app")
+    overrides = getattr(provider, "dependency_overrides", None)
+    if not overrides:
+        return False
+    return calls is None or any(call in overrides for call in calls)
+
 
 def _is_request(annotation: Any) -> bool:
     """Whether FastAPI injects the request into a parameter so annotated: ``Request``,
