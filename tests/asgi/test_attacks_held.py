@@ -13,7 +13,7 @@ import httpx
 import pytest
 import redis
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, Security
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, PlainTextResponse
 from fastapi.testclient import TestClient
 from starlette.middleware.cors import CORSMiddleware
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -315,3 +315,96 @@ def test_a_key_accepted_in_the_query_never_reaches_the_cache_key():
     parts = [made[0].parts for made in ward.state.keys_memo.values()]
     assert alice not in repr(parts), "the API key is a piece of the cache key"
     assert alice not in repr(list(ward.state.keys_memo)), "the API key is held in keys_memo"
+
+
+@pytest.mark.anyio
+async def test_a_purge_during_a_miss_is_not_undone_by_that_miss():
+    """A response computed before ``purge`` must not be served after it."""
+    app, ward, _, alice, _ = _app()
+    gate = asyncio.Event()
+    started = asyncio.Event()
+    version = {"v": 1}
+
+    @app.get("/doc")
+    @ward.cached(ttl=60)
+    async def doc(p: Principal = Security(ward.protected())):  # noqa: B008
+        seen = version["v"]
+        started.set()
+        await gate.wait()
+        return {"v": seen}
+
+    async with await _async_client(app) as c:
+        slow = asyncio.create_task(c.get("/doc", headers=h(alice)))
+        await started.wait()
+        version["v"] = 2
+        await ward.purge(principal="alice")
+        gate.set()
+        assert (await slow).json() == {"v": 1}
+        after = await c.get("/doc", headers=h(alice))
+        assert after.json() == {"v": 2}, "a pre-purge response was served after the purge"
+
+
+def test_a_middleware_that_makes_every_response_public_is_overruled_on_hits_too():
+    app, ward, _, alice, _ = _app()
+
+    @app.middleware("http")
+    async def public(request, call_next):
+        response = await call_next(request)
+        response.headers["Cache-Control"] = "public, max-age=3600"
+        return response
+
+    _me(app, ward)
+    with TestClient(app) as c:
+        miss = c.get("/me", headers=h(alice))
+        hit = c.get("/me", headers=h(alice))
+        assert hit.headers["cache-status"] == "cacheward; hit"
+        for r in (miss, hit):
+            assert "public" not in r.headers["cache-control"]
+            assert "private" in r.headers["cache-control"]
+
+
+def test_a_security_scheme_sub_dependency_reading_another_header_is_not_stored():
+    from fastapi.security import APIKeyHeader
+
+    app, ward, _, alice, bob = _app()
+    other = APIKeyHeader(name="X-Partner", auto_error=False)
+
+    @app.get("/partner")
+    @ward.cached(ttl=60, scope="shared")
+    async def partner(
+        who: str | None = Security(other),  # noqa: B008
+        p: Principal = Security(ward.protected()),  # noqa: B008
+    ):
+        return {"partner": who}
+
+    with TestClient(app) as c:
+        c.get("/partner", headers=h(alice, **{"X-Partner": "acme"}))
+        assert c.get("/partner", headers=h(bob)).json() == {"partner": None}
+
+
+def test_router_level_protection_alone_is_refused_at_import():
+    from fastapi import APIRouter
+
+    from cacheward.errors import UnsafeCacheOrder
+
+    app, ward, _, _, _ = _app()
+    router = APIRouter(dependencies=[Security(ward.protected())])
+    with pytest.raises(UnsafeCacheOrder):
+
+        @router.get("/r")
+        @ward.cached(ttl=60)
+        async def r():
+            return {"who": "?"}
+
+
+def test_a_route_that_forgot_auth_still_leaves_private_for_key_holders():
+    app, _, _, alice, _ = _app()
+
+    @app.get("/forgot")
+    async def forgot():
+        return PlainTextResponse("whose?")
+
+    with TestClient(app) as c:
+        assert c.get("/forgot", headers=h(alice)).headers["cache-control"] == "private"
+        bearer = c.get("/forgot", headers={"Authorization": f"Bearer {alice}"})
+        assert bearer.headers["cache-control"] == "private"
