@@ -327,3 +327,34 @@ def test_an_override_of_another_routes_dependency_keeps_this_route_cached():
     with TestClient(app) as c:
         assert c.get("/plain", headers=h(alice)).headers["cache-status"].endswith("stored")
         assert c.get("/plain", headers=h(alice)).headers["cache-status"] == "cacheward; hit"
+
+
+def test_a_handler_for_a_yield_dependencys_teardown_is_not_stored():
+    """The endpoint returned normally; a ``yield`` dependency's exit (run before the
+    response with ``scope="function"``) raised, and a sync handler made a 200."""
+    app, ward, _, alice, bob = _app()
+    failures = iter([True])
+
+    @app.exception_handler(Boom)
+    def fallback(request: Request, exc: Boom):
+        return JSONResponse({"note": request.headers.get("x-note")})
+
+    async def session():
+        yield "db"
+        if next(failures, False):
+            raise Boom()  # a commit that failed once
+
+    @app.get("/commit")
+    @ward.cached(ttl=60, scope="shared")
+    async def commit(
+        db: str = Depends(session, scope="function"),  # noqa: B008
+        p: Principal = Security(ward.protected()),  # noqa: B008
+    ):
+        return {"note": None, "db": db}
+
+    with TestClient(app) as c:
+        assert c.get("/commit", headers=h(alice, **{"X-Note": "poison"})).json() == {
+            "note": "poison"
+        }
+        victim = c.get("/commit", headers=h(bob))
+        assert victim.json() == {"note": None, "db": "db"}, "Bob got the handler's 200"
