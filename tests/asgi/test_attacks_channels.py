@@ -358,3 +358,23 @@ def test_a_handler_for_a_yield_dependencys_teardown_is_not_stored():
         }
         victim = c.get("/commit", headers=h(bob))
         assert victim.json() == {"note": None, "db": "db"}, "Bob got the handler's 200"
+
+
+def test_a_middleware_that_turns_an_endpoint_error_into_a_200_is_not_stored():
+    app, ward, _, alice, bob = _app()
+
+    @app.middleware("http")
+    async def soften(request, call_next):
+        try:
+            return await call_next(request)
+        except Boom:
+            return JSONResponse({"note": request.headers.get("x-note")})
+
+    @app.get("/soft")
+    @ward.cached(ttl=60, scope="shared")
+    async def soft(p: Principal = Security(ward.protected())):  # noqa: B008
+        raise Boom()
+
+    with TestClient(app) as c:
+        c.get("/soft", headers=h(alice, **{"X-Note": "poison"}))
+        assert c.get("/soft", headers=h(bob)).json() == {"note": None}
