@@ -379,3 +379,32 @@ def test_a_middleware_that_turns_an_endpoint_error_into_a_200_is_not_stored():
     with TestClient(app) as c:
         c.get("/soft", headers=h(alice, **{"X-Note": "poison"}))
         assert c.get("/soft", headers=h(bob)).json() == {"note": None}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: Security(ward.protected(), scopes=[...]) ignores the scopes: any valid key passes",
+)
+def test_fastapi_security_scopes_are_enforced_not_ignored():
+    """``Security(dep, scopes=[...])`` is FastAPI's own way to require scopes; a guard
+    that ignores it lets every valid key through."""
+    app, ward, store, _, _ = _app()
+    weak = store.create("mallory", ["reports:read"]).plaintext
+    strong = store.create("root", ["admin", "reports:read"]).plaintext
+
+    @app.get("/admin")
+    @ward.cached(ttl=60)
+    async def admin(p: Principal = Security(ward.protected(), scopes=["admin"])):  # noqa: B008
+        return {"secret": "admin only"}
+
+    @app.get("/admin-uncached")
+    async def admin_uncached(
+        p: Principal = Security(ward.protected("reports:read"), scopes=["admin"]),  # noqa: B008
+    ):
+        return {"secret": "admin only"}
+
+    with TestClient(app) as c:
+        for path in ("/admin", "/admin-uncached"):
+            assert c.get(path, headers=h(strong)).status_code == 200
+            denied = c.get(path, headers=h(weak))
+            assert denied.status_code == 403, f"{path}: a key without 'admin' got in"
