@@ -381,10 +381,6 @@ def test_a_middleware_that_turns_an_endpoint_error_into_a_200_is_not_stored():
         assert c.get("/soft", headers=h(bob)).json() == {"note": None}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Security(ward.protected(), scopes=[...]) ignores the scopes: any valid key passes",
-)
 def test_fastapi_security_scopes_are_enforced_not_ignored():
     """``Security(dep, scopes=[...])`` is FastAPI's own way to require scopes; a guard
     that ignores it lets every valid key through."""
@@ -403,8 +399,15 @@ def test_fastapi_security_scopes_are_enforced_not_ignored():
     ):
         return {"secret": "admin only"}
 
+    def current_user(p: Principal = Security(ward.protected())) -> Principal:  # noqa: B008
+        return p
+
+    @app.get("/admin-chained")
+    async def admin_chained(p: Principal = Security(current_user, scopes=["admin"])):  # noqa: B008
+        return {"secret": "admin only"}
+
     with TestClient(app) as c:
-        for path in ("/admin", "/admin-uncached"):
+        for path in ("/admin", "/admin-uncached", "/admin-chained"):
             assert c.get(path, headers=h(strong)).status_code == 200
             denied = c.get(path, headers=h(weak))
             assert denied.status_code == 403, f"{path}: a key without 'admin' got in"

@@ -29,7 +29,12 @@ from typing import Annotated, Any, TypeVar, get_args, get_origin
 
 from fastapi import HTTPException, Request, Security
 from fastapi.params import Depends as DependsParam
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import (
+    APIKeyHeader,
+    HTTPAuthorizationCredentials,
+    HTTPBearer,
+    SecurityScopes,
+)
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
@@ -91,6 +96,7 @@ class Cacheward(BaseCacheward):
 
         async def protector(
             request: Request,
+            security_scopes: SecurityScopes,
             _key: str | None = Security(key_scheme),  # noqa: B008 - FastAPI's idiom
             _bearer: HTTPAuthorizationCredentials | None = Security(bearer_scheme),  # noqa: B008
         ) -> Principal:
@@ -100,8 +106,10 @@ class Cacheward(BaseCacheward):
                     "ward.protected ran without the guard's middleware: call"
                     " Cacheward(app, ...) or ward.init_app(app)"
                 )
+            # FastAPI's own idiom, Security(ward.protected(), scopes=[...]), adds to them.
+            wanted = required.union(security_scopes.scopes) if security_scopes.scopes else required
             outcome = await authenticate(
-                rs.ward, request.scope, required, authorize, request.path_params
+                rs.ward, request.scope, wanted, authorize, request.path_params
             )
             if isinstance(outcome, Refusal):
                 rs.extra["refused"] = True
