@@ -411,3 +411,26 @@ def test_fastapi_security_scopes_are_enforced_not_ignored():
             assert c.get(path, headers=h(strong)).status_code == 200
             denied = c.get(path, headers=h(weak))
             assert denied.status_code == 403, f"{path}: a key without 'admin' got in"
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: vary=[the key header] is accepted: raw key keyed")
+@pytest.mark.parametrize("name", ["X-API-Key", "authorization", "X-Alt-Key"])
+def test_vary_on_a_credential_header_is_refused_at_import(name):
+    """``vary=["X-API-Key"]`` would put the raw API key into every cache key."""
+    from cacheward.errors import ConfigurationError
+    from cacheward.starlette import Cacheward as StarletteCacheward
+
+    app = FastAPI()
+    ward = Cacheward(app, keys=MemoryKeyStore(), secret=SECRET, credential_headers=["X-Alt-Key"])
+    with pytest.raises(ConfigurationError, match="credential"):
+
+        @app.get("/v")
+        @ward.cached(ttl=60, scope="shared", vary=[name])
+        async def v(p: Principal = Security(ward.protected())):  # noqa: B008
+            return {}
+
+    sward = StarletteCacheward(
+        keys=MemoryKeyStore(), secret=SECRET, credential_headers=["X-Alt-Key"]
+    )
+    with pytest.raises(ConfigurationError, match="credential"):
+        sward.cached(ttl=60, vary=[name])
