@@ -40,6 +40,20 @@ class BaseCacheward:
 
     # -- set-up ---------------------------------------------------------------------------
 
+    def _refuse_credential_vary(self, vary: tuple[str, ...]) -> None:
+        """A ``vary`` name that carries the credential would put the raw API key in
+        every cache key (invariant 2): refused at import time."""
+        extra = self._settings.get("credential_headers") or ()
+        credentials = {self.key_header.lower(), "authorization"}
+        credentials.update(str(n).lower() for n in extra)
+        for name in vary:
+            if name.lower() in credentials:
+                raise ConfigurationError(
+                    f"vary=[{name!r}] names a credential header: the cache key would hold"
+                    " the API key. Keep scope='principal' (and add ':key-id' to vary if the"
+                    " response depends on which key)"
+                )
+
     def _build(self, app: Any) -> State:
         settings = dict(self._settings)
         if settings.get("strict") is None:

@@ -160,6 +160,7 @@ class Cacheward(BaseCacheward):
             raise ConfigurationError(f"ttl must be a positive finite number, not {ttl!r}")
         vary_given = tuple(vary)
         KeyPolicy(vary=vary_given)  # checks the names now, at import time
+        self._refuse_credential_vary(vary_given)
         tag_tuple = tuple(tags)
         ignored = None if ignore_params is None else frozenset(ignore_params)
 

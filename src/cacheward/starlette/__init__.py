@@ -106,6 +106,8 @@ class Cacheward(BaseCacheward):
             or ttl <= 0
         ):
             raise ConfigurationError(f"ttl must be a positive finite number, not {ttl!r}")
+        vary = tuple(vary)
+        self._refuse_credential_vary(vary)
         if ignore_params is None:
             policy = KeyPolicy(scope=scope, vary=tuple(vary))
         else:
