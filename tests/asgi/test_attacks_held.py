@@ -419,3 +419,21 @@ def test_a_route_that_forgot_auth_still_leaves_private_for_key_holders():
         assert c.get("/forgot", headers=h(alice)).headers["cache-control"] == "private"
         bearer = c.get("/forgot", headers={"Authorization": f"Bearer {alice}"})
         assert bearer.headers["cache-control"] == "private"
+
+
+def test_a_one_chunk_stream_that_reads_the_request_while_streaming_is_not_stored():
+    from fastapi.responses import StreamingResponse
+
+    app, ward, _, alice, bob = _app()
+
+    @app.get("/lazy")
+    @ward.cached(ttl=60, scope="shared")
+    async def lazy(request: Request, p: Principal = Security(ward.protected())):  # noqa: B008
+        async def body():
+            yield (request.headers.get("x-note") or "none").encode()
+
+        return StreamingResponse(body(), media_type="text/plain")
+
+    with TestClient(app) as c:
+        c.get("/lazy", headers=h(alice, **{"X-Note": "poison"}))
+        assert c.get("/lazy", headers=h(bob)).text == "none"
