@@ -217,7 +217,8 @@ def run(budget: Budget) -> Section:
         if ids - set(planted.get(r, ()))
     )
     s.notes.append(
-        "Planted bugs a proxy makes unreachable (pinned in `tests/proxy/test_scan_classes_through_proxies.py`):"
+        "Planted bugs a proxy makes unreachable (pinned in"
+        " `tests/proxy/test_scan_classes_through_proxies.py`):"
         " `hidden-cache` behind any of the three (each announces itself, so the edge behind it"
         " is not hidden; nginx without `add_header` is the hidden cache the tests find),"
         " `cpdos` through `Range` behind nginx (it does not pass `Range` to the origin when"

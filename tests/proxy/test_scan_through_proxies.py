@@ -96,7 +96,7 @@ def test_vulnerable_target_through_proxy(
         f"scan vulnerable via {profile}: {len(report.findings)} findings,"
         f" {sum(map(len, found.values()))} (route, id) pairs"
     )
-    for route in vulnerable.ROUTES:  # the classes' routes: tests/proxy/test_scan_classes_through_proxies.py
+    for route in vulnerable.ROUTES:  # the classes' routes: test_scan_classes_through_proxies
         planted, *also = PLANTED[route]
         added = ADDED[profile].get(route, set())
         if route in NEUTRALIZED[profile]:

@@ -4,13 +4,16 @@ add the authentication and caching API on top."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Any
 
 from starlette.responses import Response
 
 from ..errors import ConfigurationError
+from .context import current
 from .middleware import CachewardMiddleware
-from .serve import Hit
+from .serve import Hit, endpoint_raised
 from .state import State, build_state
 
 
@@ -37,6 +40,20 @@ class BaseCacheward:
 
     # -- set-up ---------------------------------------------------------------------------
 
+    def _refuse_credential_vary(self, vary: tuple[str, ...]) -> None:
+        """A ``vary`` name that carries the credential would put the raw API key in
+        every cache key (invariant 2): refused at import time."""
+        extra = self._settings.get("credential_headers") or ()
+        credentials = {self.key_header.lower(), "authorization"}
+        credentials.update(str(n).lower() for n in extra)
+        for name in vary:
+            if name.lower() in credentials:
+                raise ConfigurationError(
+                    f"vary=[{name!r}] names a credential header: the cache key would hold"
+                    " the API key. Keep scope='principal' (and add ':key-id' to vary if the"
+                    " response depends on which key)"
+                )
+
     def _build(self, app: Any) -> State:
         settings = dict(self._settings)
         if settings.get("strict") is None:
@@ -61,6 +78,10 @@ class BaseCacheward:
         build = app.build_middleware_stack
 
         def build_middleware_stack() -> Any:
+            handlers = getattr(app, "exception_handlers", None)
+            if isinstance(handlers, dict):
+                for name, handler in list(handlers.items()):
+                    handlers[name] = _unstorable_when_run(handler)
             return CachewardMiddleware(build(), state)
 
         app.build_middleware_stack = build_middleware_stack
@@ -103,6 +124,48 @@ class BaseCacheward:
         out: dict[str, Any] = dict(vars(state.counters))
         out["backend"] = state.backend.stats.as_dict()
         return out
+
+
+_MARK = "__cacheward_unstorable__"
+
+
+def _unstorable_when_run(handler: Any) -> Any:
+    """``handler``, made to mark the request's response unstorable when it runs: an
+    exception handler (for the endpoint, a dependency's teardown, anything) builds its
+    response from Starlette's own ``Request``, whose reads the guard cannot see."""
+    if getattr(handler, _MARK, False):
+        return handler
+    if _is_async(handler):
+
+        async def marked_async(conn: Any, exc: Exception) -> Any:
+            _mark_current()
+            return await handler(conn, exc)
+
+        marked: Any = marked_async
+    else:
+
+        def marked_sync(conn: Any, exc: Exception) -> Any:
+            _mark_current()
+            return handler(conn, exc)
+
+        marked = marked_sync
+    functools.update_wrapper(marked, handler)
+    setattr(marked, _MARK, True)
+    return marked
+
+
+def _is_async(call: Any) -> bool:
+    while isinstance(call, functools.partial):
+        call = call.func
+    return inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(
+        getattr(call, "__call__", None)  # noqa: B004 - an async callable object
+    )
+
+
+def _mark_current() -> None:
+    rs = current.get()
+    if rs is not None:
+        endpoint_raised(rs)
 
 
 def hit_response(hit: Hit) -> Response:

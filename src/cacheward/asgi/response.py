@@ -65,6 +65,15 @@ def refusal(
                 return "Vary: *"
             if name and not policy.keys_header(name) and name != "accept-encoding":
                 return f"Vary: {name} that the key does not cover (add it to vary=[...])"
+    if not policy.keys_header("accept-encoding"):
+        # GZipMiddleware and friends compress for callers that accept it: a compressed
+        # body is another response than the identity one, keyed by Accept-Encoding.
+        for coding in values(headers, b"content-encoding"):
+            if coding.strip().lower() not in ("", "identity"):
+                return (
+                    f"Content-Encoding: {coding.strip()} that the key does not cover"
+                    " (add Accept-Encoding to vary=[...])"
+                )
     if size > limit:
         return "a body over max_entry_bytes"
     return None

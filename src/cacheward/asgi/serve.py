@@ -20,6 +20,7 @@ from ..core.policy import Scope
 from ..core.principal import Principal
 from ..core.query import parse_query
 from ..errors import BadRequestInput, MissingPrincipalError
+from ..keys.format import looks_like_key
 from .auth import Refusal
 from .context import Pending, Recorder, RequestState
 from .response import RawHeaders, hit_response
@@ -166,7 +167,9 @@ def _key_for(
 
             raise MalformedHeader(f"a header this route varies on is over {MAX_VARY_VALUE} bytes")
         memo += got
-    found = state.keys_memo.get(memo)
+    # A key accepted in the query (allow_query_key) is never memoized nor keyed.
+    carries_key = state.allow_query_key and "cw_" in query
+    found = None if carries_key else state.keys_memo.get(memo)
     if found is not None:
         return found
     facts = RequestFacts(
@@ -181,10 +184,17 @@ def _key_for(
         route=f"{state.app_name}\0{route.key_name or route.name}",
         principal=_principal_parts(route, principal),
     )
+    pairs = parse_query(query)
+    secret_names: frozenset[str] = frozenset()
+    if carries_key:
+        secret_names = frozenset(n for n, v in pairs if looks_like_key(v))
+        pairs = tuple((n, v) for n, v in pairs if n not in secret_names)
     made = build_cache_key(
-        facts, parse_query(query), route.policy, token, state.namespace,
+        facts, pairs, route.policy, token, state.namespace,
         state.reject_duplicate_params,
     )
+    if carries_key:
+        return made[0], made[1] | secret_names
     state.remember_key(memo, made)
     return made
 
@@ -208,6 +218,14 @@ def _principal_parts(route: Route, principal: Principal) -> tuple[tuple[str, str
     if route.policy.keys_header(":key-id"):
         parts.append(("key-id", principal.key_id or ""))
     return tuple(parts)
+
+
+def endpoint_raised(rs: RequestState) -> None:
+    """The endpoint raised: an exception handler makes the response from Starlette's
+    own ``Request``, whose reads the guard cannot see, so nothing is stored."""
+    if rs.pending is not None:
+        rs.pending = None
+        _bypass(rs, "exception")
 
 
 def _bypass(rs: RequestState, why: str) -> Hit | Refusal | None:

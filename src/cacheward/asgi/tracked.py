@@ -211,7 +211,7 @@ class TrackedRequest(Request):
         object.__setattr__(self, "_cw_rec", rec)
 
     def __getattribute__(self, name: str) -> Any:
-        if name in ("_cw_real", "_cw_rec", "__class__", "__dict__"):
+        if name in ("_cw_real", "_cw_rec", "__class__"):
             return object.__getattribute__(self, name)
         real: Request = object.__getattribute__(self, "_cw_real")
         rec: Recorder = object.__getattribute__(self, "_cw_rec")

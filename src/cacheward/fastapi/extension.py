@@ -25,11 +25,16 @@ import functools
 import inspect
 import math
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_args, get_origin
 
 from fastapi import HTTPException, Request, Security
 from fastapi.params import Depends as DependsParam
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import (
+    APIKeyHeader,
+    HTTPAuthorizationCredentials,
+    HTTPBearer,
+    SecurityScopes,
+)
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
@@ -37,7 +42,7 @@ from ..asgi.auth import Authorize, Refusal, authenticate
 from ..asgi.context import current
 from ..asgi.guard import BaseCacheward, hit_response
 from ..asgi.principal import TrackedPrincipal
-from ..asgi.serve import Hit, before_endpoint
+from ..asgi.serve import Hit, before_endpoint, endpoint_raised
 from ..asgi.state import Route
 from ..asgi.tracked import TrackedRequest
 from ..core.inputs import Kind
@@ -91,6 +96,7 @@ class Cacheward(BaseCacheward):
 
         async def protector(
             request: Request,
+            security_scopes: SecurityScopes,
             _key: str | None = Security(key_scheme),  # noqa: B008 - FastAPI's idiom
             _bearer: HTTPAuthorizationCredentials | None = Security(bearer_scheme),  # noqa: B008
         ) -> Principal:
@@ -100,8 +106,10 @@ class Cacheward(BaseCacheward):
                     "ward.protected ran without the guard's middleware: call"
                     " Cacheward(app, ...) or ward.init_app(app)"
                 )
+            # FastAPI's own idiom, Security(ward.protected(), scopes=[...]), adds to them.
+            wanted = required.union(security_scopes.scopes) if security_scopes.scopes else required
             outcome = await authenticate(
-                rs.ward, request.scope, required, authorize, request.path_params
+                rs.ward, request.scope, wanted, authorize, request.path_params
             )
             if isinstance(outcome, Refusal):
                 rs.extra["refused"] = True
@@ -152,6 +160,7 @@ class Cacheward(BaseCacheward):
             raise ConfigurationError(f"ttl must be a positive finite number, not {ttl!r}")
         vary_given = tuple(vary)
         KeyPolicy(vary=vary_given)  # checks the names now, at import time
+        self._refuse_credential_vary(vary_given)
         tag_tuple = tuple(tags)
         ignored = None if ignore_params is None else frozenset(ignore_params)
 
@@ -175,8 +184,7 @@ class Cacheward(BaseCacheward):
                     " `principal: Principal = Security(ward.protected(...))`.",
                 )
             request_param = next(
-                (p.name for p in sig.parameters.values() if p.annotation in (Request, "Request")),
-                None,
+                (p.name for p in sig.parameters.values() if _is_request(p.annotation)), None
             )
             is_async = inspect.iscoroutinefunction(endpoint)
             params = list(sig.parameters.values())
@@ -188,6 +196,9 @@ class Cacheward(BaseCacheward):
             # Per endpoint (one endpoint may serve several routes): the route's dependency
             # tree says what its parameters read, so the Route is made on first use.
             routes: dict[int, Route] = {}
+            # Every dependency of each route's tree: one FastAPI solves through
+            # app.dependency_overrides is not the one analyze() read.
+            trees: dict[int, frozenset[Any]] = {}
 
             def route_for(request: Request) -> Route:
                 api_route = request.scope.get("route")
@@ -213,6 +224,7 @@ class Cacheward(BaseCacheward):
                         scope=scope, vary=all_vary, ignored_params=ignored, ignored_prefixes=()
                     )
                 made = Route(name, policy, ttl, tag_tuple, frozenset(reads), key_name)
+                trees[id(api_route)] = _calls(dependant)
                 routes[id(api_route)] = made
                 return made
 
@@ -224,6 +236,9 @@ class Cacheward(BaseCacheward):
                 rs = current.get()
                 if rs is None:
                     raise ConfigurationError("@ward.cached ran without the guard's middleware")
+                # Keyed by the scope the endpoint was given (a middleware may have copied
+                # and rewritten the one the guard's middleware saw).
+                rs.scope = request.scope  # type: ignore[assignment]
                 route = route_for(request)
                 outcome = await before_endpoint(rs, route)
                 if isinstance(outcome, Hit):
@@ -235,18 +250,59 @@ class Cacheward(BaseCacheward):
                     )
                 rec = rs.rec
                 if rec is not None:
+                    if _overridden(request, trees.get(id(request.scope.get("route")))):
+                        rec.unknown("a dependency replaced through app.dependency_overrides")
                     if request_param is not None:
                         kwargs[request_param] = TrackedRequest(request, rec)
                     for pname in principal_params:
                         value = kwargs.get(pname)
                         if isinstance(value, Principal):
                             kwargs[pname] = TrackedPrincipal(value, rec)
-                return await _call(endpoint, is_async, args, kwargs)
+                try:
+                    return await _call(endpoint, is_async, args, kwargs)
+                except Exception:
+                    endpoint_raised(rs)
+                    raise
 
             wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
             return wrapper  # type: ignore[return-value]
 
         return decorator
+
+def _calls(dependant: Any) -> frozenset[Any]:
+    """The callables of a dependency tree (the keys ``dependency_overrides`` uses)."""
+    found: set[Any] = set()
+    stack = list(getattr(dependant, "dependencies", ()))
+    while stack:
+        sub = stack.pop()
+        call = getattr(sub, "call", None)
+        try:
+            found.add(call)
+        except TypeError:  # unhashable: FastAPI could not override it either
+            pass
+        stack.extend(getattr(sub, "dependencies", ()))
+    return frozenset(found)
+
+
+def _overridden(request: Request, calls: frozenset[Any] | None) -> bool:
+    """Whether ``app.dependency_overrides`` replaces a dependency of this route."""
+    route = request.scope.get("route")
+    provider = getattr(route, "dependency_overrides_provider", None) or request.scope.get("app")
+    overrides = getattr(provider, "dependency_overrides", None)
+    if not overrides:
+        return False
+    return calls is None or any(call in overrides for call in calls)
+
+
+def _is_request(annotation: Any) -> bool:
+    """Whether FastAPI injects the request into a parameter so annotated: ``Request``,
+    a subclass of it, or either inside ``Annotated[...]``."""
+    if annotation == "Request":
+        return True
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return inspect.isclass(annotation) and issubclass(annotation, Request)
+
 
 def _dependency_of(param: inspect.Parameter) -> Any:
     """The callable a ``Depends``/``Security`` parameter (default or ``Annotated``) names."""

@@ -35,7 +35,7 @@ from ..asgi.auth import Authorize, Refusal, authenticate
 from ..asgi.context import current
 from ..asgi.guard import BaseCacheward, hit_response
 from ..asgi.principal import TrackedPrincipal
-from ..asgi.serve import Hit, before_endpoint
+from ..asgi.serve import Hit, before_endpoint, endpoint_raised
 from ..asgi.state import Route
 from ..asgi.tracked import TrackedRequest
 from ..core.policy import KeyPolicy, Scope
@@ -106,6 +106,8 @@ class Cacheward(BaseCacheward):
             or ttl <= 0
         ):
             raise ConfigurationError(f"ttl must be a positive finite number, not {ttl!r}")
+        vary = tuple(vary)
+        self._refuse_credential_vary(vary)
         if ignore_params is None:
             policy = KeyPolicy(scope=scope, vary=tuple(vary))
         else:
@@ -132,6 +134,8 @@ class Cacheward(BaseCacheward):
                 rs = current.get()
                 if rs is None:
                     raise ConfigurationError("@ward.cached ran without ward.init_app(app)")
+                # Keyed by the scope the endpoint sees (a middleware may have rewritten a copy).
+                rs.scope = request.scope  # type: ignore[assignment]
                 outcome = await before_endpoint(rs, route)
                 if isinstance(outcome, Hit):
                     return hit_response(outcome)
@@ -139,7 +143,11 @@ class Cacheward(BaseCacheward):
                     return _refusal(rs, outcome)
                 if rs.rec is not None:
                     request = TrackedRequest(request, rs.rec)
-                return await endpoint(request)
+                try:
+                    return await endpoint(request)
+                except Exception:
+                    endpoint_raised(rs)
+                    raise
 
             return wrapper
 
