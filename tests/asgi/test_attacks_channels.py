@@ -212,14 +212,6 @@ def test_a_compressed_entry_is_never_served_to_a_caller_that_did_not_accept_it()
         assert victim.content == b"x" * 2000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a credential read counts as keyed by principal scope; keys of one principal"
-        " share it (the one-line fix, also recording Kind.KEY_ID for a credential read,"
-        " breaks test_tracking's /cred, which asserts that it is stored)"
-    ),
-)
 def test_two_keys_of_one_principal_never_share_what_the_credential_decided():
     """Reading the credential header reads which key (and part of its secret): it must
     vary on ``:key-id``, not only on the principal."""

@@ -215,7 +215,7 @@ def test_declared_cookie_query_body_and_credential_parameters():
         return {"f": None if f is None else f.q}
 
     @app.get("/cred")
-    @ward.cached(ttl=5)
+    @ward.cached(ttl=5, vary=[":key-id"])  # what the credential decided is each key's own
     async def cred(x_api_key: str = Header(), p: Principal = Security(protect)):  # noqa: B008
         return {"len": len(x_api_key)}
 

@@ -71,6 +71,13 @@ CHANNELS = {
         {"scope": "principal"},
         {"scope": "shared"},
     ),
+    "credential in a principal-scoped response": (
+        lambda: str(len(request.headers["X-API-Key"])),
+        {},
+        "",
+        {"vary": [":key-id"]},
+        {},
+    ),
     "url_for external behind ProxyFix": (
         lambda: url_for("other", _external=True),
         {"X-Forwarded-Host": "evil.example"},
@@ -124,6 +131,25 @@ def test_unkeyed_read_is_refused_and_keyed_read_is_stored(name):
     second = c.get("/v" + query, headers=hdrs)
     assert first.headers["Cache-Status"].endswith("stored"), first.headers
     assert second.headers["Cache-Status"] == "cacheward; hit"
+
+
+def test_two_keys_of_one_principal_never_share_what_the_credential_decided():
+    """A principal may hold several keys (rotation, one per service): a view that reads
+    the raw credential answers for that key alone, so the next key never gets it."""
+    app, ward, store = make_app(CACHEWARD_STRICT=False)
+    first = store.create("alice").plaintext
+    second = store.create("alice").plaintext
+
+    @app.get("/tail")
+    @ward.protected()
+    @ward.cached(ttl=60)
+    def tail():  # type: ignore[no-untyped-def]
+        return request.headers["X-API-Key"][-4:]
+
+    c = app.test_client()
+    assert c.get("/tail", headers={"X-API-Key": first}).get_data(as_text=True) == first[-4:]
+    r = c.get("/tail", headers={"X-API-Key": second})
+    assert r.get_data(as_text=True) == second[-4:], "one key's credential reached another"
 
 
 def test_body_read_on_get_is_never_stored():
@@ -193,7 +219,9 @@ READS = st.sets(
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(
     reads=READS,
-    vary=st.sets(st.sampled_from(["Accept-Language", "X-A", "X-B", "Cookie"]), max_size=4),
+    vary=st.sets(
+        st.sampled_from(["Accept-Language", "X-A", "X-B", "Cookie", ":key-id"]), max_size=5
+    ),
     scope=st.sampled_from(list(Scope)),
     dropped=st.sets(st.sampled_from(["utm_source", "q"]), max_size=2),
 )
@@ -211,8 +239,10 @@ def test_stored_exactly_when_reads_are_within_the_key(reads, vary, scope, droppe
             return "cookie" in lowered
         if kind is Kind.QUERY:
             return name not in dropped
-        if kind in (Kind.PRINCIPAL, Kind.CREDENTIAL):
+        if kind is Kind.PRINCIPAL:
             return scope is Scope.PRINCIPAL
+        if kind is Kind.CREDENTIAL:  # each key of a principal has its own credential
+            return scope is Scope.PRINCIPAL and ":key-id" in vary
         if kind is Kind.TENANT:
             return scope is not Scope.SHARED
         return False

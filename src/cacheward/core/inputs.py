@@ -73,8 +73,12 @@ def is_keyed(read: Read, policy: KeyPolicy, coverage: KeyCoverage) -> bool:
         return coverage.host_keyed or policy.keys_header("host")
     if kind is Kind.REMOTE_ADDR:
         return policy.keys_header(REMOTE_ADDR_VARY)
-    if kind is Kind.PRINCIPAL or kind is Kind.CREDENTIAL:
+    if kind is Kind.PRINCIPAL:
         return policy.scope is Scope.PRINCIPAL
+    if kind is Kind.CREDENTIAL:
+        # One principal may hold several keys (rotation, one per service): what the raw
+        # credential decided is each key's own, so the entry must be keyed by the key.
+        return policy.scope is Scope.PRINCIPAL and policy.keys_header(KEY_ID_VARY)
     if kind is Kind.TENANT:
         # Principal-scoped keys carry the tenant too (one principal's keys may differ).
         return policy.scope is not Scope.SHARED
@@ -149,6 +153,8 @@ def fix_for(read: Read, policy: KeyPolicy) -> str:
         return f"add vary=[{SCOPES_VARY!r}] or stop reading current_principal.scopes"
     if kind is Kind.KEY_ID:
         return f"add vary=[{KEY_ID_VARY!r}] or stop reading current_principal.key_id"
+    if kind is Kind.CREDENTIAL and policy.scope is Scope.PRINCIPAL:
+        return f"add vary=[{KEY_ID_VARY!r}] (an entry per key) or stop reading the credential"
     if kind is Kind.PRINCIPAL_ALL:
         return "read the fields you need (current_principal.id, .tenant) one by one"
     if kind is Kind.UNKNOWN:
