@@ -57,7 +57,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/o/report": ("auth-after-cache",),
     "/o/inbox": ("cacheable-authenticated",),
     "/o/form": ("cache-deception",),
-    "/o/lang": ("unkeyed-header",),
+    "/o/lang": ("unkeyed-cookie",),
 }
 #: Findings a shared proxy in front adds (it stores the ``public`` per-user inbox).
 AT_A_PROXY: dict[str, tuple[str, ...]] = {"/o/inbox": ("cross-key-leak", "anonymous-cache-leak")}

@@ -10,6 +10,7 @@ buster, and not on a fresh one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from ...core.finding import Finding
@@ -25,6 +26,29 @@ BYTES = 3000
 CAP = 12
 
 
+#: Cookie names never touched: they may carry the session or the credential.
+_PRIVATE_COOKIE = re.compile(r"sess|auth|token|csrf|xsrf|sid|key|login|jwt", re.IGNORECASE)
+
+
+def cookie_names(ctx: ProbeContext) -> list[str]:
+    """The endpoint's own ``Set-Cookie`` names (from any baseline), then the wordlist's;
+    never one that may carry the session or the credential (a ``--key-cookie`` session
+    stays exactly as the key set it)."""
+    own = [
+        part.split("=", 1)[0].strip()
+        for resp in ctx.baselines.values()
+        for part in resp.header("set-cookie").split(",")
+        if "=" in part.split(";", 1)[0]
+    ]
+    taken = {c.cookie for c in ctx.creds} | {PARAM}
+    names = dict.fromkeys([*own, *load("cookies")])
+    return [
+        n
+        for n in names
+        if n and n.isascii() and n not in taken and not _PRIVATE_COOKIE.search(n)
+    ]
+
+
 def probe(ctx: ProbeContext) -> Probe:
     """Cookies in batches; confirm a reflected one with a cookie-less clean request."""
     if not ctx.authenticated:
@@ -35,7 +59,7 @@ def probe(ctx: ProbeContext) -> Probe:
         cookie = "; ".join(f"{g.name}={g.value}" for g in group)
         return ProbeRequest(url, a, headers=(("Cookie", cookie),))
 
-    names = [n for n in load("cookies") if n != PARAM]
+    names = cookie_names(ctx)
     batches = packed(
         guesses(names), max_count=BATCH, max_bytes=BYTES, size=lambda g: len(g.name) + 15
     )
