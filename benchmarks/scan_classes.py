@@ -221,7 +221,8 @@ def run(budget: Budget) -> Section:
         " `tests/proxy/test_scan_classes_through_proxies.py`):"
         " `hidden-cache` behind any of the three (each announces itself, so the edge behind it"
         " is not hidden; nginx without `add_header` is the hidden cache the tests find),"
-        " `cpdos` through `Range` behind nginx (it does not pass `Range` to the origin when"
+        " `cpdos` through `Range` behind nginx and Varnish (neither passes `Range` to the"
+        " origin when"
         " caching), `host-header` behind Squid (`defaultsite` + `no-vhost` rewrites Host)."
     )
     if unexpected:

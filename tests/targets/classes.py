@@ -35,7 +35,8 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/c/cookie": ("unkeyed-cookie",),
     "/c/split": ("response-splitting", "unkeyed-param"),
     "/c/norm": ("path-normalization",),
-    "/c/deception": ("cache-deception-path",),
+    # the classic suffixes of cache-deception reach it too, where a proxy stores .css
+    "/c/deception": ("cache-deception-path", "cache-deception"),
     "/c/pollution": ("param-pollution",),
     "/c/hidden": ("hidden-cache",),
 }

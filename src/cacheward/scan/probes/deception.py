@@ -1,7 +1,7 @@
 """``cache-deception``: a static-looking path still returns the authenticated body.
 
-The application ignores a path suffix (``/x.css``, ``;x.css``, encoded ``/``, ``;``, ``#``
-or ``?``, ``.json``, ``.js``) while a cache rule for static files stores the response for
+The application ignores a path suffix (``/x.css``, ``;x.css``, encoded ``/``, ``;`` or ``#``,
+``.json``, ``.js``) while a cache rule for static files stores the response for
 everyone. Tried on every endpoint the primary key may read, whether or not a buster
 busts it: each deceptive path carries a fresh name, so it is an entry nobody else uses
 (the suffixes without a name, ``.json`` and ``.js``, only where a buster busts).
@@ -30,7 +30,6 @@ SUFFIXES = (
     "%2F{n}.css",
     "%3B{n}.css",
     "%23{n}.css",
-    "%3F{n}.css",
     ".json",
     ".js",
 )
