@@ -11,7 +11,7 @@ guess's canary to come back in a clean request on the poisoned buster.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from ...core.finding import Finding
 from ..batch import Guess, confirm, guesses, mine, packed
@@ -79,6 +79,9 @@ def header_names(ctx: ProbeContext) -> list[str]:
 def param_names(ctx: ProbeContext) -> list[str]:
     skip = {p.lower() for p in unkeyed_param.WORDLIST} | {"cwcb"}
     skip |= {c.query.lower() for c in ctx.creds}
+    # The endpoint's own parameters: a second copy is a repeated parameter, which a strict
+    # origin refuses (a 400 that bisection would pay to isolate), never a new input.
+    skip |= {k.lower() for k, _ in parse_qsl(urlsplit(ctx.endpoint.url).query, True)}
     return [p for p in load("params") if p.lower() not in skip][:LIMIT]
 
 
