@@ -46,6 +46,16 @@ def test_two_hosts_share_entries_purges_and_revocations(url: str, keys: SQLiteKe
     runs: list[str] = []
     one, ward_one = make(url, keys, runs)
     two, _ = make(url, SQLiteKeyStore(keys.path), runs)
+    try:
+        _share(one, ward_one, two, keys, runs)
+    finally:  # each app's Redis connections, closed by the test that opened them
+        for app in (one, two):
+            app.extensions["cacheward"].backend.close()
+
+
+def _share(
+    one: Flask, ward_one: Cacheward, two: Flask, keys: SQLiteKeyStore, runs: list[str]
+) -> None:
     alice = keys.create("alice")
     bob = keys.create("bob").plaintext
     a, b = one.test_client(), two.test_client()
