@@ -166,6 +166,10 @@ def test_a_yield_dependency_that_reads_the_request_is_not_stored():
         assert c.get("/note", headers=h(bob)).json() == {"note": None}
 
 
+@pytest.mark.skipif(
+    not hasattr(FileResponse, "_handle_single_range"),
+    reason="this Starlette's FileResponse answers no Range (Range support is newer)",
+)
 def test_file_response_ranges_are_never_stored(tmp_path):
     app, ward, _, alice, _ = _app()
     path = tmp_path / "report.txt"
