@@ -31,6 +31,8 @@ from .budget import Budget
 from .report import Section, Target
 from .servers import ROOT
 
+TESTS = ROOT / "tests"
+
 #: WCVS's published default wordlists (github.com/Hackmanit/Web-Cache-Vulnerability-Scanner,
 #: wordlists/headers and wordlists/parameters): it sends about one request per name, per URL.
 WCVS_HEADER_NAMES = 2921  # WCVS 2.0 (issue 16)

@@ -136,3 +136,20 @@ def test_classes_section_finds_every_class_in_process() -> None:
 
     s = scan_classes.run(TINY)  # quick: in process only
     assert s.targets[0].met is True, (s.targets[0].figure, s.notes)
+
+
+def test_every_section_imports() -> None:
+    """``python -m benchmarks`` loads every section module (a merge once left one broken)."""
+    import importlib
+
+    main = importlib.import_module("benchmarks.__main__")
+    assert set(main.SECTIONS) == {
+        "hit",
+        "miss",
+        "http",
+        "memory",
+        "scan",
+        "classes",
+        "check",
+        "asgi",
+    }
