@@ -31,6 +31,7 @@ from ..backends.base import Lookup
 from ..backends.breaker import CircuitBreaker
 from ..backends.codec import EntryCodec
 from ..backends.connection import describe, is_cluster_url, split_url
+from ..backends.layout import KeyLayout
 from ..backends.redis import _ACQUIRE, _LOOKUP, _OWNER, _READY, _RELEASE, _generation, _token
 from ..core.cachekey import CacheKey
 from ..core.entry import Entry
@@ -89,7 +90,7 @@ class AsyncConnector:
                 await client.nodes_manager.aclose("startup_nodes")
 
 
-class AsyncRedisBackend(AsyncBackend):
+class AsyncRedisBackend(KeyLayout, AsyncBackend):
     """Entries shared by every process (Flask or ASGI) that uses one Redis or Cluster.
 
     .. versionadded:: 0.1
@@ -117,18 +118,6 @@ class AsyncRedisBackend(AsyncBackend):
         return cls(AsyncConnector(url, **options), secrets)
 
     # -- key names (as RedisBackend) ----------------------------------------------------
-
-    def _scope(self, scope: str) -> str:
-        return f"{{{self.prefix}:s:{scope}}}"
-
-    def _entry_key(self, key: CacheKey) -> str:
-        return f"{self._scope(key.scope)}:e:{key.digest}"
-
-    def _global_key(self) -> str:
-        return f"{{{self.prefix}:global}}:g"
-
-    def _tag_key(self, tag: str) -> str:
-        return f"{{{self.prefix}:t:{tag}}}:g"
 
     # -- calling Redis ------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 from ..core import cachestatus
-from ..core.entry import Entry
+from ..core.entry import Entry, etag_matches
 from ..core.policy import KeyPolicy
 from ..flask.config import Downstream
 from ..flask.response import HOP_BY_HOP, STORABLE_STATUS
@@ -129,19 +129,6 @@ def hit_response(
     body = entry.body
     headers.append((b"content-length", str(len(body)).encode()))
     return entry.status, headers, body
-
-
-def etag_matches(header: str, etag: str) -> bool:
-    if header.strip() == "*":
-        return True
-    weak = etag[2:] if etag.startswith("W/") else etag
-    for candidate in header.split(","):
-        candidate = candidate.strip()
-        if candidate.startswith("W/"):
-            candidate = candidate[2:]
-        if candidate == weak:
-            return True
-    return False
 
 
 def _title(name: str) -> str:

@@ -54,6 +54,7 @@ from .base import Backend, Clock, Lookup
 from .breaker import CircuitBreaker
 from .codec import EntryCodec
 from .connection import Client, Connector
+from .layout import KeyLayout
 
 log = logging.getLogger("cacheward.backends")
 T = TypeVar("T")
@@ -115,7 +116,7 @@ def _set(name: str, value: str, client: Client) -> None:
     client.set(name, value)
 
 
-class RedisBackend(Backend):
+class RedisBackend(KeyLayout, Backend):
     """Entries shared by every process and host that uses one Redis or Redis Cluster.
 
     :param client: a redis-py client (``decode_responses=False``) or a
@@ -176,18 +177,6 @@ class RedisBackend(Backend):
         return cls(Connector(url, **options), secrets, clock=clock, monotonic=monotonic)
 
     # -- key names ----------------------------------------------------------------------
-
-    def _scope(self, scope: str) -> str:
-        return f"{{{self.prefix}:s:{scope}}}"
-
-    def _entry_key(self, key: CacheKey) -> str:
-        return f"{self._scope(key.scope)}:e:{key.digest}"
-
-    def _global_key(self) -> str:
-        return f"{{{self.prefix}:global}}:g"
-
-    def _tag_key(self, tag: str) -> str:
-        return f"{{{self.prefix}:t:{tag}}}:g"
 
     # -- calling Redis ------------------------------------------------------------------
 

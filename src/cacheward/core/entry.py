@@ -37,3 +37,18 @@ class Entry:
             + sum(len(t) for t in self.tags)
             + 200
         )
+
+
+def etag_matches(header: str, etag: str) -> bool:
+    """Whether an ``If-None-Match`` ``header`` names ``etag`` (weak comparison, RFC 9110
+    13.1.2; ``*`` matches any)."""
+    if header.strip() == "*":
+        return True
+    weak = etag[2:] if etag.startswith("W/") else etag
+    for candidate in header.split(","):
+        candidate = candidate.strip()
+        if candidate.startswith("W/"):
+            candidate = candidate[2:]
+        if candidate == weak:
+            return True
+    return False

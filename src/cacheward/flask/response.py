@@ -8,7 +8,7 @@ from flask import Response
 from werkzeug.datastructures import Headers
 
 from ..core.cachestatus import HIT
-from ..core.entry import Entry
+from ..core.entry import Entry, etag_matches
 from ..core.policy import KeyPolicy
 from .config import Downstream
 
@@ -190,7 +190,7 @@ def from_entry(
         ("Cache-Status", HIT),
         *extra,
     ]
-    if if_none_match and _etag_matches(if_none_match, entry.etag):
+    if if_none_match and etag_matches(if_none_match, entry.etag):
         headers = [(k, v) for k, v in headers if k != "Content-Type"]
         response = Response(status=304, headers=_trusted(headers))
     else:
@@ -273,19 +273,6 @@ _PRIVATE = "private, no-cache"
 
 def _title(name: str) -> str:
     return "-".join(p.capitalize() for p in name.split("-"))
-
-
-def _etag_matches(header: str, etag: str) -> bool:
-    if header.strip() == "*":
-        return True
-    weak = etag[2:] if etag.startswith("W/") else etag
-    for candidate in header.split(","):
-        candidate = candidate.strip()
-        if candidate.startswith("W/"):
-            candidate = candidate[2:]
-        if candidate == weak:
-            return True
-    return False
 
 
 def tell_downstream(
