@@ -6,7 +6,8 @@ import ast
 from pathlib import Path
 
 from cacheward.check.builder import build
-from cacheward.check.model import CacheFlavor, DecoratorKind, read_source
+from cacheward.check.model import CacheFlavor, DecoratorKind
+from cacheward.check.reader import read_source
 from cacheward.check.runner import discover, module_name
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -11,21 +11,19 @@ from . import names as n
 from .effect import Effect, EffectKind
 from .fastapi import Params, is_fastapi_cache
 from .flow import Analyzer, FunctionNode
+from .index import Index
 from .model import (
     AppModel,
     CacheFlavor,
     Decorator,
     DecoratorKind,
-    Def,
     Dependency,
-    Index,
-    Site,
-    Source,
     View,
     read_cover,
 )
 from .pattern import serves_cached
 from .registration import class_views, url_rules
+from .source import Def, Site, Source
 
 _ROUTE_OWNER = re.compile(r"(^|_)(app|bp|blueprint|api|router)$", re.IGNORECASE)
 _HOOKS = frozenset({"after_request", "after_app_request"})

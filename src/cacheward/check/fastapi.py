@@ -23,7 +23,9 @@ from collections.abc import Iterator
 from . import names as n
 from .effect import Effect, EffectKind
 from .flow import Analyzer
-from .model import Def, Dependency, Index, Source
+from .index import Index
+from .model import Dependency
+from .source import Def, Source
 
 #: Parameter markers that make FastAPI call a dependency.
 DEPENDS = frozenset({"Depends", "Security"})

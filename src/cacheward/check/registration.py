@@ -22,7 +22,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from . import names as n
-from .model import Decorator, Def, Index, Source
+from .index import Index
+from .model import Decorator
+from .source import Def, Source
 
 _CLASS_BASES = frozenset({"MethodView", "View", "Resource", "MethodResource"})
 _METHODS = frozenset(

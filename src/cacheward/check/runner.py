@@ -16,8 +16,10 @@ from pathlib import Path
 from ..core.finding import Finding, Report
 from ..errors import UnreadablePath as UnreadablePath
 from .builder import build
-from .model import Source, View, is_test_path, read_source
+from .model import View
+from .reader import is_test_path, read_source
 from .registry import Issue, all_rules
+from .source import Source
 from .suppression import NO_REASON_ID, suppressions
 
 #: Directories never descended into.

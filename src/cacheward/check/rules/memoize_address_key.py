@@ -7,8 +7,10 @@ from collections.abc import Iterator
 
 from ...core.finding import Confidence, Severity
 from .. import names as n
-from ..model import AppModel, CacheFlavor, Dependency, Index, Source
+from ..index import Index
+from ..model import AppModel, CacheFlavor, Dependency
 from ..registry import Issue, rule
+from ..source import Source
 
 #: Methods that give Flask-Caching a stable identity for ``self``.
 _IDENTITY_METHODS = frozenset({"__repr__", "__caching_id__"})
