@@ -59,3 +59,49 @@ def test_cacheward_views_are_keyed_by_the_guard() -> None:
     # The guard enforces its key, but a shared entry is one for every caller.
     for v in model.views:
         assert v.cover == {"*"} or not v.covers("identity")
+
+
+def _model_of_tree(root: Path):  # type: ignore[no-untyped-def]
+    """The model with each file named by its path (two ``__init__.py`` stay apart)."""
+    sources = []
+    for file in discover([root]):
+        name, is_package = module_name(file)
+        sources.append(read_source(str(file), name, ast.parse(file.read_bytes()), is_package))
+    return build(sources)
+
+
+def test_fastapi_routes_carry_router_and_include_prefixes() -> None:
+    views = {v.func.name: v for v in _model_of_tree(FIXTURES / "fastapi_routers").views}
+    assert views["item"].routes == ("/items/{item_id}",)
+    assert views["orders"].routes == ("/orders",)
+    assert views["daily"].routes == ("/admin/stats/daily",)
+    assert views["usage"].routes == ("/internal/metrics",)
+    assert views["shared"].routes == ("/share/{token}",)
+    assert views["category"].routes == ("/public/catalog/{category}", "/private/catalog/{category}")
+
+
+def test_fastapi_router_auth_counts_only_when_every_way_in_checks_the_caller() -> None:
+    views = {v.func.name: v for v in _model_of_tree(FIXTURES / "fastapi_routers").views}
+    # include_router(dependencies=), a parent router's, the app's, an imported router's,
+    # and an APIKeyQuery scheme (it denies a missing key: checked, though in the URL)
+    for name in ("item", "history", "orders", "daily", "usage", "invoices", "status"):
+        assert views[name].guarded and views[name].authenticated, name
+    assert not views["category"].guarded  # also included without auth
+    assert not views["weekly"].guarded  # the include's dependency checks nobody
+    assert "api_key" in {e.detail for e in views["status"].gates}
+
+
+def test_routers_included_into_each_other_end() -> None:
+    code = (
+        "from fastapi import APIRouter, Depends, FastAPI\n"
+        "a = APIRouter(prefix='/a')\n"
+        "b = APIRouter(prefix='/b')\n"
+        "a.include_router(b)\n"
+        "b.include_router(a)\n"
+        "@a.get('/x')\n"
+        "async def x():\n"
+        "    return {}\n"
+    )
+    model = build([read_source("loop.py", "loop", ast.parse(code), False)])
+    [view] = model.views  # the walk up the includes stops where it came round
+    assert view.routes[0].endswith("/b/a/x")

@@ -20,6 +20,7 @@ CLEAN_TWINS = (
     "factory_fixed",
     "registration_fixed",
     "fastapi_fixed",
+    "fastapi_routers_fixed",
 )
 
 Triple = tuple[str, int, str]

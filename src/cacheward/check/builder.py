@@ -23,6 +23,7 @@ from .model import (
 )
 from .pattern import serves_cached
 from .registration import class_views, url_rules
+from .router import Reached, Routers, route_path
 from .source import Def, Site, Source
 
 _ROUTE_OWNER = re.compile(r"(^|_)(app|bp|blueprint|api|router)$", re.IGNORECASE)
@@ -65,6 +66,7 @@ class _Builder:
         self.keys: list[tuple[str, FunctionNode]] = []
         self._custom: dict[int, DecoratorKind] = {}
         self.params = Params(index, model.analyzer)
+        self.routers = Routers(index, self.params, model.sources)
 
     def run(self) -> None:
         views: list[View] = []
@@ -219,49 +221,34 @@ class _Builder:
     def view(self, source: Source, fn: Def, decorators: tuple[Decorator, ...]) -> View:
         routes: list[str] = []
         blueprint: str | None = None
-        gates: list[ast.expr] = []
-        for d in decorators:
-            if d.kind is not DecoratorKind.ROUTE or d.call is None:
-                continue
-            rule = d.call.args[0] if d.call.args else None
-            rule = rule or n.keyword(d.call, "rule") or n.keyword(d.call, "path")
-            if (text := n.const_str(rule)) is not None:
+        routed = [d for d in decorators if d.kind is DecoratorKind.ROUTE and d.call is not None]
+        for d in routed:
+            if (text := route_path(d)) is not None:
                 routes.append(text)
             owner = d.name.rsplit(".", 1)[0]
             if self.index.object_kind(source, owner) == "Blueprint":
                 blueprint = owner
-            gates.extend(self.route_gates(source, d.call, owner))
         cache = next((d for d in decorators if d.kind is DecoratorKind.CACHE), None)
         inputs: tuple[Effect, ...] = ()
         dependencies: tuple[Dependency, ...] = ()
-        guarded = False
+        reached = Reached(tuple(routes), (), False)
         if source.fastapi:
-            inputs = self.params.reads(source, fn, tuple(routes), bare=True)
+            reached = self.routers.reach(source, fn, routed)
+            inputs = self.params.reads(source, fn, reached.routes, bare=True)
             dependencies = tuple(self.params.dependencies(source, fn))
-            gate_reads = self.params.gate_reads(source, gates, fn)
-            kinds = {e.kind for e in gate_reads}
-            guarded = EffectKind.AUTH_CHECK in kinds and bool(kinds & _CALLER_READS)
         return View(
             source=source,
             func=fn,
             decorators=decorators,
-            routes=tuple(routes),
+            routes=reached.routes,
             blueprint=blueprint,
             effects=self.model.analyzer.effects(source.path, fn),
             cover=self.cover(source, cache, fn) if cache else frozenset({"*"}),
-            guarded=guarded,
+            guarded=reached.guarded,
             inputs=inputs,
             dependencies=dependencies,
+            gates=reached.gates,
         )
-
-    def route_gates(self, source: Source, call: ast.Call, owner: str) -> list[ast.expr]:
-        """``dependencies=[Depends(verify_key)]`` on the route, its ``APIRouter(...)`` or
-        the ``FastAPI(...)`` app: run before the endpoint, their values passed to nobody."""
-        found = [n.keyword(call, "dependencies")]
-        where = self.index.lookup(source, owner)
-        if where is not None and (built := where[0].calls.get(where[1])) is not None:
-            found.append(n.keyword(built, "dependencies"))
-        return [x for x in found if x is not None]
 
     def cover(self, source: Source, cache: Decorator, view: Def) -> frozenset[str]:
         """The request inputs the key of ``cache`` includes (``*``: everything or unknown)."""

@@ -84,6 +84,10 @@ class View:
     :param inputs: what FastAPI reads to call it (dependencies, ``Header()``, query
         parameters), resolved before it runs; in the key when the key holds the endpoint's
         arguments (cover ``params``).
+    :param gates: what the ``dependencies=[...]`` of its route, routers and app read and
+        check; run before it, their values passed to nobody (never in a key).
+    :param guarded: a ``before_request`` guard, or (FastAPI) every way to the endpoint runs
+        a dependency that checks the caller and denies.
     """
 
     source: Source
@@ -96,6 +100,7 @@ class View:
     guarded: bool = False
     inputs: tuple[Effect, ...] = ()
     dependencies: tuple[Dependency, ...] = ()
+    gates: tuple[Effect, ...] = ()
 
     @property
     def cache(self) -> Decorator | None:

@@ -109,12 +109,15 @@ class _Walk:
                         source.calls[target.id] = item.value
 
     def call(self, item: ast.Call) -> None:
-        """``add_url_rule``, reqparse ``add_argument``, ``ProxyFix`` and ``pickle.loads``."""
+        """``add_url_rule``, ``include_router``, reqparse ``add_argument``, ``ProxyFix`` and
+        ``pickle.loads``."""
         source = self.source
         called = n.dotted(item.func) or ""
         tail = n.last(called)
         if tail == "add_url_rule":
             source.url_rules.append(item)
+        elif tail == "include_router":
+            source.includes.append(item)
         elif tail == "add_argument" and (arg := _parser_argument(item)) is not None:
             source.parsers.setdefault(arg[0], []).append(arg[1:])
         elif self.proxyfix and tail == "ProxyFix" and (fix := _proxyfix(source.path, item)):

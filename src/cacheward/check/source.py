@@ -51,6 +51,8 @@ class Source:
     scopes: Scopes | None = None
     #: ``X.add_url_rule(...)`` calls and class definitions (for ``MethodView`` views)
     url_rules: list[ast.Call] = field(default_factory=list)
+    #: ``X.include_router(...)`` calls (FastAPI routers mounted on an app or a router)
+    includes: list[ast.Call] = field(default_factory=list)
     classes: list[ast.ClassDef] = field(default_factory=list)
     #: names (and ``self.x`` attributes) bound to in-process containers anywhere in the file
     maps: set[str] = field(default_factory=set)

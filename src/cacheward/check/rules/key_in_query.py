@@ -35,8 +35,10 @@ def key_in_query(model: AppModel) -> Iterator[Issue]:
     token and a ``max_age``) is not a standing credential and is not reported.
 
     In FastAPI code: a ``Query()`` parameter, or a bare scalar endpoint parameter not in
-    the path (FastAPI reads it from the query string), with such a name, and
-    ``APIKeyQuery`` security schemes, in endpoints and in the dependencies they use.
+    the path (FastAPI reads it from the query string; the path includes the prefixes of
+    its ``APIRouter`` and ``include_router``), with such a name, and ``APIKeyQuery``
+    security schemes, in endpoints, in the dependencies they use, and in the
+    ``dependencies=[...]`` of their route, router, ``include_router`` call or app.
 
     Vulnerable::
 
@@ -48,18 +50,20 @@ def key_in_query(model: AppModel) -> Iterator[Issue]:
     """
     for view in model.views:  # FastAPI parameters and dependencies: Query(), APIKeyQuery
         denies = any(e.kind is EffectKind.AUTH_CHECK for e in (*view.effects, *view.inputs))
-        for e in view.inputs:
-            if e.kind is not EffectKind.QUERY_CREDENTIAL:
-                continue
-            ambiguous = e.detail.lower() in _AMBIGUOUS
-            if ambiguous and not denies:
-                continue
-            yield Issue(
-                e.path,
-                e.origin,
-                {"parameter": e.detail},
-                confidence=Confidence.MEDIUM if ambiguous else None,
-            )
+        gated = any(e.kind is EffectKind.AUTH_CHECK for e in view.gates)
+        for reads, checked in ((view.inputs, denies), (view.gates, gated)):
+            for e in reads:
+                if e.kind is not EffectKind.QUERY_CREDENTIAL:
+                    continue
+                ambiguous = e.detail.lower() in _AMBIGUOUS
+                if ambiguous and not checked:
+                    continue
+                yield Issue(
+                    e.path,
+                    e.origin,
+                    {"parameter": e.detail},
+                    confidence=Confidence.MEDIUM if ambiguous else None,
+                )
     for source, fn in model.functions("request", "parse_args"):
         effects = model.analyzer.effects(source.path, fn)
         reads = [e for e in effects if e.kind is EffectKind.QUERY_CREDENTIAL and e.direct]

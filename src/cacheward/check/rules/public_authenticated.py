@@ -28,7 +28,10 @@ def public_authenticated(model: AppModel) -> Iterator[Issue]:
     fastapi-cache2's ``@cache`` sends ``Cache-Control: max-age=<expire>`` (no ``private``)
     on every response it serves, fresh or cached, after the endpoint has set its own
     headers: on an endpoint behind an auth dependency that is reported at the decorator
-    (medium confidence: a middleware may rewrite the header).
+    (medium confidence: a middleware may rewrite the header). An auth dependency may be a
+    parameter or in the ``dependencies=[...]`` of the route, its ``APIRouter``, an
+    ``include_router`` call or the ``FastAPI`` app; a router included more than once is
+    authenticated only when every inclusion is.
     Not reported: a response that also sends ``Vary`` naming a credential header
     (``Vary: X-API-Key, Authorization``: the per-key CDN pattern), and a hook that sets
     ``public`` only under a test of the request path or endpoint
