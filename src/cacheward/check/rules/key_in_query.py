@@ -51,8 +51,8 @@ def key_in_query(model: AppModel) -> Iterator[Issue]:
     for view in model.views:  # FastAPI parameters and dependencies: Query(), APIKeyQuery
         denies = any(e.kind is EffectKind.AUTH_CHECK for e in (*view.effects, *view.inputs))
         gated = any(e.kind is EffectKind.AUTH_CHECK for e in view.gates)
-        for reads, checked in ((view.inputs, denies), (view.gates, gated)):
-            for e in reads:
+        for listed, checked in ((view.inputs, denies), (view.gates, gated)):
+            for e in listed:
                 if e.kind is not EffectKind.QUERY_CREDENTIAL:
                     continue
                 ambiguous = e.detail.lower() in _AMBIGUOUS
