@@ -83,8 +83,10 @@ def test_fastapi_routes_carry_router_and_include_prefixes() -> None:
 def test_fastapi_router_auth_counts_only_when_every_way_in_checks_the_caller() -> None:
     views = {v.func.name: v for v in _model_of_tree(FIXTURES / "fastapi_routers").views}
     # include_router(dependencies=), a parent router's, the app's, an imported router's,
-    # and an APIKeyQuery scheme (it denies a missing key: checked, though in the URL)
-    for name in ("item", "history", "orders", "daily", "usage", "invoices", "status"):
+    # a factory-made router's, module-level lists and markers, and an APIKeyQuery scheme
+    # (it denies a missing key: checked, though in the URL)
+    guarded = ("item", "history", "orders", "daily", "usage", "invoices", "read", "tags")
+    for name in (*guarded, "status"):
         assert views[name].guarded and views[name].authenticated, name
     assert not views["category"].guarded  # also included without auth
     assert not views["weekly"].guarded  # the include's dependency checks nobody

@@ -245,17 +245,31 @@ class Params:
     def gate_reads(
         self, source: Source, lists: list[ast.expr], fn: Def | None = None
     ) -> tuple[Effect, ...]:
-        """What the ``dependencies=[Depends(a), Security(b)]`` lists read and check."""
+        """What the ``dependencies=[Depends(a), Security(b)]`` lists read and check (a
+        list or a marker may be a module-level name: ``dependencies=PROTECTED``)."""
         scope = self.index.enclosing(source.path, fn) if fn is not None else None
         out: list[Effect] = []
         arg = ast.arg(arg="_")
-        for listed in lists:
+        for written in lists:
+            home, listed = self._bound(source, written)
             if not isinstance(listed, ast.List | ast.Tuple):
                 continue
             for item in listed.elts:
-                if isinstance(item, ast.Call):
-                    out.extend(self._marker(source, arg, item, scope))
+                where, marker = self._bound(home, item)
+                if isinstance(marker, ast.Call):
+                    out.extend(self._marker(where, arg, marker, scope if where is source else None))
         return tuple(out)
+
+    def _bound(self, source: Source, expr: ast.expr) -> tuple[Source, ast.expr]:
+        """The list or call a module-level name stands for, with the file it is written
+        in (imports followed); any other expression as it is."""
+        name = n.dotted(expr) if isinstance(expr, ast.Name | ast.Attribute) else None
+        found = self.index.lookup(source, name) if name is not None else None
+        if found is None:
+            return source, expr
+        home, attr = found
+        bound: ast.expr | None = home.lists.get(attr) or home.calls.get(attr)
+        return (home, bound) if bound is not None else (source, expr)
 
     def _scheme(self, source: Source, target: ast.expr) -> ast.Call | None:
         """The ``APIKeyHeader(name=...)``/``OAuth2PasswordBearer(...)`` call ``target`` is

@@ -43,7 +43,7 @@ def read_source(
 
 
 def _read_statement(source: Source, node: ast.stmt) -> None:
-    """A module-level function, alias (``X = Annotated[...]``) or import."""
+    """A module-level function, alias (``X = Annotated[...]``), list or import."""
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         source.functions[node.name] = node
     elif isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(node.value, ast.Subscript):
@@ -51,6 +51,10 @@ def _read_statement(source: Source, node: ast.stmt) -> None:
         for target in targets:
             if isinstance(target, ast.Name):
                 source.aliases[target.id] = node.value
+    elif isinstance(node, ast.Assign) and isinstance(node.value, ast.List | ast.Tuple):
+        for target in node.targets:
+            if isinstance(target, ast.Name):
+                source.lists[target.id] = node.value
     elif isinstance(node, ast.Import):
         for alias in node.names:
             source.fastapi = source.fastapi or alias.name.split(".")[0] in _ASGI

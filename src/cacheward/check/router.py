@@ -6,8 +6,10 @@ own ``FastAPI(dependencies=[...])``; ``APIRouter(prefix=..., dependencies=[...])
 its own, and a router included into another router is mounted wherever that one is
 (FastAPI copies the routes, with the prefixes and dependencies so far, on each
 ``include_router``). Routers are followed across modules (``from .routers import items``
-then ``app.include_router(items.router)``). A router included more than once is reached
-in each of those ways. A prefix that is not a string constant counts as ``""``.
+then ``app.include_router(items.router)``) and into the factory that makes them
+(``router = create_router(...)``, whose ``return router`` is where the routes are
+declared). A router included more than once is reached in each of those ways. A prefix
+that is not a string constant counts as ``""``.
 """
 
 from __future__ import annotations
@@ -75,8 +77,8 @@ class Routers:
             for call in source.includes:
                 target = call.args[0] if call.args else n.keyword(call, "router")
                 found = self._find(source, n.dotted(target) if target is not None else None)
-                if found is not None:
-                    self._included.setdefault(_key(found), []).append((source, call))
+                for key in self._keys(found) if found is not None else ():
+                    self._included.setdefault(key, []).append((source, call))
 
     def reach(self, source: Source, fn: Def, routes: Sequence[Decorator]) -> Reached:
         """The paths of the endpoint ``fn`` under its route decorators ``routes``, and what
@@ -108,6 +110,20 @@ class Routers:
         if key not in self._reads:
             self._reads[key] = self.params.gate_reads(home, [listed], scope)
         return self._reads[key]
+
+    def _keys(self, found: tuple[Source, str]) -> list[_Key]:
+        """The router ``found`` names and, when it is made by a factory in the tree
+        (``router = create_router("/users")``), the router that factory returns."""
+        keys = [_key(found)]
+        built = found[0].calls.get(found[1])
+        made = self.index.resolve(found[0].path, built.func) if built is not None else None
+        if made is not None and not isinstance(made[1], ast.Lambda):
+            keys.extend(
+                (made[0], stmt.value.id)
+                for stmt in made[1].body
+                if isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Name)
+            )
+        return keys
 
     def mounts(self, source: Source, owner: str) -> tuple[Mount, ...]:
         """The ways to reach a route on ``owner`` (the app or router named in ``source``)."""

@@ -62,6 +62,8 @@ class Source:
     calls: dict[str, ast.Call] = field(default_factory=dict)
     #: module-level type aliases (``CurrentUser = Annotated[User, Depends(get_user)]``)
     aliases: dict[str, ast.Subscript] = field(default_factory=dict)
+    #: module-level lists and tuples (``PROTECTED = [Depends(get_current_user)]``)
+    lists: dict[str, ast.List | ast.Tuple] = field(default_factory=dict)
     #: the file imports FastAPI or Starlette
     fastapi: bool = False
     #: a test or fixture of the scanned project: its views and functions are not reported
@@ -71,5 +73,10 @@ class Source:
     hints: frozenset[str] = frozenset({"request", "cache", "key", "parse_args"})
 
     def binds(self, name: str) -> bool:
-        """Whether the module defines ``name`` (a function, an object or an alias)."""
-        return name in self.functions or name in self.objects or name in self.aliases
+        """Whether the module defines ``name`` (a function, an object, an alias or a list)."""
+        return (
+            name in self.functions
+            or name in self.objects
+            or name in self.aliases
+            or name in self.lists
+        )
