@@ -6,7 +6,7 @@ import ast
 from collections.abc import Iterator
 
 from ...core.finding import Confidence, Severity
-from ..effect import EffectKind
+from ..effect import Effect, EffectKind
 from ..model import AppModel
 from ..registry import Issue, rule
 
@@ -53,17 +53,8 @@ def key_in_query(model: AppModel) -> Iterator[Issue]:
         gated = any(e.kind is EffectKind.AUTH_CHECK for e in view.gates)
         for listed, checked in ((view.inputs, denies), (view.gates, gated)):
             for e in listed:
-                if e.kind is not EffectKind.QUERY_CREDENTIAL:
-                    continue
-                ambiguous = e.detail.lower() in _AMBIGUOUS
-                if ambiguous and not checked:
-                    continue
-                yield Issue(
-                    e.path,
-                    e.origin,
-                    {"parameter": e.detail},
-                    confidence=Confidence.MEDIUM if ambiguous else None,
-                )
+                if e.kind is EffectKind.QUERY_CREDENTIAL:
+                    yield from _reported(e, e.path, e.origin, checked)
     for source, fn in model.functions("request", "parse_args"):
         effects = model.analyzer.effects(source.path, fn)
         reads = [e for e in effects if e.kind is EffectKind.QUERY_CREDENTIAL and e.direct]
@@ -71,15 +62,21 @@ def key_in_query(model: AppModel) -> Iterator[Issue]:
             continue
         denies = any(e.kind is EffectKind.AUTH_CHECK for e in effects)
         for e in reads:
-            ambiguous = e.detail.lower() in _AMBIGUOUS
-            if ambiguous and not denies:
-                continue
-            yield Issue(
-                source.path,
-                e.site,
-                {"parameter": e.detail},
-                confidence=Confidence.MEDIUM if ambiguous else None,
-            )
+            yield from _reported(e, source.path, e.site, denies)
+
+
+def _reported(read: Effect, path: str, site: ast.AST, denies: bool) -> Iterator[Issue]:
+    """The finding for one query credential read: an ambiguous name (``key``, ``token``)
+    only where access is also denied, and then at medium confidence."""
+    ambiguous = read.detail.lower() in _AMBIGUOUS
+    if ambiguous and not denies:
+        return
+    yield Issue(
+        path,
+        site,
+        {"parameter": read.detail},
+        confidence=Confidence.MEDIUM if ambiguous else None,
+    )
 
 
 #: Parameter names that are credentials only when the function also denies access.
