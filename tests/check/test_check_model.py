@@ -107,3 +107,26 @@ def test_routers_included_into_each_other_end() -> None:
     model = build([read_source("loop.py", "loop", ast.parse(code), False)])
     [view] = model.views  # the walk up the includes stops where it came round
     assert view.routes[0].endswith("/b/a/x")
+
+
+def test_a_router_returned_by_a_function_keeps_its_dependencies() -> None:
+    code = (
+        "from fastapi import APIRouter, Depends, FastAPI, HTTPException, Header\n"
+        "def verify(x_api_key: str = Header(...)):\n"
+        "    if x_api_key != 'k':\n"
+        "        raise HTTPException(status_code=401)\n"
+        "items = APIRouter(prefix='/items')\n"
+        "@items.get('/{item_id}')\n"
+        "async def item(item_id: int):\n"
+        "    return {}\n"
+        "def get_router() -> APIRouter:\n"
+        "    api_router = APIRouter(prefix='/api', dependencies=[Depends(verify)])\n"
+        "    api_router.include_router(items)\n"
+        "    return api_router\n"
+        "def init_app(app: FastAPI) -> None:\n"
+        "    router = get_router()\n"
+        "    app.include_router(router, prefix='/v1')\n"
+    )
+    [view] = build([read_source("app.py", "app", ast.parse(code), False)]).views
+    assert view.routes == ("/v1/api/items/{item_id}",)
+    assert view.guarded
