@@ -168,6 +168,21 @@ def test_sender_writes_the_raw_request_as_built_and_spends_the_budget(
     assert f"X-API-Key: {ALICE}\r\n".encode() in wire
 
 
+def test_httpx_requests_carry_header_names_as_spelt(capture: Callable[[Reply], Capture]) -> None:
+    """What ``host-header``'s spelling variants rely on: not folded on the wire."""
+    server = capture(lambda _: OK)
+    headers = (("x-forwarded-host", "cwa.example"), ("X-FORWARDED-HOST", "cwb.example"))
+
+    async def go() -> None:
+        async with httpx.AsyncClient() as client:
+            req = ProbeRequest(f"http://127.0.0.1:{server.port}/x", headers=headers)
+            await _sender(client, None).send(req, Budget(1))
+
+    asyncio.run(go())
+    wire = b"\r\nx-forwarded-host: cwa.example\r\nX-FORWARDED-HOST: cwb.example\r\n"
+    assert wire in server.got[0]
+
+
 def test_raw_errors_are_httpx_errors_that_never_name_the_key(
     capture: Callable[[Reply], Capture],
 ) -> None:
