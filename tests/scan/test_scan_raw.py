@@ -311,3 +311,25 @@ def test_nothing_is_reported_where_every_duplicate_is_refused() -> None:
         return ProbeResponse(200, {}, b'{"next": "https://api.test/p"}')
 
     assert drive_with(duplicate_host.probe(_ctx()), strict) == []
+
+
+def test_duplicate_hosts_only_reach_busted_entries(
+    vulnerable_app: object, serve: Callable[[object], str]
+) -> None:
+    """Over a socket, every request with two Host fields carries a fresh buster, and none
+    reaches a route no buster busts (the entry real users get)."""
+    seen: list[tuple[str, str]] = []
+    wsgi = vulnerable_app.wsgi_app  # type: ignore[attr-defined]
+
+    def recording(environ: dict[str, str], start: Callable[..., object]) -> object:
+        if "," in environ.get("HTTP_HOST", ""):
+            seen.append((environ["PATH_INFO"], environ.get("QUERY_STRING", "")))
+        return wsgi(environ, start)
+
+    vulnerable_app.wsgi_app = recording  # type: ignore[attr-defined]
+    base = serve(vulnerable_app)
+    paths = [*classes.RAW_ROUTES, *vulnerable.PATH_KEYED]
+    asyncio.run(scan_async(endpoints(base, paths), creds(), Settings(rate=0)))
+    assert {p for p, _ in seen} == set(classes.RAW_ROUTES)
+    queries = [q for _, q in seen]
+    assert all(q.startswith("cwcb=cw") for q in queries) and len(set(queries)) == len(queries)
