@@ -38,6 +38,7 @@ CLASSES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "unkeyed cookies": ("unkeyed-cookie", ("unkeyed-cookie",), "1 per cookie the site sets"),
     "CPDoS": ("cpdos", ("cpdos", "method-override"), "30 (method override) + HHO/HMC"),
     "Host-ish headers": ("host-header", ("host-header",), "n/a"),
+    "duplicate Host": ("duplicate-host", ("duplicate-host",), "n/a"),
     "response splitting": ("response-splitting", ("response-splitting",), "n/a"),
     "path normalization": ("path-normalization", ("path-normalization",), "n/a"),
     "deception, encoded": (
@@ -135,6 +136,7 @@ def run(budget: Budget) -> Section:
     classes, harness, vulnerable = _modules()
     planted: dict[str, tuple[str, ...]] = {
         **classes.ROUTES,
+        **classes.RAW_ROUTES,  # werkzeug on a loopback port: raw requests reach it
         classes.WORDLIST_ROUTE: ("unkeyed-header", "unkeyed-param"),
     }
     paths = [*planted, *classes.TRAPS]
@@ -223,7 +225,10 @@ def run(budget: Budget) -> Section:
         " is not hidden; nginx without `add_header` is the hidden cache the tests find),"
         " `cpdos` through `Range` behind nginx and Varnish (neither passes `Range` to the"
         " origin when"
-        " caching), `host-header` behind Squid (`defaultsite` + `no-vhost` rewrites Host)."
+        " caching), `host-header` behind Squid (`defaultsite` + `no-vhost` rewrites Host),"
+        " `duplicate-host` behind all three (nginx and Varnish answer two `Host` fields, in"
+        " either spelling, with 400; Squid sends its own `Host`; gunicorn 27 behind them"
+        " answers 400 too). In process the origin is Werkzeug's server, which joins them."
     )
     if unexpected:
         s.notes.append("Findings outside a route's planted ids: " + "; ".join(unexpected) + ".")

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 from tests.targets import classes
 from tests.targets.harness import AsyncWSGITransport, creds, endpoints
+from tests.targets.kit import ALICE
 
 from cacheward.scan import Settings, scan_async
 from cacheward.scan.batch import Guess, guesses, mine, packed
@@ -168,3 +169,25 @@ def test_each_class_reports_its_evidence(vulnerable_app: object) -> None:
     hidden = by["/c/hidden"]
     assert hidden.evidence["repeats"] == hidden_cache.REPEATS
     assert hidden.evidence["median_gap_ms"] >= 25
+
+
+def test_duplicate_host_over_a_socket(
+    vulnerable_app: object, fixed_app: object, serve: Callable[[object], str]
+) -> None:
+    """Werkzeug's server joins the two Host fields and the edge keys on the first: the
+    canary comes back to a clean request; the twin's origin answers the duplicate 400."""
+    paths = list(classes.RAW_ROUTES)
+    base = serve(vulnerable_app)
+    report = asyncio.run(scan_async(endpoints(base, paths), creds(), Settings(rate=0)))
+    (f,) = report.findings
+    assert (f.id, f.url, f.evidence["variant"]) == (
+        "duplicate-host",
+        base + "/c/host-dup",
+        "a second Host field",
+    )
+    host = base.removeprefix("http://")
+    assert f"[Host: {host}] [Host: {f.evidence['value']}] as alice=cw_…3f -> 200" in f.steps[0]
+    assert "canary served to a clean request" in f.steps[1]
+    assert not any(ALICE in s for s in f.steps) and report.inconclusive == ()
+    fixed = asyncio.run(scan_async(endpoints(serve(fixed_app), paths), creds(), Settings(rate=0)))
+    assert fixed.findings == () and fixed.inconclusive == ()

@@ -29,7 +29,7 @@ def test_exported_names() -> None:
 
 def test_every_probe_module_is_registered() -> None:
     names = {p.name for p in PROBES}
-    assert len(names) == len(PROBES) == 21
+    assert len(names) == len(PROBES) == 22
     assert {"cacheable-authenticated", "set-cookie-cacheable", "key-in-url"} <= names
     assert all(p.active for p in PROBES if p.name not in SCAN_CHECK_IDS[-3:])
 

@@ -40,6 +40,9 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/c/pollution": ("param-pollution",),
     "/c/hidden": ("hidden-cache",),
 }
+#: Planted bugs only a raw request reaches (h11 sends no second ``Host``): scanned over
+#: a socket (the loopback and proxy tests), not through the in-process transport.
+RAW_ROUTES: dict[str, tuple[str, ...]] = {"/c/host-dup": ("duplicate-host",)}
 #: Pages that must yield no finding: a dynamic page that echoes every input but is never
 #: stored, and a public page that sets a visitor cookie (stored without it, as it asks).
 #: ``SLOW`` is a slow public page nothing caches in process; behind nginx without
@@ -133,6 +136,12 @@ def _per_key(environ: Environ) -> str:
     return f"{_pq(environ)}#{_principal(environ)}"
 
 
+def _first_host(environ: Environ) -> str:
+    """The key of a cache that keys on the first ``Host`` it read (the one it routes by):
+    the server joined repeated fields with ``,``, as Werkzeug's and older gunicorn do."""
+    return f"{environ.get('HTTP_HOST', '').split(',')[0]}{_per_key(environ)}"
+
+
 def _without_utm(environ: Environ) -> str:
     kept = [p for p in environ.get("QUERY_STRING", "").split("&") if not p.startswith("utm_")]
     return f"{environ.get('PATH_INFO', '')}?{'&'.join(kept)}#{_principal(environ)}"
@@ -172,6 +181,7 @@ def _rules(fixed: bool) -> list[tuple[Callable[[str], bool], Rule]]:
     return [
         (under("/c/cpdos-"), Rule(_per_key, store=errors_too)),
         (at("/c/host-port"), Rule(_per_key)),
+        (at("/c/host-dup"), Rule(_first_host)),
         (
             at("/c/cookie"),
             Rule((lambda e: f"{_per_key(e)}#{e.get('HTTP_COOKIE', '')}") if fixed else _per_key),
@@ -234,6 +244,13 @@ def plant(app: Flask, *, fixed: bool = False) -> None:  # noqa: C901 - one view 
     def host_port() -> Any:
         host = "api.example.test" if fixed else request.host  # fixed: a configured name
         return authed(lambda p: payload(principal=p.id, next=f"https://{host}/c/host-port?p=2"))
+
+    @app.get("/c/host-dup", endpoint="c_host_dup")
+    def host_dup() -> Any:
+        host = request.headers.get("Host", "")  # every Host the client sent, joined
+        if fixed and "," in host:  # RFC 9112 section 3.2: more than one Host is a 400
+            return refuse(400, "more than one Host")
+        return authed(lambda p: payload(principal=p.id, next=f"https://{host}/c/host-dup?p=2"))
 
     @app.get("/c/cookie", endpoint="c_cookie")
     def cookie() -> Any:

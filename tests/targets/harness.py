@@ -40,9 +40,15 @@ def endpoints(base: str, paths: list[str]) -> list[Endpoint]:
     return [Endpoint(base + p) for p in paths]
 
 
+#: Every route an in-process scan reaches (the raw-only routes need a socket).
 ALL_PATHS = [*vulnerable.ROUTES, *vulnerable.PATH_KEYED, *classes.ROUTES, *classes.TRAPS]
+#: Every route a scan over a socket reaches.
+SOCKET_PATHS = [*ALL_PATHS, *classes.RAW_ROUTES]
 #: Every planted route with the ids it may show (the classes' extras included).
 PLANTED: dict[str, tuple[str, ...]] = {
     **{r: (*ids, *classes.ALSO.get(r, ())) for r, ids in vulnerable.ROUTES.items()},
     **classes.ROUTES,
 }
+SOCKET_PLANTED = {**PLANTED, **classes.RAW_ROUTES}
+#: Check ids that only a raw request finds, so never through the in-process transport.
+RAW_IDS = frozenset(ids[0] for ids in classes.RAW_ROUTES.values())

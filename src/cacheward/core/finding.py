@@ -68,6 +68,7 @@ SCAN_CHECK_IDS = (
     "cache-deception-path",
     "cpdos",
     "host-header",
+    "duplicate-host",
     "unkeyed-cookie",
     "response-splitting",
     "path-normalization",

@@ -23,6 +23,7 @@ from .oracle import Oracle
 from .probes import PROBES, ProbeSpec, crosskey_unbusted
 from .probes.base import CROSS_KEY
 from .progress import Progress, Silent
+from .raw import RawSender
 from .runner import Budget, BudgetExceeded, Sender, drive
 from .target import Endpoint
 
@@ -262,6 +263,7 @@ async def _run(
             concurrency=settings.concurrency,
             rate=settings.rate,
             oracle=oracle,
+            raw=RawSender(settings.timeout) if transport is None else None,  # duplicate-host
         )
         early: list[str] = []
         if settings.whoami and keyed:

@@ -30,7 +30,9 @@ class ProbeRequest:
 
     ``url`` is sent as written (percent-escapes and ``;`` are preserved). ``cred`` is the
     principal to send as (``None``: anonymous); ``placement`` overrides where the key
-    goes and ``query_names`` which query parameters carry it (``key-in-url``).
+    goes and ``query_names`` which query parameters carry it (``key-in-url``). ``raw``:
+    sent by :mod:`~cacheward.scan.raw` on a socket of its own, for what h11 refuses to
+    send (a second ``Host`` field, in any spelling, among ``headers``).
     """
 
     url: str
@@ -40,6 +42,7 @@ class ProbeRequest:
     content: bytes | None = None
     placement: Placement | None = None
     query_names: tuple[str, ...] = ()
+    raw: bool = False
 
 
 @dataclass(frozen=True)

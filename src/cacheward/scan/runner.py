@@ -22,6 +22,7 @@ import httpx
 from .credential import Redactor
 from .exchange import ProbeRequest, ProbeResponse, build_request
 from .probes.base import who
+from .raw import RawSender, RawUnavailable
 
 if TYPE_CHECKING:
     from .context import ProbeContext
@@ -84,7 +85,10 @@ class Sender:
     """Sends :class:`ProbeRequest` objects: rate-limited, bounded, budgeted and logged.
 
     Every response is handed to the scan's :class:`~cacheward.scan.oracle.Oracle` (when
-    given), filed under the budget's endpoint: no probe can bypass it.
+    given), filed under the budget's endpoint: no probe can bypass it. A ``raw`` request
+    goes through ``raw`` (:class:`~cacheward.scan.raw.RawSender`), built the same way and
+    under the same limits; without one (an in-process transport) it raises
+    :class:`~cacheward.scan.raw.RawUnavailable`, an :class:`httpx.HTTPError`.
     """
 
     def __init__(
@@ -95,6 +99,7 @@ class Sender:
         concurrency: int = 8,
         rate: float = 50.0,
         oracle: Oracle | None = None,
+        raw: RawSender | None = None,
     ) -> None:
         # No cookie jar: a Set-Cookie from one endpoint replayed on later requests would
         # make caches pass them (stock Varnish) or key on it, and hide real leaks. Each
@@ -105,16 +110,27 @@ class Sender:
         self._sem = asyncio.Semaphore(max(1, concurrency))
         self._limiter = RateLimiter(rate)
         self._oracle = oracle
+        self._raw = raw
 
     async def send(self, req: ProbeRequest, budget: Budget) -> ProbeResponse:
+        request = build_request(self._client, req)
+        if req.raw and self._raw is None:
+            raise RawUnavailable(
+                "a raw request (a duplicate Host) cannot go through an in-process"
+                " transport: scan over the network to test it",
+                request=request,
+            )
         budget.take()
         await self._limiter.wait()
         async with self._sem:
-            resp = await self._client.send(build_request(self._client, req))
-            try:
-                out = ProbeResponse.from_httpx(resp)
-            finally:
-                await resp.aclose()
+            if req.raw and self._raw is not None:
+                out = await self._raw.send(request)
+            else:
+                resp = await self._client.send(request)
+                try:
+                    out = ProbeResponse.from_httpx(resp)
+                finally:
+                    await resp.aclose()
         if self._oracle is not None and budget.ctx is not None:
             self._oracle.observe(budget.ctx, req, out)
         if log.isEnabledFor(logging.DEBUG):

@@ -15,6 +15,7 @@ from . import (  # issue 16: the technique classes of WCVS 2.0, Param Miner and 
     crosskey,
     deception,
     deception_path,
+    duplicate_host,
     error_cached,
     fat_get,
     hidden_cache,
@@ -52,6 +53,8 @@ PROBES: tuple[ProbeSpec, ...] = (
     ProbeSpec("unkeyed-cookie", unkeyed_cookie.probe),
     ProbeSpec("cpdos", cpdos.probe),
     ProbeSpec("host-header", host_header.probe),
+    # Raw requests (h11 sends no second Host): over the network only, else a note.
+    ProbeSpec("duplicate-host", duplicate_host.probe),
     ProbeSpec("response-splitting", response_splitting.probe),
     ProbeSpec("path-normalization", path_normalization.probe),
     ProbeSpec("cache-deception-path", deception_path.probe),

@@ -13,8 +13,8 @@ canary back:
   ``X-Forwarded-Host``, ``X-Host``, ``X-Forwarded-Server`` and ``Forwarded`` (an app
   that reads ``X-Forwarded-Host`` without ProxyFix is reported there).
 
-A duplicate ``Host`` field is not sent: h11 refuses to (RFC 9112 section 3.2 requires a
-server to answer it with 400), so the scanner cannot test it.
+httpx (h11) writes header names as spelt, so the variants reach the wire as written. A
+second ``Host`` field, which h11 refuses to send, is :mod:`.duplicate_host`'s (raw).
 """
 
 from __future__ import annotations
