@@ -8,9 +8,11 @@ import functools
 import inspect
 from typing import Any
 
+from starlette.middleware import Middleware
 from starlette.responses import Response
 
 from ..errors import ConfigurationError
+from .capture import RouteCapture
 from .context import current
 from .middleware import CachewardMiddleware
 from .serve import Hit, endpoint_raised
@@ -82,14 +84,23 @@ class BaseCacheward:
             if isinstance(handlers, dict):
                 for name, handler in list(handlers.items()):
                     handlers[name] = _unstorable_when_run(handler)
-            return CachewardMiddleware(build(), state)
+            # Innermost of the app's own middleware, right outside the router: what the
+            # route produced is what is stored (see cacheward.asgi.capture).
+            inner = Middleware(RouteCapture)
+            app.user_middleware.append(inner)
+            try:
+                stack = build()
+            finally:
+                app.user_middleware.remove(inner)
+            return CachewardMiddleware(stack, state)
 
         app.build_middleware_stack = build_middleware_stack
         app.state.cacheward = state
 
     def wrap(self, app: Any) -> CachewardMiddleware:
-        """Wrap any ASGI application (when :meth:`init_app` cannot patch it)."""
-        return CachewardMiddleware(app, self._state or self._build(app))
+        """Wrap any ASGI application (when :meth:`init_app` cannot patch it): its
+        whole response is then what a miss stores, middleware and all."""
+        return CachewardMiddleware(RouteCapture(app), self._state or self._build(app))
 
     @property
     def state(self) -> State:

@@ -79,6 +79,20 @@ def refusal(
     return None
 
 
+def final_refusal(headers: RawHeaders) -> str | None:
+    """Why the *final* response (after every middleware inside the guard) forbids
+    storing the route's own, or ``None``. What those middlewares add is not stored (they
+    run again on every hit), so only what marks the whole response unstorable counts."""
+    if any(k == b"set-cookie" for k, _ in headers):
+        return "a Set-Cookie header"
+    if not _KEEP_OUT.isdisjoint(directives(headers)):
+        return "Cache-Control private/no-store/no-cache"
+    for line in values(headers, b"vary"):
+        if any(name.strip() == "*" for name in line.split(",")):
+            return "Vary: *"
+    return None
+
+
 def _unstored(headers: RawHeaders) -> frozenset[bytes]:
     named = [
         n.strip().lower().encode("latin-1")
