@@ -128,6 +128,7 @@ class CachewardMiddleware:
                 raise UnkeyedInputError(route.name, describe(first), fix_for(first, route.policy))
             return False
         entry = pending.form
+        why: str | None
         if entry is None:
             why = pending.why or "the response started before the route's own was complete"
         else:
