@@ -128,12 +128,10 @@ class CachewardMiddleware:
                 raise UnkeyedInputError(route.name, describe(first), fix_for(first, route.policy))
             return False
         entry = pending.form
-        why: str | None
+        why = final_refusal(headers)
         if entry is None:
             why = pending.why or "the response started before the route's own was complete"
-        else:
-            why = final_refusal(headers)
-        if why is not None:
+        if why is not None or entry is None:
             logger.debug("cacheward: not storing %s: %s", route.name, why)
             return _not_stored(state, headers, "not-storable", pending)
         try:
