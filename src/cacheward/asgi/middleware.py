@@ -20,7 +20,7 @@ from ..errors import UnkeyedInputError
 from ..flask.config import Downstream
 from ..flask.response import STORABLE_STATUS
 from .context import Pending, RequestState, current
-from .response import RawHeaders, final_refusal, tell_downstream
+from .response import RawHeaders, add_vary, final_refusal, tell_downstream
 from .state import State, logger
 
 Scope = MutableMapping[str, Any]
@@ -77,6 +77,10 @@ class CachewardMiddleware:
             return
         if rs.extra.get("refused"):  # the guard's own 4xx/503: nothing may keep it
             tell_downstream(status, headers, Downstream.NO_STORE, False, 0, (), ())
+            if state.downstream is Downstream.PER_KEY and status != 400:
+                # As the Flask guard: a cache keyed by the credential keeps a 401/403
+                # apart from every key's own copy (a malformed request's 400 is not one).
+                add_vary(headers, (state.key_header, "authorization"))
             return
         if rs.principal is None and route is None:
             _unmanaged(rs, headers)

@@ -154,7 +154,8 @@ def _set(headers: RawHeaders, name: bytes, value: bytes) -> None:
     headers.append((name, value))
 
 
-def _add_vary(headers: RawHeaders, names: tuple[str, ...]) -> None:
+def add_vary(headers: RawHeaders, names: tuple[str, ...]) -> None:
+    """Name each header of ``names`` (but ``:``-pseudo ones) in one ``Vary`` line."""
     present = {
         v.strip().lower() for line in values(headers, b"vary") for v in line.split(",") if v.strip()
     }
@@ -183,10 +184,10 @@ def tell_downstream(
             _set(headers, b"cache-control", _NO_STORE)
     elif downstream is Downstream.PER_KEY:
         _set(headers, b"cache-control", f"public, max-age={int(ttl)}".encode())
-        _add_vary(headers, credential_headers + vary)
+        add_vary(headers, credential_headers + vary)
     elif not ("private" in given or no_store):
         _set(headers, b"cache-control", _PRIVATE)
     if vary and downstream is not Downstream.PER_KEY:
-        _add_vary(headers, vary)
+        add_vary(headers, vary)
     if any(k == b"set-cookie" for k, _ in headers) and not no_store:
         _set(headers, b"cache-control", _NO_STORE)
