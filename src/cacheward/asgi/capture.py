@@ -12,17 +12,9 @@ store decision itself waits for the final response at the boundary
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
-
 from .context import Pending, RequestState, current
+from .middleware import ASGIApp, Message, Receive, Scope, Send
 from .response import RawHeaders, refusal, to_entry
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class RouteCapture:
