@@ -65,14 +65,22 @@ class CachewardMiddleware:
         state = rs.ward
         if rs.detail == cachestatus.HIT and route is not None:
             told = state.hit_headers(route)[0]
-            if told not in headers or sum(1 for k, _ in headers if k == b"cache-control") != 1:
+            controls, kept, cookie = 0, False, False
+            for pair in headers:  # one pass: the hit path
+                name = pair[0]
+                if name == b"cache-control":
+                    controls += 1
+                    kept = kept or pair == told
+                elif name == b"set-cookie":
+                    cookie = True
+            if not kept or controls != 1:
                 # A middleware changed what the hit tells caches in front: say it again.
                 ttl = route.ttl if route.ttl is not None else state.default_ttl
                 tell_downstream(
                     status, headers, state.downstream, True, ttl,
                     state.credential_names(), route.vary,
                 )
-            if any(k == b"set-cookie" for k, _ in headers):
+            if cookie:
                 tell_downstream(status, headers, Downstream.NO_STORE, False, 0, (), ())
             return
         if rs.extra.get("refused"):  # the guard's own 4xx/503: nothing may keep it
