@@ -2,11 +2,11 @@
 
 :class:`CachewardMiddleware` wraps the whole application (outside Starlette's own error
 middleware and every user middleware), so it sees the response exactly as the server
-will send it: the final status, every header any middleware added (a ``Set-Cookie``, a
-``Vary``, a ``Cache-Control: public``) and the body. It holds the
-``http.response.start`` message until the first body message tells whether the body is
-complete (storable) or streamed (never stored), decides, fixes the headers, then sends
-both (invariants 4 and 5).
+will send it: the final status and every header any middleware added (a ``Set-Cookie``,
+a ``Vary``, a ``Cache-Control: public``). What a miss stores is not this response but
+the route's own, captured inside every user middleware (:mod:`cacheward.asgi.capture`)
+and complete before this ``http.response.start`` arrives; the start message alone
+decides whether it is stored, and gets the downstream headers (invariants 4 and 5).
 """
 
 from __future__ import annotations
