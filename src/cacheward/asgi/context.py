@@ -9,6 +9,7 @@ from typing import Any
 
 from ..backends.base import Lookup
 from ..core.cachekey import CacheKey
+from ..core.entry import Entry
 from ..core.inputs import Kind, Read
 from ..core.policy import CREDENTIAL_PARAMS
 from ..core.principal import Principal
@@ -61,6 +62,13 @@ class Pending:
     found: Lookup
     dropped: frozenset[str]
     route: Route
+    #: Set once the route's own response went by (:mod:`cacheward.asgi.capture`).
+    captured: bool = False
+    #: The route's response in storable form, or why it is not storable.
+    form: Entry | None = None
+    why: str | None = None
+    #: The ``ETag`` the guard gave the route's response (none of its own).
+    added_etag: bytes | None = None
 
 
 @dataclass

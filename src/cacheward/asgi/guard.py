@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 from typing import Any
 
+from starlette.middleware import Middleware
 from starlette.responses import Response
 
 from ..errors import ConfigurationError
+from .capture import RouteCapture
 from .context import current
 from .middleware import CachewardMiddleware
 from .serve import Hit, endpoint_raised
@@ -78,18 +81,28 @@ class BaseCacheward:
         build = app.build_middleware_stack
 
         def build_middleware_stack() -> Any:
+            _refuse_guarded_websockets(getattr(app, "routes", ()))
             handlers = getattr(app, "exception_handlers", None)
             if isinstance(handlers, dict):
                 for name, handler in list(handlers.items()):
                     handlers[name] = _unstorable_when_run(handler)
-            return CachewardMiddleware(build(), state)
+            # Innermost of the app's own middleware, right outside the router: what the
+            # route produced is what is stored (see cacheward.asgi.capture).
+            inner = Middleware(RouteCapture)
+            app.user_middleware.append(inner)
+            try:
+                stack = build()
+            finally:
+                app.user_middleware.remove(inner)
+            return CachewardMiddleware(stack, state)
 
         app.build_middleware_stack = build_middleware_stack
         app.state.cacheward = state
 
     def wrap(self, app: Any) -> CachewardMiddleware:
-        """Wrap any ASGI application (when :meth:`init_app` cannot patch it)."""
-        return CachewardMiddleware(app, self._state or self._build(app))
+        """Wrap any ASGI application (when :meth:`init_app` cannot patch it): its
+        whole response is then what a miss stores, middleware and all."""
+        return CachewardMiddleware(RouteCapture(app), self._state or self._build(app))
 
     @property
     def state(self) -> State:
@@ -127,6 +140,48 @@ class BaseCacheward:
 
 
 _MARK = "__cacheward_unstorable__"
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _refuse_guarded_websockets(routes: Any, depth: int = 0) -> None:
+    """Refuse, at startup, a websocket route that ``ward.protected`` or ``ward.cached``
+    was put on: neither applies to a websocket (FastAPI would fail on every handshake
+    with a ``TypeError``; Starlette would skip the check)."""
+    for route in routes:
+        sub = getattr(route, "routes", None)
+        if sub and depth < 8:  # Mount, Host, an included router
+            _refuse_guarded_websockets(sub, depth + 1)
+        if type(route).__name__ not in ("APIWebSocketRoute", "WebSocketRoute"):
+            continue
+        if _guarded(getattr(route, "endpoint", None), getattr(route, "dependant", None)):
+            path = getattr(route, "path", "?")
+            raise ConfigurationError(
+                f"websocket route {path!r}: ward.protected and @ward.cached do not apply"
+                " to websockets (a websocket is neither protected nor cached by them)."
+                " Remove them from this route and authenticate the handshake in the"
+                " endpoint: read the key from websocket.headers, verify it with the key"
+                " store (ward.keys.verify), and close with code 1008 when it fails"
+            )
+
+
+def _guarded(endpoint: Any, dependant: Any) -> bool:
+    """Whether a cacheward decorator wraps ``endpoint`` or ``protected`` is among the
+    dependencies of ``dependant``."""
+    from ..fastapi.analysis import is_protector  # no FastAPI import: only the mark
+
+    seen = 0
+    while endpoint is not None and seen < 32:
+        code = getattr(endpoint, "__code__", None)
+        if code is not None and code.co_filename.startswith(_PACKAGE + os.sep):
+            return True
+        endpoint, seen = getattr(endpoint, "__wrapped__", None), seen + 1
+    stack = list(getattr(dependant, "dependencies", ()))
+    while stack:
+        sub = stack.pop()
+        if is_protector(getattr(sub, "call", None)):
+            return True
+        stack.extend(getattr(sub, "dependencies", ()))
+    return False
 
 
 def _unstorable_when_run(handler: Any) -> Any:

@@ -2,11 +2,11 @@
 
 :class:`CachewardMiddleware` wraps the whole application (outside Starlette's own error
 middleware and every user middleware), so it sees the response exactly as the server
-will send it: the final status, every header any middleware added (a ``Set-Cookie``, a
-``Vary``, a ``Cache-Control: public``) and the body. It holds the
-``http.response.start`` message until the first body message tells whether the body is
-complete (storable) or streamed (never stored), decides, fixes the headers, then sends
-both (invariants 4 and 5).
+will send it: the final status and every header any middleware added (a ``Set-Cookie``,
+a ``Vary``, a ``Cache-Control: public``). What a miss stores is not this response but
+the route's own, captured inside every user middleware (:mod:`cacheward.asgi.capture`)
+and complete before this ``http.response.start`` arrives; the start message alone
+decides whether it is stored, and gets the downstream headers (invariants 4 and 5).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ..errors import UnkeyedInputError
 from ..flask.config import Downstream
 from ..flask.response import STORABLE_STATUS
 from .context import Pending, RequestState, current
-from .response import RawHeaders, refusal, tell_downstream, to_entry
+from .response import RawHeaders, add_vary, final_refusal, tell_downstream
 from .state import State, logger
 
 Scope = MutableMapping[str, Any]
@@ -43,45 +43,21 @@ class CachewardMiddleware:
             return
         rs = RequestState(self.state, scope)  # type: ignore[arg-type]
         token = current.set(rs)
-        held: list[Message] = []
-        chunks: list[Message] = []
-
-        async def flush(start: Message, body: bytes, streamed: bool) -> None:
-            await self._final(rs, start, body, streamed)
-            await send(start)
-            for chunk in chunks:
-                await send(chunk)
-            chunks.clear()
 
         async def wrapped(message: Message) -> None:
-            kind = message["type"]
-            if kind == "http.response.start":
-                held.append(message)
-                return
-            if held and kind == "http.response.body":
-                more = bool(message.get("more_body", False))
-                if rs.pending is not None and more:
-                    # A response that may be stored: hold its body until it is complete.
-                    # One chunk then an empty end (what BaseHTTPMiddleware makes of any
-                    # response) is a complete body; a second chunk is a real stream.
-                    chunks.append(message)
-                    if sum(1 for m in chunks if m.get("body")) <= 1:
-                        return
-                    await flush(held.pop(), b"", True)
-                    return
-                body = b"".join(m.get("body", b"") for m in chunks) + message.get("body", b"")
-                await flush(held.pop(), body, more)
+            if message["type"] == "http.response.start":
+                # The body does not decide: what is stored is the route's own response,
+                # complete before this start (see cacheward.asgi.capture).
+                await self._final(rs, message)
             await send(message)
 
         try:
             await self.app(scope, receive, wrapped)
-            if held:  # a start and no (final) body message
-                await flush(held.pop(), b"", bool(chunks))
         finally:
             current.reset(token)
             await rs.release_flight()
 
-    async def _final(self, rs: RequestState, start: Message, body: bytes, streamed: bool) -> None:
+    async def _final(self, rs: RequestState, start: Message) -> None:
         headers: RawHeaders = list(start.get("headers") or ())
         start["headers"] = headers
         status: int = start["status"]
@@ -89,18 +65,30 @@ class CachewardMiddleware:
         state = rs.ward
         if rs.detail == cachestatus.HIT and route is not None:
             told = state.hit_headers(route)[0]
-            if told not in headers or sum(1 for k, _ in headers if k == b"cache-control") != 1:
+            controls, kept, cookie = 0, False, False
+            for pair in headers:  # one pass: the hit path
+                name = pair[0]
+                if name == b"cache-control":
+                    controls += 1
+                    kept = kept or pair == told
+                elif name == b"set-cookie":
+                    cookie = True
+            if not kept or controls != 1:
                 # A middleware changed what the hit tells caches in front: say it again.
                 ttl = route.ttl if route.ttl is not None else state.default_ttl
                 tell_downstream(
                     status, headers, state.downstream, True, ttl,
                     state.credential_names(), route.vary,
                 )
-            if any(k == b"set-cookie" for k, _ in headers):
+            if cookie:
                 tell_downstream(status, headers, Downstream.NO_STORE, False, 0, (), ())
             return
         if rs.extra.get("refused"):  # the guard's own 4xx/503: nothing may keep it
             tell_downstream(status, headers, Downstream.NO_STORE, False, 0, (), ())
+            if state.downstream is Downstream.PER_KEY and status != 400:
+                # As the Flask guard: a cache keyed by the credential keeps a 401/403
+                # apart from every key's own copy (a malformed request's 400 is not one).
+                add_vary(headers, (state.key_header, "authorization"))
             return
         if rs.principal is None and route is None:
             _unmanaged(rs, headers)
@@ -108,7 +96,7 @@ class CachewardMiddleware:
         pending, rs.pending = rs.pending, None
         stored = False
         if pending is not None:
-            stored = await self._decide(rs, pending, status, headers, body, streamed)
+            stored = await self._decide(rs, pending, status, headers)
         elif rs.detail is not None:
             _set_status(headers, rs.detail)
         ttl = route.ttl if route is not None and route.ttl is not None else state.default_ttl
@@ -126,25 +114,20 @@ class CachewardMiddleware:
         )
 
     async def _decide(
-        self,
-        rs: RequestState,
-        pending: Pending,
-        status: int,
-        headers: RawHeaders,
-        body: bytes,
-        streamed: bool,
+        self, rs: RequestState, pending: Pending, status: int, headers: RawHeaders
     ) -> bool:
+        """Store the route's own response if the final one may be stored."""
         state, route = rs.ward, pending.route
         rec = rs.rec
         rs.stop_recording()
         if status not in STORABLE_STATUS:
-            return _not_stored(state, headers, "not-storable")
+            return _not_stored(state, headers, "not-storable", pending)
         coverage = KeyCoverage(dropped_params=pending.dropped, host_keyed=state.host is None)
         reads = rec.reads if rec is not None else set()
         unkeyed = unkeyed_reads(reads, route.policy, coverage)
         if unkeyed:
             state.counters.unkeyed_input += 1
-            _not_stored(state, headers, "unkeyed-input")
+            _not_stored(state, headers, "unkeyed-input", pending)
             for read in unkeyed:
                 state.warn_once(
                     route.name,
@@ -156,20 +139,18 @@ class CachewardMiddleware:
                 first = unkeyed[0]
                 raise UnkeyedInputError(route.name, describe(first), fix_for(first, route.policy))
             return False
-        why = refusal(status, headers, route.policy, streamed, len(body), state.max_entry_bytes)
-        if why is not None:
+        entry = pending.form
+        why = final_refusal(headers)
+        if entry is None:
+            why = pending.why or "the response started before the route's own was complete"
+        if why is not None or entry is None:
             logger.debug("cacheward: not storing %s: %s", route.name, why)
-            return _not_stored(state, headers, "not-storable")
-        ttl = route.ttl if route.ttl is not None else state.default_ttl
-        key = pending.key
-        entry = to_entry(
-            status, headers, body, key.digest, key.scope, ttl, route.tags,
-            pending.found.generation,
-        )
+            return _not_stored(state, headers, "not-storable", pending)
         try:
-            await state.backend.store(key, entry)
+            await state.backend.store(pending.key, entry)
         except Exception as e:  # noqa: BLE001 - any backend failure means "not stored"
             state.backend_failed(e)
+            _drop_etag(headers, pending)
             return False
         state.counters.stored += 1
         _set_status(headers, cachestatus.STORED)
@@ -181,7 +162,15 @@ def _set_status(headers: RawHeaders, value: str) -> None:
     headers.append((b"cache-status", value.encode("latin-1")))
 
 
-def _not_stored(state: State, headers: RawHeaders, detail: str) -> bool:
+def _drop_etag(headers: RawHeaders, pending: Pending) -> None:
+    """Take back the ``ETag`` the guard gave a response it did not store."""
+    added = pending.added_etag
+    if added is not None:
+        headers[:] = [(k, v) for k, v in headers if k != b"etag" or v != added]
+
+
+def _not_stored(state: State, headers: RawHeaders, detail: str, pending: Pending) -> bool:
+    _drop_etag(headers, pending)
     state.counters.not_stored += 1
     _set_status(headers, cachestatus.not_stored(detail))
     return False

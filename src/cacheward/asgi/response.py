@@ -79,6 +79,20 @@ def refusal(
     return None
 
 
+def final_refusal(headers: RawHeaders) -> str | None:
+    """Why the *final* response (after every middleware inside the guard) forbids
+    storing the route's own, or ``None``. What those middlewares add is not stored (they
+    run again on every hit), so only what marks the whole response unstorable counts."""
+    if any(k == b"set-cookie" for k, _ in headers):
+        return "a Set-Cookie header"
+    if not _KEEP_OUT.isdisjoint(directives(headers)):
+        return "Cache-Control private/no-store/no-cache"
+    for line in values(headers, b"vary"):
+        if any(name.strip() == "*" for name in line.split(",")):
+            return "Vary: *"
+    return None
+
+
 def _unstored(headers: RawHeaders) -> frozenset[bytes]:
     named = [
         n.strip().lower().encode("latin-1")
@@ -140,7 +154,8 @@ def _set(headers: RawHeaders, name: bytes, value: bytes) -> None:
     headers.append((name, value))
 
 
-def _add_vary(headers: RawHeaders, names: tuple[str, ...]) -> None:
+def add_vary(headers: RawHeaders, names: tuple[str, ...]) -> None:
+    """Name each header of ``names`` (but ``:``-pseudo ones) in one ``Vary`` line."""
     present = {
         v.strip().lower() for line in values(headers, b"vary") for v in line.split(",") if v.strip()
     }
@@ -169,10 +184,10 @@ def tell_downstream(
             _set(headers, b"cache-control", _NO_STORE)
     elif downstream is Downstream.PER_KEY:
         _set(headers, b"cache-control", f"public, max-age={int(ttl)}".encode())
-        _add_vary(headers, credential_headers + vary)
+        add_vary(headers, credential_headers + vary)
     elif not ("private" in given or no_store):
         _set(headers, b"cache-control", _PRIVATE)
     if vary and downstream is not Downstream.PER_KEY:
-        _add_vary(headers, vary)
+        add_vary(headers, vary)
     if any(k == b"set-cookie" for k, _ in headers) and not no_store:
         _set(headers, b"cache-control", _NO_STORE)

@@ -16,7 +16,7 @@ from ..core import cachestatus
 from ..core.cachekey import CacheKey, build_cache_key
 from ..core.entry import Entry
 from ..core.facts import RequestFacts
-from ..core.policy import Scope
+from ..core.keyparts import principal_parts, vary_values
 from ..core.principal import Principal
 from ..core.query import parse_query
 from ..errors import BadRequestInput, MissingPrincipalError
@@ -25,8 +25,6 @@ from .auth import Refusal
 from .context import Pending, Recorder, RequestState
 from .response import RawHeaders, hit_response
 from .state import Route, State
-
-MAX_VARY_VALUE = 4096
 
 
 @dataclass(frozen=True)
@@ -161,12 +159,7 @@ def _key_for(
         route, token, principal.tenant, method, scheme, host, root, path, query
     )
     if vary:
-        got = tuple(_vary_value(v, remote, headers, principal) for v in vary)
-        if any(v is not None and len(v) > MAX_VARY_VALUE for v in got):
-            from ..errors import MalformedHeader
-
-            raise MalformedHeader(f"a header this route varies on is over {MAX_VARY_VALUE} bytes")
-        memo += got
+        memo += vary_values(vary, remote, headers, principal)
     # A key accepted in the query (allow_query_key) is never memoized nor keyed.
     carries_key = state.allow_query_key and "cw_" in query
     found = None if carries_key else state.keys_memo.get(memo)
@@ -182,7 +175,7 @@ def _key_for(
         remote,
         prefix=root,
         route=f"{state.app_name}\0{route.key_name or route.name}",
-        principal=_principal_parts(route, principal),
+        principal=principal_parts(route.policy, principal),
     )
     pairs = parse_query(query)
     secret_names: frozenset[str] = frozenset()
@@ -197,27 +190,6 @@ def _key_for(
         return made[0], made[1] | secret_names
     state.remember_key(memo, made)
     return made
-
-
-def _vary_value(name: str, remote: str, headers: _Headers, principal: Principal) -> str | None:
-    if name == ":remote-addr":
-        return remote
-    if name == ":scopes":
-        return " ".join(sorted(principal.scopes))
-    if name == ":key-id":
-        return principal.key_id or ""
-    return headers.get(name)
-
-
-def _principal_parts(route: Route, principal: Principal) -> tuple[tuple[str, str], ...]:
-    parts = []
-    if route.policy.scope is Scope.PRINCIPAL:
-        parts.append(("tenant", "\0none" if principal.tenant is None else principal.tenant))
-    if route.policy.keys_header(":scopes"):
-        parts.append(("scopes", " ".join(sorted(principal.scopes))))
-    if route.policy.keys_header(":key-id"):
-        parts.append(("key-id", principal.key_id or ""))
-    return tuple(parts)
 
 
 def endpoint_raised(rs: RequestState) -> None:

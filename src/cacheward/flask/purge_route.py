@@ -20,12 +20,12 @@ from flask import Flask
 
 from ..core.cachekey import build_cache_key
 from ..core.facts import RequestFacts
+from ..core.keyparts import principal_parts
 from ..core.policy import Scope
 from ..core.principal import Principal
 from ..errors import ConfigurationError
 from .context import request_context_or_none, state_of
 from .route import CACHED_MARK, CachedRoute
-from .serve import _principal_parts
 from .state import State
 from .valuestore import explicit_principal
 
@@ -139,7 +139,7 @@ def purge_route(
                 given.get(":remote-addr") or "",
                 prefix=script,
                 route=f"{state.app_name}\0{endpoint}\0{route.name}",
-                principal=_principal_parts(route, who),
+                principal=principal_parts(route.policy, who),
             )
             key, _ = build_cache_key(
                 facts,

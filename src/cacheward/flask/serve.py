@@ -16,10 +16,10 @@ from ..core.cachekey import CacheKey, build_cache_key
 from ..core.entry import Entry
 from ..core.facts import RequestFacts
 from ..core.inputs import Kind
-from ..core.policy import Scope
+from ..core.keyparts import principal_parts, vary_values
 from ..core.principal import Principal
 from ..core.query import parse_query
-from ..errors import BadRequestInput, MalformedHeader, MissingPrincipalError
+from ..errors import BadRequestInput, MissingPrincipalError
 from .context import Pending, RequestState, ensure_state, request_context, session_of
 from .errors import bad_input_response
 from .recorder import Recorder
@@ -27,9 +27,6 @@ from .response import from_entry, stored_form
 from .route import CachedRoute, as_principal
 from .state import State
 from .tracking import Swap
-
-#: A longer value of a ``vary`` header is refused (servers stop at about 8 KiB anyway).
-MAX_VARY_VALUE = 4096
 
 
 def serve(route: CachedRoute, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -233,10 +230,7 @@ def _key_for(
         query,
     )
     if vary:
-        values = tuple(_vary_value(v, remote, headers, principal) for v in vary)
-        if any(v is not None and len(v) > MAX_VARY_VALUE for v in values):
-            raise MalformedHeader(f"a header this route varies on is over {MAX_VARY_VALUE} bytes")
-        memo += values
+        memo += vary_values(vary, remote, headers, principal)
     found = state.keys_memo.get(memo)
     if found is not None:
         return found
@@ -266,7 +260,7 @@ def _build_key(
         remote,
         prefix=script,
         route=f"{state.app_name}\0{endpoint}\0{route.name}",
-        principal=_principal_parts(route, principal),
+        principal=principal_parts(route.policy, principal),
     )
     return build_cache_key(
         facts,
@@ -276,30 +270,6 @@ def _build_key(
         state.namespace,
         state.reject_duplicate_params,
     )
-
-
-def _vary_value(name: str, remote: str, headers: Any, principal: Principal) -> str | None:
-    if name == ":remote-addr":
-        return remote
-    if name == ":scopes":
-        return " ".join(sorted(principal.scopes))
-    if name == ":key-id":
-        return principal.key_id or ""
-    return headers.get(name)  # type: ignore[no-any-return]
-
-
-def _principal_parts(route: CachedRoute, principal: Principal) -> tuple[tuple[str, str], ...]:
-    """What of the principal the key binds beyond its scope token: the tenant always
-    (two keys of one principal may belong to different tenants), the grants and the
-    key id when the route varies on them."""
-    parts = []
-    if route.policy.scope is Scope.PRINCIPAL:
-        parts.append(("tenant", "\0none" if principal.tenant is None else principal.tenant))
-    if route.policy.keys_header(":scopes"):
-        parts.append(("scopes", " ".join(sorted(principal.scopes))))
-    if route.policy.keys_header(":key-id"):
-        parts.append(("key-id", principal.key_id or ""))
-    return tuple(parts)
 
 
 def _bypass(
