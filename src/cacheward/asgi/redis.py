@@ -27,7 +27,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from ..backends.base import Lookup
+from ..backends.base import Clock, Lookup
 from ..backends.breaker import CircuitBreaker
 from ..backends.codec import EntryCodec
 from ..backends.connection import describe, is_cluster_url, split_url
@@ -93,13 +93,25 @@ class AsyncConnector:
 class AsyncRedisBackend(KeyLayout, AsyncBackend):
     """Entries shared by every process (Flask or ASGI) that uses one Redis or Cluster.
 
+    :param clock: see :class:`~cacheward.asgi.backends.AsyncBackend`; Redis also expires
+        each entry itself (``PX``, the entry's remaining lifetime by this clock).
+    :param monotonic: the clock ``generation_ttl`` is measured by (``time.monotonic``).
+
     .. versionadded:: 0.1
     """
 
     name = "redis"
 
-    def __init__(self, connector: AsyncConnector, secrets: Secrets) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        connector: AsyncConnector,
+        secrets: Secrets,
+        *,
+        clock: Clock = time.time,
+        monotonic: Clock = time.monotonic,
+    ) -> None:
+        super().__init__(clock)
+        self._monotonic = monotonic
         self._conn = connector
         opts = connector.options
         self.prefix = opts.prefix
@@ -112,10 +124,18 @@ class AsyncRedisBackend(KeyLayout, AsyncBackend):
         self.poll_max = 0.05
 
     @classmethod
-    def from_url(cls, url: str, secrets: Secrets, **options: Any) -> AsyncRedisBackend:
+    def from_url(
+        cls,
+        url: str,
+        secrets: Secrets,
+        *,
+        clock: Clock = time.time,
+        monotonic: Clock = time.monotonic,
+        **options: Any,
+    ) -> AsyncRedisBackend:
         """A backend for ``redis://host:port/db``, ``rediss://...`` or
         ``redis+cluster://host:port``; nothing is contacted until the first lookup."""
-        return cls(AsyncConnector(url, **options), secrets)
+        return cls(AsyncConnector(url, **options), secrets, clock=clock, monotonic=monotonic)
 
     # -- key names (as RedisBackend) ----------------------------------------------------
 
@@ -148,7 +168,7 @@ class AsyncRedisBackend(KeyLayout, AsyncBackend):
         return await self._call(run)
 
     async def _shared_generations(self, names: Sequence[str]) -> list[int]:
-        now = time.monotonic()
+        now = self._monotonic()
         out: list[int] = []
         for name in names:
             cached = self._shared.get(name)
@@ -192,7 +212,7 @@ class AsyncRedisBackend(KeyLayout, AsyncBackend):
                 if (
                     entry.generation == stamped
                     and 0 not in stamped
-                    and entry.expires() > time.time()
+                    and entry.expires() > self.clock()
                 ):
                     self.stats.hits += 1
                     return Lookup(entry, stamped)
@@ -201,7 +221,7 @@ class AsyncRedisBackend(KeyLayout, AsyncBackend):
 
     async def store(self, key: CacheKey, entry: Entry) -> None:
         gens = entry.generation
-        remaining = entry.expires() - time.time()
+        remaining = entry.expires() - self.clock()
         if len(gens) != 2 + len(entry.tags) or 0 in gens or remaining <= 0:
             self.stats.rejected += 1
             return
@@ -227,7 +247,7 @@ class AsyncRedisBackend(KeyLayout, AsyncBackend):
             token = _token()
             await self._call(lambda c, n=name, t=token: c.set(n, t))  # type: ignore[misc]
             if name in self._shared:
-                self._shared[name] = (int(token), time.monotonic())
+                self._shared[name] = (int(token), self._monotonic())
 
     def single_flight(
         self, key: CacheKey, timeout: float = 5.0
