@@ -18,10 +18,10 @@ from typing import Any
 
 from ..backends.base import Clock, Lookup, Stats
 from ..backends.memory import DEFAULT_LIMIT, MemoryBackend
+from ..backends.url import backend_for
 from ..core.cachekey import CacheKey
 from ..core.entry import Entry
 from ..core.secret import Secrets
-from ..errors import ConfigurationError
 
 
 class AsyncBackend(abc.ABC):
@@ -132,24 +132,10 @@ def async_backend_from_url(url: str, secrets: Secrets, **options: Any) -> AsyncB
 
     :raises ConfigurationError: unknown scheme or bad option.
     """
-    from urllib.parse import parse_qs, urlsplit
 
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme == "memory":
-        limit = options.get("limit", DEFAULT_LIMIT)
-        query = parse_qs(parts.query)
-        if "limit" in query:
-            limit = query["limit"][0]
-        try:
-            return AsyncMemoryBackend(limit=int(limit))
-        except ValueError as e:
-            raise ConfigurationError(f"bad memory backend limit {limit!r}: {e}") from None
-    if scheme in ("redis", "rediss", "redis+cluster", "rediss+cluster"):
+    def redis() -> AsyncBackend:
         from .redis import AsyncRedisBackend
 
         return AsyncRedisBackend.from_url(url, secrets, **options)
-    raise ConfigurationError(
-        f"unknown backend scheme {scheme!r}: use memory://, redis://host:port/db"
-        " or redis+cluster://host:port"
-    )
+
+    return backend_for(url, options, "backend", AsyncMemoryBackend, redis)
