@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 from .core.cachekey import CacheKey, principal_scope, scope_token, tenant_scope
+from .core.downstream import Downstream
 from .core.policy import Scope
 from .core.principal import Principal
 from .core.secret import Secrets
@@ -23,14 +25,31 @@ _KEY_MEMO_LIMIT = 8192
 _WARN_LOCK = threading.Lock()
 
 
+@dataclass(kw_only=True)
 class GuardState:
-    """Methods over the fields each guard's ``State`` dataclass declares."""
+    """The settings both guards have, and what they memoize; each guard's ``State``
+    adds its backend, key store and framework's own."""
 
     secrets: Secrets
-    counters: Counters
-    warned: set[tuple[str, str]]
-    _scopes: dict[tuple[Scope, str, str | None], str]
-    keys_memo: dict[tuple[Any, ...], tuple[CacheKey, frozenset[str]]]
+    key_header: str
+    allow_query_key: bool
+    strict: bool
+    downstream: Downstream
+    default_ttl: float
+    namespace: str
+    host: str | None
+    max_entry_bytes: int
+    flight_timeout: float
+    enabled: bool
+    reject_duplicate_params: bool
+    #: The key header and the other credential headers (``Authorization`` is implied).
+    credential_headers: tuple[str, ...] = ()
+    #: The application's name: apps sharing one backend never share entries.
+    app_name: str = ""
+    counters: Counters = field(default_factory=Counters)
+    warned: set[tuple[str, str]] = field(default_factory=set)
+    _scopes: dict[tuple[Scope, str, str | None], str] = field(default_factory=dict)
+    keys_memo: dict[tuple[Any, ...], tuple[CacheKey, frozenset[str]]] = field(default_factory=dict)
 
     def remember_key(self, memo: tuple[Any, ...], made: tuple[CacheKey, frozenset[str]]) -> None:
         """Keep a built key for requests with the very same raw inputs (bounded)."""

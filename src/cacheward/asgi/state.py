@@ -9,12 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.cachekey import CacheKey
-from ..core.downstream import Downstream, downstream_headers
-from ..core.policy import Scope
-from ..core.secret import Secrets
+from ..core.downstream import downstream_headers
 from ..core.settings import (
-    Counters,
     check_credential_headers,
     check_key_header,
     check_positive,
@@ -50,31 +46,13 @@ class Route:
         return self.policy.vary  # type: ignore[no-any-return]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class State(GuardState):
     """Everything the ASGI guard needs at request time."""
 
-    secrets: Secrets
     backend: AsyncBackend
     keys: AsyncKeyStore | None
-    key_header: str
-    allow_query_key: bool
-    strict: bool
-    downstream: Downstream
-    default_ttl: float
-    namespace: str
-    host: str | None
-    max_entry_bytes: int
-    flight_timeout: float
-    enabled: bool
-    reject_duplicate_params: bool
-    credential_headers: tuple[str, ...] = ()
-    app_name: str = ""
-    counters: Counters = field(default_factory=Counters)
-    warned: set[tuple[str, str]] = field(default_factory=set)
-    _scopes: dict[tuple[Scope, str, str | None], str] = field(default_factory=dict)
     _hit_headers: dict[int, list[tuple[bytes, bytes]]] = field(default_factory=dict)
-    keys_memo: dict[tuple[Any, ...], tuple[CacheKey, frozenset[str]]] = field(default_factory=dict)
 
     @property
     def key_header_bytes(self) -> bytes:

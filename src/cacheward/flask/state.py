@@ -10,11 +10,7 @@ from flask import Flask, Request
 
 from ..backends.base import Backend
 from ..backends.url import backend_from_url
-from ..core.cachekey import CacheKey
-from ..core.policy import Scope
-from ..core.secret import Secrets
 from ..core.settings import (
-    Counters,
     check_credential_headers,
     check_key_header,
     downstream_mode,
@@ -29,39 +25,19 @@ from .response import downstream_headers
 from .route import CachedRoute
 
 
-@dataclass
+@dataclass(kw_only=True)
 class State(GuardState):
     """Everything the guard needs at request time, built once by ``init_app``."""
 
-    secrets: Secrets
     backend: Backend
     keys: KeyStore | None
-    key_header: str
     key_environ: str
-    allow_query_key: bool
-    strict: bool
-    downstream: config.Downstream
-    default_ttl: float
-    namespace: str
-    host: str | None
-    max_entry_bytes: int
-    flight_timeout: float
-    enabled: bool
-    reject_duplicate_params: bool
-    #: The key header and ``CACHEWARD_CREDENTIAL_HEADERS`` (``Authorization`` is implied).
-    credential_headers: tuple[str, ...] = ()
-    #: The application's import name: apps sharing one backend never share entries.
-    app_name: str = ""
-    counters: Counters = field(default_factory=Counters)
-    warned: set[tuple[str, str]] = field(default_factory=set)
     #: ``(endpoint, method)`` -> whether it is served by ``@ward.cached``.
     cached_endpoints: dict[tuple[str, str], bool] = field(default_factory=dict)
     _hooks: dict[str | None, bool] = field(default_factory=dict)
     _hooks_after: dict[str | None, bool] = field(default_factory=dict)
     _host_routing: dict[str | None, bool] = field(default_factory=dict)
-    _scopes: dict[tuple[Scope, str, str | None], str] = field(default_factory=dict)
     _hit_headers: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
-    keys_memo: dict[tuple[Any, ...], tuple[CacheKey, frozenset[str]]] = field(default_factory=dict)
 
     def credential_headers_of(self, route: CachedRoute | None) -> tuple[str, ...]:
         """Every header that may carry the credential of ``route``'s requests."""
