@@ -218,8 +218,12 @@ class RedisBase(KeyLayout):
         lock = f"{self._scope(key.scope)}:l:{key.digest}"
         px = str(max(1, int(timeout * 1000)))
         return Flight(
-            lock, [lock, self._entry_key(key)], [token(), px], now + timeout,
-            self.poll_start, self.poll_max,
+            lock=lock,
+            keys=[lock, self._entry_key(key)],
+            args=[token(), px],
+            deadline=now + timeout,
+            delay=self.poll_start,
+            poll_max=self.poll_max,
         )
 
     def _step(self, flight: Flight, state: Any, now: float) -> Step:
