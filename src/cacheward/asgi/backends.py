@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from ..backends.base import Lookup, Stats
+from ..backends.base import Clock, Lookup, Stats
 from ..backends.memory import DEFAULT_LIMIT, MemoryBackend
+from ..backends.url import backend_for
 from ..core.cachekey import CacheKey
 from ..core.entry import Entry
 from ..core.secret import Secrets
-from ..errors import ConfigurationError
 
 
 class AsyncBackend(abc.ABC):
@@ -28,13 +29,20 @@ class AsyncBackend(abc.ABC):
 
     The guard treats any exception from it as "no cache" (invariant 7).
 
+    :param clock: the epoch-seconds clock entry expiry is judged by (``time.time``),
+        as :class:`cacheward.backends.base.Backend`'s: a test replaces it with one it
+        advances.
+
     .. versionadded:: 0.1
     """
 
     name: str = ""
+    #: The clock (a subclass that does not pass one to ``__init__`` keeps ``time.time``).
+    clock: Clock = time.time
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = time.time) -> None:
         self.stats = Stats()
+        self.clock = clock
 
     @abc.abstractmethod
     async def lookup(self, key: CacheKey, tags: tuple[str, ...] = ()) -> Lookup:
@@ -68,14 +76,17 @@ class AsyncMemoryBackend(AsyncBackend):
     """Entries in one process (bounded by ``limit`` bytes, LRU + TTL), with concurrent
     misses of one key coordinated on the event loop.
 
+    :param clock: see :class:`AsyncBackend`.
+
     .. versionadded:: 0.1
     """
 
     name = "memory"
 
-    def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
-        self.sync = MemoryBackend(limit)
+    def __init__(self, limit: int = DEFAULT_LIMIT, clock: Clock = time.time) -> None:
+        self.sync = MemoryBackend(limit, clock)
         self.stats = self.sync.stats
+        self.clock = clock
         self._flights: dict[str, asyncio.Event] = {}
 
     def __len__(self) -> int:
@@ -121,24 +132,10 @@ def async_backend_from_url(url: str, secrets: Secrets, **options: Any) -> AsyncB
 
     :raises ConfigurationError: unknown scheme or bad option.
     """
-    from urllib.parse import parse_qs, urlsplit
 
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme == "memory":
-        limit = options.get("limit", DEFAULT_LIMIT)
-        query = parse_qs(parts.query)
-        if "limit" in query:
-            limit = query["limit"][0]
-        try:
-            return AsyncMemoryBackend(limit=int(limit))
-        except ValueError as e:
-            raise ConfigurationError(f"bad memory backend limit {limit!r}: {e}") from None
-    if scheme in ("redis", "rediss", "redis+cluster", "rediss+cluster"):
+    def redis() -> AsyncBackend:
         from .redis import AsyncRedisBackend
 
         return AsyncRedisBackend.from_url(url, secrets, **options)
-    raise ConfigurationError(
-        f"unknown backend scheme {scheme!r}: use memory://, redis://host:port/db"
-        " or redis+cluster://host:port"
-    )
+
+    return backend_for(url, options, "backend", AsyncMemoryBackend, redis)

@@ -19,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import anyio.to_thread
 
+from ..backends.base import Clock
 from ..core.principal import Principal
 from ..errors import ConfigurationError, KeyStoreError
 from ..keys import format as key_format
@@ -65,14 +66,18 @@ class AsyncRedisKeyStore:
     process is seen on the next request; when Redis cannot be asked,
     :class:`~cacheward.errors.KeyStoreError` is raised and the guard answers 503.
 
+    :param clock: the epoch-seconds clock a key's expiry and ``last_used`` are judged
+        by (``time.time``); a test replaces it with one it advances.
+
     .. versionadded:: 0.1
     """
 
     last_used_interval = KeyStore.last_used_interval
 
-    def __init__(self, url: str, **options: Any) -> None:
+    def __init__(self, url: str, *, clock: Clock = time.time, **options: Any) -> None:
         from .redis import AsyncConnector
 
+        self.clock = clock
         self._conn = AsyncConnector(url, **options)
         self.prefix = self._conn.options.prefix
 
@@ -95,7 +100,7 @@ class AsyncRedisKeyStore:
         parsed = key_format.parse(plaintext)
         if parsed is None:
             return None
-        now = time.time()
+        now = self.clock()
         record = await self._get(parsed.id)
         principal = check_record(record, parsed.secret, now)
         if principal is not None and record is not None:

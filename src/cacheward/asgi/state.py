@@ -6,42 +6,26 @@ The settings are the Flask guard's ``CACHEWARD_*`` settings, given as keyword ar
 
 from __future__ import annotations
 
-import logging
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.cachekey import CacheKey, principal_scope, scope_token, tenant_scope
-from ..core.policy import Scope
-from ..core.principal import Principal
-from ..core.secret import Secrets
+from ..core.downstream import downstream_headers
+from ..core.settings import (
+    check_credential_headers,
+    check_key_header,
+    check_positive,
+    downstream_mode,
+    required_secrets,
+)
 from ..errors import ConfigurationError
 from ..flask.config import DEFAULT_TTL as _TTL
-from ..flask.config import DEFAULTS, Downstream
+from ..flask.config import DEFAULTS
 from ..flask.config import MAX_ENTRY_BYTES as _MAX
 from ..flask.config import SINGLE_FLIGHT_TIMEOUT as _FLIGHT
-from ..flask.response import downstream_headers
+from ..guardstate import GuardState
+from ..guardstate import logger as logger
 from .backends import AsyncBackend, async_backend_from_url
 from .keys import AsyncKeyStore, as_async_keys
-
-logger = logging.getLogger("cacheward")
-
-_SCOPE_CACHE_LIMIT = 4096
-_KEY_MEMO_LIMIT = 8192
-
-
-@dataclass
-class Counters:
-    """What the guard counts on top of the backend's own statistics."""
-
-    hits: int = 0
-    misses: int = 0
-    stored: int = 0
-    not_stored: int = 0
-    unkeyed_input: int = 0
-    backend_errors: int = 0
-    bypass: int = 0
-    foreign_entries: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,50 +46,17 @@ class Route:
         return self.policy.vary  # type: ignore[no-any-return]
 
 
-@dataclass
-class State:
+@dataclass(kw_only=True)
+class State(GuardState):
     """Everything the ASGI guard needs at request time."""
 
-    secrets: Secrets
     backend: AsyncBackend
     keys: AsyncKeyStore | None
-    key_header: str
-    allow_query_key: bool
-    strict: bool
-    downstream: Downstream
-    default_ttl: float
-    namespace: str
-    host: str | None
-    max_entry_bytes: int
-    flight_timeout: float
-    enabled: bool
-    reject_duplicate_params: bool
-    credential_headers: tuple[str, ...] = ()
-    app_name: str = ""
-    counters: Counters = field(default_factory=Counters)
-    warned: set[tuple[str, str]] = field(default_factory=set)
-    _scopes: dict[tuple[Scope, str, str | None], str] = field(default_factory=dict)
     _hit_headers: dict[int, list[tuple[bytes, bytes]]] = field(default_factory=dict)
-    keys_memo: dict[tuple[Any, ...], tuple[CacheKey, frozenset[str]]] = field(default_factory=dict)
 
     @property
     def key_header_bytes(self) -> bytes:
         return self.key_header.lower().encode("latin-1")
-
-    def remember_key(self, memo: tuple[Any, ...], made: tuple[CacheKey, frozenset[str]]) -> None:
-        if len(self.keys_memo) >= _KEY_MEMO_LIMIT:
-            self.keys_memo.clear()
-        self.keys_memo[memo] = made
-
-    def scope_token(self, scope: Scope, principal: Principal) -> str:
-        memo = (scope, principal.id, principal.tenant)
-        token = self._scopes.get(memo)
-        if token is None:
-            token = scope_token(scope, principal, self.secrets)
-            if len(self._scopes) >= _SCOPE_CACHE_LIMIT:
-                self._scopes.clear()
-            self._scopes[memo] = token
-        return token
 
     def credential_names(self) -> tuple[str, ...]:
         return (*self.credential_headers, "Authorization")
@@ -119,27 +70,6 @@ class State:
             found = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in pairs]
             self._hit_headers[id(route)] = found
         return found
-
-    def principal_scope(self, principal_id: str) -> str:
-        return principal_scope(principal_id, self.secrets)
-
-    def tenant_scope(self, tenant: str) -> str:
-        return tenant_scope(tenant, self.secrets)
-
-    def backend_failed(self, error: BaseException) -> None:
-        self.counters.backend_errors += 1
-        self.warn_once(
-            "*",
-            f"backend:{type(error).__name__}",
-            f"cacheward: cache backend failed ({type(error).__name__}); serving uncached",
-        )
-
-    def warn_once(self, route: str, what: str, message: str) -> None:
-        marker = (route, what)
-        if marker in self.warned:
-            return
-        self.warned.add(marker)
-        logger.warning(message)
 
 
 def build_state(
@@ -165,38 +95,16 @@ def build_state(
 
     :raises ConfigurationError: a missing secret or an invalid setting.
     """
-    if not secret:
-        raise ConfigurationError(
-            "Cacheward(secret=...) is required: it keys the cache scopes and entry tags."
-            " Generate one with: python -c 'import secrets; print(secrets.token_hex(32))'"
-        )
-    secrets = Secrets(secret)
-    try:
-        mode = Downstream(downstream)
-    except ValueError:
-        choices = ", ".join(d.value for d in Downstream)
-        raise ConfigurationError(f"downstream must be one of: {choices}") from None
-    if not key_header or not key_header.replace("-", "").isalnum():
-        raise ConfigurationError(f"key_header is not a header name: {key_header!r}")
-    if key_header.lower() == "authorization":
-        raise ConfigurationError(
-            "key_header: Authorization: Bearer is always accepted; name another header"
-        )
-    for name in credential_headers:
-        if not isinstance(name, str) or not name.replace("-", "").isalnum():
-            raise ConfigurationError(f"credential_headers: not a header name: {name!r}")
+    secrets = required_secrets(secret, "Cacheward(secret=...)")
+    mode = downstream_mode(downstream, "downstream")
+    check_key_header(key_header, "key_header")
+    check_credential_headers(credential_headers, "credential_headers")
     for label, number in (
         ("default_ttl", default_ttl),
         ("max_entry_bytes", max_entry_bytes),
         ("flight_timeout", flight_timeout),
     ):
-        if (
-            isinstance(number, bool)
-            or not isinstance(number, (int, float))
-            or not math.isfinite(number)
-            or number <= 0
-        ):
-            raise ConfigurationError(f"{label} must be a positive finite number, not {number!r}")
+        check_positive(number, label)
     if backend is None:
         backend = "memory://"
     if isinstance(backend, str):

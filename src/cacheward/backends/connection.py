@@ -121,10 +121,9 @@ def describe(url: str) -> str:
     return f"{kind} at {host}{port}{parts.path}"
 
 
-class Connector:
-    """Makes the client for one URL on first use, so that start-up never waits for (or
-    fails on) a server that is down: Redis Cluster clients contact the cluster as soon as
-    they are built.
+class ConnectorBase:
+    """What the sync :class:`Connector` and the asyncio connector share: the URL and
+    options, parsed once, and how a client is built from them.
 
     :raises ConfigurationError: a malformed URL or option (nothing is contacted here).
     """
@@ -133,6 +132,35 @@ class Connector:
         self.plain, self.options, self._rest = split_url(url, options)
         self.cluster = is_cluster_url(url)
         self.name = describe(url)
+
+    def _build(self, standalone: Any, cluster: Any, retry: Any) -> Any:
+        """A client of class ``standalone`` or ``cluster`` (redis-py's sync or asyncio
+        ones, with their ``retry`` class): short timeouts, no retry loop."""
+        url = self.plain + ("?" + urlencode(self._rest) if self._rest else "")
+        kwargs: dict[str, Any] = {
+            "socket_timeout": self.options.socket_timeout,
+            "socket_connect_timeout": self.options.connect_timeout,
+            "decode_responses": False,
+        }
+        try:
+            if self.cluster:
+                # One retry lets redis-py follow a MOVED after a failover; no backoff sleeps.
+                return cluster.from_url(url, retry=retry(NoBackoff(), 1), **kwargs)
+            return standalone.from_url(url, retry=retry(NoBackoff(), 0), **kwargs)
+        except (ValueError, TypeError) as e:
+            raise ConfigurationError(f"bad Redis URL or option: {e}") from None
+
+
+class Connector(ConnectorBase):
+    """Makes the client for one URL on first use, so that start-up never waits for (or
+    fails on) a server that is down: Redis Cluster clients contact the cluster as soon as
+    they are built.
+
+    :raises ConfigurationError: a malformed URL or option (nothing is contacted here).
+    """
+
+    def __init__(self, url: str, **options: Any) -> None:
+        super().__init__(url, **options)
         self._client: Client | None = None
         self._lock = threading.Lock()
 
@@ -156,20 +184,8 @@ class Connector:
         return client
 
     def _make(self) -> Client:
-        url = self.plain + ("?" + urlencode(self._rest) if self._rest else "")
-        kwargs: dict[str, Any] = {
-            "socket_timeout": self.options.socket_timeout,
-            "socket_connect_timeout": self.options.connect_timeout,
-            "decode_responses": False,
-        }
-        try:
-            if self.cluster:
-                # One retry lets redis-py follow a MOVED after a failover; no backoff sleeps.
-                return RedisCluster.from_url(url, retry=Retry(NoBackoff(), 1), **kwargs)
-            client: Redis = Redis.from_url(url, retry=Retry(NoBackoff(), 0), **kwargs)
-            return client
-        except (ValueError, TypeError) as e:
-            raise ConfigurationError(f"bad Redis URL or option: {e}") from None
+        client: Client = self._build(Redis, RedisCluster, Retry)
+        return client
 
     def close(self) -> None:
         with self._lock:

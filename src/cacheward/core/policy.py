@@ -80,3 +80,35 @@ class KeyPolicy:
     def keys_header(self, name: str) -> bool:
         """Whether the header ``name`` (any case) is part of the key."""
         return name.lower() in self._vary_set
+
+
+def route_scope(scope: Scope | str) -> Scope:
+    """The :class:`Scope` a ``cached(scope=...)`` names.
+
+    :raises ConfigurationError: it names none.
+    """
+    try:
+        return Scope(scope)
+    except ValueError:
+        raise ConfigurationError(
+            f"scope must be 'principal', 'tenant' or 'shared', not {scope!r}"
+        ) from None
+
+
+def route_policy(
+    scope: Scope | str, vary: Iterable[str], ignore_params: Iterable[str] | None
+) -> KeyPolicy:
+    """A cached route's key policy; ``ignore_params=None`` keeps the default ignored
+    (tracking) parameters, anything else replaces them and their prefixes.
+
+    :raises ConfigurationError: a bad scope or header name.
+    """
+    scope = route_scope(scope)
+    if ignore_params is None:
+        return KeyPolicy(scope=scope, vary=tuple(vary))
+    return KeyPolicy(
+        scope=scope,
+        vary=tuple(vary),
+        ignored_params=frozenset(ignore_params),
+        ignored_prefixes=(),
+    )

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any, TypeVar, get_args, get_origin
 
@@ -36,17 +35,16 @@ from fastapi.security import (
     SecurityScopes,
 )
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import JSONResponse
 
 from ..asgi.auth import Authorize, Refusal, authenticate
-from ..asgi.context import current
-from ..asgi.guard import BaseCacheward, hit_response
+from ..asgi.context import Recorder, current
+from ..asgi.endpoint import cached_arguments, request_state, run_cached
+from ..asgi.guard import BaseCacheward
 from ..asgi.principal import TrackedPrincipal
-from ..asgi.serve import Hit, before_endpoint, endpoint_raised
 from ..asgi.state import Route
 from ..asgi.tracked import TrackedRequest
 from ..core.inputs import Kind
-from ..core.policy import KeyPolicy, Scope
+from ..core.policy import Scope, route_policy
 from ..core.principal import Principal
 from ..errors import ConfigurationError, UnsafeCacheOrder
 from .analysis import PROTECTOR_MARK, analyze, is_protector
@@ -145,22 +143,7 @@ class Cacheward(BaseCacheward):
         :param ignore_params: query parameters left out of the key (default: tracking
             parameters such as ``utm_*``); ``()`` keys every parameter.
         """
-        try:
-            scope = Scope(scope)
-        except ValueError:
-            raise ConfigurationError(
-                f"scope must be 'principal', 'tenant' or 'shared', not {scope!r}"
-            ) from None
-        if ttl is not None and (
-            isinstance(ttl, bool)
-            or not isinstance(ttl, (int, float))
-            or not math.isfinite(ttl)
-            or ttl <= 0
-        ):
-            raise ConfigurationError(f"ttl must be a positive finite number, not {ttl!r}")
-        vary_given = tuple(vary)
-        KeyPolicy(vary=vary_given)  # checks the names now, at import time
-        self._refuse_credential_vary(vary_given)
+        scope, vary_given = cached_arguments(self, ttl, scope, vary)
         tag_tuple = tuple(tags)
         ignored = None if ignore_params is None else frozenset(ignore_params)
 
@@ -217,12 +200,7 @@ class Cacheward(BaseCacheward):
                 else:
                     reads, extra_vary = declared.reads, declared.vary
                 all_vary = tuple(sorted(set(vary_given) | extra_vary))
-                if ignored is None:
-                    policy = KeyPolicy(scope=scope, vary=all_vary)
-                else:
-                    policy = KeyPolicy(
-                        scope=scope, vary=all_vary, ignored_params=ignored, ignored_prefixes=()
-                    )
+                policy = route_policy(scope, all_vary, ignored)
                 made = Route(name, policy, ttl, tag_tuple, frozenset(reads), key_name)
                 trees[id(api_route)] = _calls(dependant)
                 routes[id(api_route)] = made
@@ -233,36 +211,21 @@ class Cacheward(BaseCacheward):
                 request: Request = (
                     kwargs.pop(_INJECTED) if request_param is None else kwargs[request_param]
                 )
-                rs = current.get()
-                if rs is None:
-                    raise ConfigurationError("@ward.cached ran without the guard's middleware")
-                # Keyed by the scope the endpoint was given (a middleware may have copied
-                # and rewritten the one the guard's middleware saw).
-                rs.scope = request.scope  # type: ignore[assignment]
-                route = route_for(request)
-                outcome = await before_endpoint(rs, route)
-                if isinstance(outcome, Hit):
-                    return hit_response(outcome)
-                if isinstance(outcome, Refusal):
-                    rs.extra["refused"] = True
-                    return JSONResponse(
-                        outcome.body(), outcome.status, headers=outcome.all_headers()
-                    )
-                rec = rs.rec
-                if rec is not None:
-                    if _overridden(request, trees.get(id(request.scope.get("route")))):
-                        rec.unknown("a dependency replaced through app.dependency_overrides")
-                    if request_param is not None:
-                        kwargs[request_param] = TrackedRequest(request, rec)
-                    for pname in principal_params:
-                        value = kwargs.get(pname)
-                        if isinstance(value, Principal):
-                            kwargs[pname] = TrackedPrincipal(value, rec)
-                try:
+                rs = request_state(request.scope, "@ward.cached ran without the guard's middleware")
+
+                async def run(rec: Recorder | None) -> Any:
+                    if rec is not None:
+                        if _overridden(request, trees.get(id(request.scope.get("route")))):
+                            rec.unknown("a dependency replaced through app.dependency_overrides")
+                        if request_param is not None:
+                            kwargs[request_param] = TrackedRequest(request, rec)
+                        for pname in principal_params:
+                            value = kwargs.get(pname)
+                            if isinstance(value, Principal):
+                                kwargs[pname] = TrackedPrincipal(value, rec)
                     return await _call(endpoint, is_async, args, kwargs)
-                except Exception:
-                    endpoint_raised(rs)
-                    raise
+
+                return await run_cached(rs, route_for(request), run)
 
             wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
             return wrapper  # type: ignore[return-value]

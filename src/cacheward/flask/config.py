@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from enum import Enum
-
 from ..backends.memory import DEFAULT_LIMIT
+from ..core.downstream import Downstream as Downstream
 
 #: Required. The secret (or list of secrets, oldest first) that keys every hash and tag.
 SECRET = "CACHEWARD_SECRET"  # noqa: S105 - the setting's name
@@ -57,16 +56,3 @@ DEFAULTS: dict[str, object] = {
 
 #: Longest credential header accepted; a longer one is refused without parsing.
 MAX_CREDENTIAL_LENGTH = 256
-
-
-class Downstream(Enum):
-    """What the guard tells caches in front of the app about authenticated responses.
-
-    ``PRIVATE``: ``Cache-Control: private`` (browsers may keep their own copy).
-    ``NO_STORE``: nothing may keep a copy. ``PER_KEY``: ``public`` with ``Vary`` on every
-    credential header, for a CDN that keeps one copy per key.
-    """
-
-    PRIVATE = "private"
-    NO_STORE = "no-store"
-    PER_KEY = "per-key"

@@ -21,7 +21,7 @@ from flask import current_app, has_app_context
 
 from ..core.cachekey import CacheKey
 from ..core.canonical import build_value_key
-from ..core.policy import Scope
+from ..core.policy import Scope, route_scope
 from ..core.principal import Principal
 from ..core.values import seal
 from ..errors import ConfigurationError
@@ -30,7 +30,6 @@ from .valuestore import (
     explicit_principal,
     load,
     note_scope_read,
-    parse_scope,
     parse_ttl,
     request_principal,
     save,
@@ -106,7 +105,7 @@ class DataCache:
 
     def _get(self, key: str, scope: Scope | str, principal: Principal | str | None) -> Any:
         state = self._state()
-        parsed = parse_scope(scope)
+        parsed = route_scope(scope)
         made = self._key(state, key, parsed, principal)
         if principal is None:
             note_scope_read(parsed)
@@ -142,7 +141,7 @@ class DataCache:
         :raises UnstorableValue: ``value`` holds a type the codec does not store.
         """
         state = self._state()
-        parsed = parse_scope(scope)
+        parsed = route_scope(scope)
         seconds = parse_ttl(ttl)
         made = self._key(state, key, parsed, principal)
         if not state.enabled:
@@ -189,7 +188,7 @@ class DataCache:
         :raises BackendError: the backend failed (the value may still be there).
         """
         state = self._state()
-        state.backend.delete(self._key(state, key, parse_scope(scope), principal))
+        state.backend.delete(self._key(state, key, route_scope(scope), principal))
 
     def delete_many(
         self,

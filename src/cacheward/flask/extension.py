@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -12,8 +11,9 @@ from flask import Flask, Response, current_app
 from flask.signals import request_finished
 
 from ..backends.base import Backend
-from ..core.policy import KeyPolicy, Scope
+from ..core.policy import Scope, route_policy
 from ..core.principal import Principal
+from ..core.settings import check_ttl
 from ..errors import BadRequestInput, ConfigurationError, UnsafeCacheOrder
 from ..keys.store import KeyStore
 from .auth import authenticate
@@ -167,8 +167,8 @@ class Cacheward:
             neither looks up nor fills the cache. What it reads is not an input of the
             response.
         """
-        _check_ttl(ttl)
-        policy = _key_policy(scope, vary, ignore_params)
+        check_ttl(ttl)
+        policy = route_policy(scope, vary, ignore_params)
         tag_tuple = tuple(tags)
         cred_tuple = tuple(credential_headers)
         if unless is not None and not callable(unless):
@@ -347,35 +347,4 @@ def _check_per_key(state: State, route: CachedRoute) -> None:
         " auth library reads its credential from, so that caches in front key on them:"
         " @ward.cached(..., credential_headers=['Authorization']) or"
         " CACHEWARD_CREDENTIAL_HEADERS"
-    )
-
-
-def _check_ttl(ttl: float | None) -> None:
-    if ttl is not None and (
-        isinstance(ttl, bool)
-        or not isinstance(ttl, (int, float))
-        or not math.isfinite(ttl)
-        or ttl <= 0
-    ):
-        raise ConfigurationError(f"ttl must be a positive finite number, not {ttl!r}")
-
-
-def _key_policy(
-    scope: Scope | str, vary: Iterable[str], ignore_params: Iterable[str] | None
-) -> KeyPolicy:
-    """The route's key policy; ``ignore_params=None`` keeps the default ignored
-    (tracking) parameters, anything else replaces them and their prefixes."""
-    try:
-        scope = Scope(scope)
-    except ValueError:
-        raise ConfigurationError(
-            f"scope must be 'principal', 'tenant' or 'shared', not {scope!r}"
-        ) from None
-    if ignore_params is None:
-        return KeyPolicy(scope=scope, vary=tuple(vary))
-    return KeyPolicy(
-        scope=scope,
-        vary=tuple(vary),
-        ignored_params=frozenset(ignore_params),
-        ignored_prefixes=(),
     )

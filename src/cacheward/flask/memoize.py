@@ -30,7 +30,7 @@ from flask import current_app, has_app_context
 from ..core.cachekey import CacheKey
 from ..core.canonical import build_value_key, canonical
 from ..core.inputs import Kind, Read, describe
-from ..core.policy import Scope
+from ..core.policy import Scope, route_scope
 from ..core.principal import Principal
 from ..errors import ConfigurationError, UnkeyableArgument, UnkeyedInputError, UnstorableValue
 from .context import app_context_of, request_context_or_none, state_of
@@ -39,7 +39,7 @@ from .route import PrincipalSource, as_principal
 from .state import State
 from .tracked_request import TrackedG, TrackedRequest
 from .tracking import Swap
-from .valuestore import load, note_scope_read, parse_scope, parse_ttl, save, scope_token
+from .valuestore import load, note_scope_read, parse_ttl, save, scope_token
 
 #: Attribute of a memoized wrapper that holds its :class:`Memoized`.
 MEMO_MARK = "__cacheward_memo__"
@@ -78,7 +78,7 @@ def memoize(
     source_check: bool,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The decorator behind :meth:`Cacheward.memoize`."""
-    parsed_scope = parse_scope(scope)
+    parsed_scope = route_scope(scope)
     parsed_ttl = parse_ttl(ttl)
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -8,9 +8,12 @@ from flask import Response
 from werkzeug.datastructures import Headers
 
 from ..core.cachestatus import HIT
+from ..core.downstream import PRIVATE as _PRIVATE
+from ..core.downstream import Downstream
+from ..core.downstream import downstream_headers as downstream_headers
+from ..core.downstream import title as _title
 from ..core.entry import Entry, etag_matches
 from ..core.policy import KeyPolicy
-from .config import Downstream
 
 #: Statuses that may be stored: success and permanent redirects. Never 4xx (a cached
 #: error is a denial of service, CPDoS) and never 5xx.
@@ -250,29 +253,6 @@ def _trusted(pairs: list[tuple[str, str]]) -> Headers:
     headers = Headers()
     headers._list = pairs
     return headers
-
-
-def downstream_headers(
-    downstream: Downstream, ttl: float, credential_headers: tuple[str, ...], vary: tuple[str, ...]
-) -> list[tuple[str, str]]:
-    """What a stored response of a route tells caches in front (invariant 5)."""
-    if downstream is Downstream.PER_KEY:
-        names = credential_headers + vary
-        out = [("Cache-Control", f"public, max-age={int(ttl)}")]
-    else:
-        names = vary
-        out = [("Cache-Control", "no-store" if downstream is Downstream.NO_STORE else _PRIVATE)]
-    shown = [_title(n) for n in names if not n.startswith(":")]
-    if shown:
-        out.append(("Vary", ", ".join(shown)))
-    return out
-
-
-_PRIVATE = "private, no-cache"
-
-
-def _title(name: str) -> str:
-    return "-".join(p.capitalize() for p in name.split("-"))
 
 
 def tell_downstream(

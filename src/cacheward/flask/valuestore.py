@@ -28,15 +28,6 @@ from .state import State
 _MISS: tuple[bool, Any] = (False, None)
 
 
-def parse_scope(scope: Scope | str) -> Scope:
-    try:
-        return Scope(scope)
-    except ValueError:
-        raise ConfigurationError(
-            f"scope must be 'principal', 'tenant' or 'shared', not {scope!r}"
-        ) from None
-
-
 def parse_ttl(ttl: float | None) -> float | None:
     if ttl is None:
         return None

@@ -24,31 +24,24 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from ..asgi.auth import Authorize, Refusal, authenticate
-from ..asgi.context import current
-from ..asgi.guard import BaseCacheward, hit_response
+from ..asgi.context import Recorder, current
+from ..asgi.endpoint import cached_arguments, refusal_response, request_state, run_cached
+from ..asgi.guard import BaseCacheward
 from ..asgi.principal import TrackedPrincipal
-from ..asgi.serve import Hit, before_endpoint, endpoint_raised
 from ..asgi.state import Route
 from ..asgi.tracked import TrackedRequest
-from ..core.policy import KeyPolicy, Scope
+from ..core.policy import Scope, route_policy
 from ..core.principal import Principal
 from ..errors import ConfigurationError, UnsafeCacheOrder
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 _PROTECTED = "__cacheward_starlette_protected__"
-
-
-def _refusal(rs: Any, outcome: Refusal) -> Response:
-    rs.extra["refused"] = True
-    return JSONResponse(outcome.body(), outcome.status, headers=outcome.all_headers())
 
 
 class Cacheward(BaseCacheward):
@@ -75,7 +68,7 @@ class Cacheward(BaseCacheward):
                     rs.ward, request.scope, required, authorize, request.path_params
                 )
                 if isinstance(outcome, Refusal):
-                    return _refusal(rs, outcome)
+                    return refusal_response(rs, outcome)
                 rs.principal = outcome
                 return await endpoint(request)
 
@@ -93,30 +86,8 @@ class Cacheward(BaseCacheward):
         ignore_params: Iterable[str] | None = None,
     ) -> Callable[[Endpoint], Endpoint]:
         """Cache the endpoint's responses; place it *below* :meth:`protected`."""
-        try:
-            scope = Scope(scope)
-        except ValueError:
-            raise ConfigurationError(
-                f"scope must be 'principal', 'tenant' or 'shared', not {scope!r}"
-            ) from None
-        if ttl is not None and (
-            isinstance(ttl, bool)
-            or not isinstance(ttl, (int, float))
-            or not math.isfinite(ttl)
-            or ttl <= 0
-        ):
-            raise ConfigurationError(f"ttl must be a positive finite number, not {ttl!r}")
-        vary = tuple(vary)
-        self._refuse_credential_vary(vary)
-        if ignore_params is None:
-            policy = KeyPolicy(scope=scope, vary=tuple(vary))
-        else:
-            policy = KeyPolicy(
-                scope=scope,
-                vary=tuple(vary),
-                ignored_params=frozenset(ignore_params),
-                ignored_prefixes=(),
-            )
+        scope, names = cached_arguments(self, ttl, scope, vary)
+        policy = route_policy(scope, names, ignore_params)
         tag_tuple = tuple(tags)
 
         def decorator(endpoint: Endpoint) -> Endpoint:
@@ -131,23 +102,13 @@ class Cacheward(BaseCacheward):
 
             @functools.wraps(endpoint)
             async def wrapper(request: Request) -> Response:
-                rs = current.get()
-                if rs is None:
-                    raise ConfigurationError("@ward.cached ran without ward.init_app(app)")
-                # Keyed by the scope the endpoint sees (a middleware may have rewritten a copy).
-                rs.scope = request.scope  # type: ignore[assignment]
-                outcome = await before_endpoint(rs, route)
-                if isinstance(outcome, Hit):
-                    return hit_response(outcome)
-                if isinstance(outcome, Refusal):
-                    return _refusal(rs, outcome)
-                if rs.rec is not None:
-                    request = TrackedRequest(request, rs.rec)
-                try:
-                    return await endpoint(request)
-                except Exception:
-                    endpoint_raised(rs)
-                    raise
+                rs = request_state(request.scope, "@ward.cached ran without ward.init_app(app)")
+
+                async def run(rec: Recorder | None) -> Response:
+                    return await endpoint(request if rec is None else TrackedRequest(request, rec))
+
+                response: Response = await run_cached(rs, route, run)
+                return response
 
             return wrapper
 
