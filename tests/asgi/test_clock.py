@@ -34,8 +34,8 @@ def _key(name: str) -> CacheKey:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    # The real time: the ASGI guard stamps the entries it builds with time.time().
-    return FakeClock(time.time())
+    # Far from the real time: the guard must stamp entries and Age by the backend's clock.
+    return FakeClock(1_600_000_000.0)
 
 
 @pytest.fixture(params=["memory", "redis", "redis-cluster"])
@@ -111,7 +111,7 @@ async def test_a_routes_entry_expires_by_its_backends_clock(backend_url, clock):
 
 async def test_a_redis_key_expires_by_the_stores_clock(redis_url, clock):
     sync = RedisKeyStore(redis_url)
-    issued = sync.create("alice", ["reports:read"], expires=time.time() + 30)
+    issued = sync.create("alice", ["reports:read"], expires=clock() + 30)
     store = AsyncRedisKeyStore(redis_url, clock=clock)
     principal = await store.verify(issued.plaintext)
     assert principal is not None and principal.id == "alice"

@@ -31,10 +31,10 @@ from tests.reliability.strategies import (
 )
 from werkzeug.datastructures import MultiDict
 
+from cacheward.config import MAX_CREDENTIAL_LENGTH
 from cacheward.core.query import parse_query
 from cacheward.errors import BadRequestInput, MalformedQuery
 from cacheward.flask.auth import credential_from
-from cacheward.flask.config import MAX_CREDENTIAL_LENGTH
 from cacheward.keys import format as key_format
 
 BUDGETS = [

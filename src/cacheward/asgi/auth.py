@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..config import MAX_CREDENTIAL_LENGTH
 from ..core.policy import CREDENTIAL_PARAMS
 from ..core.principal import Principal
 from ..core.query import parse_query
 from ..errors import BadRequestInput, KeyStoreError
-from ..flask.config import MAX_CREDENTIAL_LENGTH
 from ..keys.format import looks_like_key
 from .state import State, logger
 

@@ -97,7 +97,12 @@ def _route_form(
     key = pending.key
     ttl = route.ttl if route.ttl is not None else state.default_ttl
     pending.form = to_entry(
-        status, headers, body, key.digest, key.scope, ttl, route.tags, pending.found.generation
+        status, headers, body, key.digest,
+        key.scope,
+        ttl,
+        route.tags,
+        pending.found.generation,
+        state.backend.clock(),
     )
     if not had_etag:
         pending.added_etag = pending.form.etag.encode("latin-1")

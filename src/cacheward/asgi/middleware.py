@@ -15,10 +15,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ..core import cachestatus
+from ..core.downstream import Downstream
 from ..core.inputs import KeyCoverage, describe, fix_for, unkeyed_reads
+from ..core.storable import STORABLE_STATUS
 from ..errors import UnkeyedInputError
-from ..flask.config import Downstream
-from ..flask.response import STORABLE_STATUS
 from .context import Pending, RequestState, current
 from .response import RawHeaders, add_vary, final_refusal, tell_downstream
 from .state import State, logger

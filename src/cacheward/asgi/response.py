@@ -11,13 +11,11 @@ Headers here are ASGI's: a list of ``(name, value)`` byte pairs, names lower cas
 
 from __future__ import annotations
 
-import time
-
 from ..core import cachestatus
+from ..core.downstream import Downstream
 from ..core.entry import Entry, etag_matches
 from ..core.policy import KeyPolicy
-from ..flask.config import Downstream
-from ..flask.response import HOP_BY_HOP, STORABLE_STATUS
+from ..core.storable import HOP_BY_HOP, STORABLE_STATUS
 
 RawHeaders = list[tuple[bytes, bytes]]
 
@@ -111,9 +109,10 @@ def to_entry(
     ttl: float,
     tags: tuple[str, ...],
     generation: tuple[int, ...],
+    created: float,
 ) -> Entry:
-    """The storable form of a final response; adds an ``ETag`` to ``headers`` if none."""
-    created = time.time()
+    """The storable form of a final response, made at ``created`` (the backend's clock);
+    adds an ``ETag`` to ``headers`` if none."""
     etags = values(headers, b"etag")
     etag = etags[0] if etags else ""
     if not etag:

@@ -7,7 +7,6 @@ response (:mod:`cacheward.asgi.middleware`).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,7 +131,9 @@ def _hit(rs: RequestState, route: Route, entry: Entry, key: CacheKey) -> Hit | N
         if k == b"if-none-match":
             inm = v.decode("latin-1")
             break
-    status, headers, body = hit_response(entry, inm, time.time(), state.hit_headers(route))
+    status, headers, body = hit_response(
+        entry, inm, state.backend.clock(), state.hit_headers(route)
+    )
     return Hit(status, headers, body)
 
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config import DEFAULT_TTL as _TTL
+from ..config import DEFAULTS
+from ..config import MAX_ENTRY_BYTES as _MAX
+from ..config import SINGLE_FLIGHT_TIMEOUT as _FLIGHT
 from ..core.downstream import downstream_headers
 from ..core.settings import (
     check_credential_headers,
@@ -18,10 +22,6 @@ from ..core.settings import (
     required_secrets,
 )
 from ..errors import ConfigurationError
-from ..flask.config import DEFAULT_TTL as _TTL
-from ..flask.config import DEFAULTS
-from ..flask.config import MAX_ENTRY_BYTES as _MAX
-from ..flask.config import SINGLE_FLIGHT_TIMEOUT as _FLIGHT
 from ..guardstate import GuardState
 from ..guardstate import logger as logger
 from .backends import AsyncBackend, async_backend_from_url

@@ -7,12 +7,12 @@ from typing import Any
 
 from flask import Response
 
+from ..config import MAX_CREDENTIAL_LENGTH
 from ..core.policy import CREDENTIAL_PARAMS
 from ..core.principal import Principal
 from ..core.query import parse_query
 from ..errors import CredentialInQuery, ForeignCredential, KeyStoreError, MalformedHeader
 from ..keys.format import looks_like_key
-from .config import MAX_CREDENTIAL_LENGTH
 from .errors import error_response
 from .state import State, logger
 

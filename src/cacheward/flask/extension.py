@@ -11,13 +11,13 @@ from flask import Flask, Response, current_app
 from flask.signals import request_finished
 
 from ..backends.base import Backend
+from ..config import Downstream
 from ..core.policy import Scope, route_policy
 from ..core.principal import Principal
 from ..core.settings import check_ttl
 from ..errors import BadRequestInput, ConfigurationError, UnsafeCacheOrder
 from ..keys.store import KeyStore
 from .auth import authenticate
-from .config import Downstream
 from .context import ensure_state, request_context
 from .datacache import DataCache
 from .errors import bad_input_response, error_response

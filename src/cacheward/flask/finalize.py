@@ -13,10 +13,10 @@ from typing import Any
 
 from flask import Flask, Response
 
+from ..config import Downstream
 from ..core import cachestatus
 from ..core.inputs import KeyCoverage, Kind, describe, fix_for, unkeyed_reads
 from ..errors import UnkeyedInputError
-from .config import Downstream
 from .context import Pending, RequestState, request_context_or_none, session_of, state_of
 from .response import (
     FINAL,

@@ -14,24 +14,9 @@ from ..core.downstream import downstream_headers as downstream_headers
 from ..core.downstream import title as _title
 from ..core.entry import Entry, etag_matches
 from ..core.policy import KeyPolicy
+from ..core.storable import HOP_BY_HOP as HOP_BY_HOP
+from ..core.storable import STORABLE_STATUS as STORABLE_STATUS
 
-#: Statuses that may be stored: success and permanent redirects. Never 4xx (a cached
-#: error is a denial of service, CPDoS) and never 5xx.
-STORABLE_STATUS = frozenset({200, 203, 204, 300, 301, 308})
-#: Hop-by-hop headers (RFC 9110 7.6.1): about one connection, never stored or replayed.
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "te",
-        "trailer",
-        "upgrade",
-        "transfer-encoding",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-    }
-)
 #: Headers never stored with an entry: per-response or per-connection.
 _UNSTORED = HOP_BY_HOP | {
     "set-cookie",

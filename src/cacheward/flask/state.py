@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, Request
 
+from .. import config
 from ..backends.base import Backend
 from ..backends.url import backend_from_url
 from ..core.settings import (
@@ -20,7 +21,6 @@ from ..errors import ConfigurationError
 from ..guardstate import GuardState
 from ..guardstate import logger as logger
 from ..keys.store import KeyStore
-from . import config
 from .response import downstream_headers
 from .route import CachedRoute
 

@@ -1,9 +1,9 @@
-"""Every ``CACHEWARD_*`` setting, defined once, with its default."""
+"""The guard's setting names and defaults (Flask and ASGI; framework-free)."""
 
 from __future__ import annotations
 
-from ..backends.memory import DEFAULT_LIMIT
-from ..core.downstream import Downstream as Downstream
+from .backends.memory import DEFAULT_LIMIT
+from .core.downstream import Downstream as Downstream
 
 #: Required. The secret (or list of secrets, oldest first) that keys every hash and tag.
 SECRET = "CACHEWARD_SECRET"  # noqa: S105 - the setting's name
