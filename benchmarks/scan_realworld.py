@@ -1,7 +1,11 @@
 """``cacheward scan`` on targets nobody here wrote: recall, false findings, requests.
 
 ``python -m benchmarks.scan_realworld --root DIR [--corpus benchmarks/scan_corpus.json]
-[--only NAME] [--python PY]``
+[--only NAME] [--python PY] [--dump DIR] [--src OTHER/src]``
+
+``--python`` runs the labs' Flask apps (an environment with what their requirements
+name); ``--src`` scans with another checkout's ``cacheward`` (today's main, side by
+side). A target's ``options`` are extra ``cacheward scan`` arguments.
 
 The corpus lists third-party cache-poisoning and deception labs and proxy
 configurations that projects ship, each as ``owner/name@commit`` with the path of its
@@ -195,16 +199,32 @@ def _path(url: str, front: str) -> str:
     return url.removeprefix(front).split("?")[0]
 
 
-def scan(entry: dict[str, Any], tree: Path, python: str, dump: Path | None = None) -> Result:
+def _command(src: Path | None) -> tuple[list[str], dict[str, str]]:
+    """``cacheward`` of this environment, or of the checkout whose ``src`` is given."""
+    if src is None:
+        return [_tool("cacheward")], {}
+    code = "import sys; from cacheward.cli import main; sys.exit(main())"
+    return [sys.executable, "-c", code], {"PYTHONPATH": str(src)}
+
+
+def scan(
+    entry: dict[str, Any],
+    tree: Path,
+    python: str,
+    dump: Path | None = None,
+    src: Path | None = None,
+) -> Result:
     r = Result(entry["name"])
     with running(entry, tree, python) as (origin, front):
         keys, options = _keys(entry.get("keys"), origin, tree)
         paths = [*(v["path"] for v in entry["intended"]), *entry.get("clean", [])]
         urls = [front + p for p in dict.fromkeys(paths)]
-        env = dict(os.environ, CACHEWARD_SCAN_KEYS=",".join(f"{n}={k}" for n, k in keys.items()))
+        tool, extra = _command(src)
+        env = dict(os.environ, **extra)
+        env["CACHEWARD_SCAN_KEYS"] = ",".join(f"{n}={k}" for n, k in keys.items())
         if not keys:
-            env.pop("CACHEWARD_SCAN_KEYS", None)
-        cmd = [_tool("cacheward"), "scan", *urls, *options, "--format", "json"]
+            env.pop("CACHEWARD_SCAN_KEYS")
+        cmd = [*tool, "scan", *urls, *options, *entry.get("options", []), "--format", "json"]
         cmd += ["--rate", "0", "--fail-on", "critical", "--inconclusive-ok"]
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if done.returncode not in (0, 1, 3):
@@ -265,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="run only targets whose name contains this")
     parser.add_argument("--python", default=sys.executable, help="runs the labs' Flask apps")
     parser.add_argument("--dump", type=Path, help="write each target's JSON report here")
+    parser.add_argument("--src", type=Path, help="scan with the cacheward of this src dir")
     args = parser.parse_args(argv)
     corpus = json.loads(args.corpus.read_text(encoding="utf-8"))
     results = []
@@ -276,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(Result(entry["name"], error=f"{tree} is missing"))
             continue
         try:
-            results.append(scan(entry, tree, args.python, args.dump))
+            results.append(scan(entry, tree, args.python, args.dump, args.src))
         except ServerError as e:
             results.append(Result(entry["name"], error=str(e).splitlines()[0]))
     print(report(results))
