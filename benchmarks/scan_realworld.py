@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -71,6 +72,8 @@ def _edit(text: str, spec: dict[str, Any], values: dict[str, str]) -> str:
     if "lines" in spec:
         rows = text.splitlines()
         text = "\n".join("\n".join(rows[a - 1 : b]) for a, b in spec["lines"])
+    if "pick" in spec:  # configuration lines quoted in a page: the lines that match
+        text = "\n".join(m.group(1) for m in re.finditer(spec["pick"], text, re.MULTILINE))
     for old, new in spec.get("replace", {}).items():
         text = text.replace(old, _fill(new, values))
     for pattern, new in spec.get("regex", {}).items():
@@ -119,6 +122,42 @@ def start_varnish(tree: Path, spec: dict[str, Any], upstream: int, work: Path) -
         argv = [varnishd, "-F", "-j", "none", "-a", f"{HOST}:{port}", "-T", f"{HOST}:0"]
         argv += ["-n", str(work / "varnish"), "-f", str(vcl), "-s", "malloc,32m"]
         return _spawn("varnish", argv, work, port, timeout=60.0, log=log, ready=_says(log))
+
+    return _start_on_free_port(build)
+
+
+#: What the runner adds to a Squid configuration: memory only, files in our temp dir.
+_SQUID_RUN = """
+cache_mem 16 MB
+pid_filename {tmp}/squid.pid
+access_log stdio:{tmp}/access.log
+cache_log {tmp}/cache.log
+coredump_dir {tmp}
+shutdown_lifetime 1 seconds
+visible_hostname cacheward-corpus
+"""
+
+
+def start_squid(tree: Path, spec: dict[str, Any], upstream: int, work: Path) -> Server:
+    """As root Squid drops to ``proxy``, which cannot enter our 0700 temp dir: its files
+    go in a directory of their own that user owns (removed with the target)."""
+    squid = need_binary("squid")
+    tmp = Path(tempfile.mkdtemp(prefix="cw-real-squid-"))
+    if os.geteuid() == 0:
+        user = pwd.getpwnam("proxy")
+        os.chown(tmp, user.pw_uid, user.pw_gid)
+
+    def build(port: int) -> Server:
+        values = {"listen": f"{HOST}:{port}", "host": HOST, "port": str(upstream)}
+        conf = work / "squid.conf"
+        text = _edit((tree / spec["config"]).read_text(), spec, values)
+        conf.write_text(text + _SQUID_RUN.format(tmp=tmp))
+        log = tmp / "cache.log"
+        said = "Accepting reverse-proxy HTTP Socket connections"
+        ready = lambda: log.exists() and said in log.read_text(errors="replace")  # noqa: E731
+        server = _spawn("squid", [squid, "-N", "-f", str(conf)], work, port, ready=ready)
+        server.extra["tmp"] = tmp
+        return server
 
     return _start_on_free_port(build)
 
@@ -189,8 +228,11 @@ def running(entry: dict[str, Any], tree: Path, python: str) -> Iterator[tuple[st
         proxy = entry.get("proxy")
         front = origin
         if proxy:
-            start = start_nginx if proxy["type"] == "nginx" else start_varnish
+            start = {"nginx": start_nginx, "varnish": start_varnish, "squid": start_squid}[
+                proxy["type"]
+            ]
             front = start(tree, proxy, origin.port, work)
+            stack.callback(shutil.rmtree, front.extra.get("tmp", work / "none"), True)
             stack.callback(front.stop)
         yield origin.url, front.url
 
