@@ -18,16 +18,19 @@ encoded variants:
    away (``/static/..%2fp``) and static files reached by traversal
    (``/p/..%2f..%2frobots.txt``).
 
-A variant that returns the authenticated body is read, on the same busted URL, with no
-key and with every other key; a reader served the victim's body is the finding.
+A variant that returns the victim's values (those its baseline repeats and no key gets:
+never a random number, a clock, or a page everyone is served alike) is read, on the same
+busted URL, with no key and with every other key, then each reader's own twin of it (the
+same shape, a fresh name and buster): a reader served the victim's values that its own
+twin does not carry is the finding.
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from ...core.finding import Finding, Severity
-from ..compare import carries, identical, markers, same, volatile
+from ...core.finding import Severity
+from ..compare import identical, same, values, volatile
 from ..context import ProbeContext, token
 from ..credential import Credential
 from ..exchange import Probe, ProbeRequest, ProbeResponse
@@ -67,25 +70,29 @@ def probe(ctx: ProbeContext) -> Probe:
     base_a, anon = ctx.baseline(a), ctx.baseline(None)
     if not base_a.ok or same(anon, base_a):
         return []
-    marks = markers(base_a, anon)
     path = urlsplit(ctx.endpoint.url).path or "/"
+    own = values(base_a)
 
-    def private(r: ProbeResponse) -> bool:
-        return r.ok and (same(r, base_a) or carries(r, marks))
+    def private(r: ProbeResponse) -> frozenset[str]:
+        """A's values on ``r``: what it repeats of A's baseline and no key gets (never a
+        random number, a clock or a page everyone is served alike)."""
+        if not r.ok:
+            return frozenset()
+        return frozenset(v for v in own & values(r) if v in r.text and v not in anon.text)
 
-    tries: list[tuple[str, str, ProbeRequest, ProbeResponse]] = []
+    tries: list[tuple[str, str, ProbeRequest, ProbeResponse, frozenset[str]]] = []
     honoured: list[str] = []
     for d in ORIGIN_DELIMITERS:
         req = ProbeRequest(_at(ctx.url(), f"{path}{d}{token()}.css"), a)
         got = yield req
-        if private(got):
+        if shown := private(got):
             honoured.append(d)
-            tries.append((f"delimiter {d}", d, req, got))
-    for label, variant in confusions(path, token()):
-        req = ProbeRequest(_at(ctx.url(), variant), a)
+            tries.append((f"delimiter {d}", f"{path}{d}{{n}}.css", req, got, shown))
+    for i, (label, variant) in enumerate(confusions(path, "{n}")):
+        req = ProbeRequest(_at(ctx.url(), confusions(path, token())[i][1]), a)
         got = yield req
-        if private(got):
-            tries.append((label, variant, req, got))
+        if shown := private(got):
+            tries.append((label, variant, req, got, shown))
 
     cache_cuts: list[str] = []
     if tries and volatile(base_a):  # only where a finding can follow: it is evidence
@@ -97,36 +104,45 @@ def probe(ctx: ProbeContext) -> Probe:
                 cache_cuts.append(d)
 
     readers: list[Credential | None] = [None, *[c for c in ctx.creds if c is not a]]
-    for label, what, req, got in tries[:LEAK_CHECKS]:
+    for label, shape, req, got, shown in tries[:LEAK_CHECKS]:
         for reader in readers:
-            own = ctx.baseline(reader)
-            if same(own, base_a):
-                continue
             rreq = ProbeRequest(req.url, reader)
             leaked = yield rreq
-            if leaked.ok and (same(leaked, got) or carries(leaked, markers(base_a, own))):
-                out: list[Finding] = [
-                    finding(
-                        ctx,
-                        "cache-deception-path",
-                        Severity.HIGH,
-                        f"Path confusion ({label}) returns the authenticated body and the"
-                        " cache serves it to others",
-                        "Route strictly (404 for anything after the path, no decoding of %2F"
-                        " or dot segments the cache does not do the same way), and send"
-                        " Cache-Control: private or no-store on every authenticated response"
-                        " so static-file rules cannot store it.",
-                        cwe=524,
-                        evidence={
-                            "variant": label,
-                            "path": what,
-                            "victim": str(a),
-                            "served_to": str(reader) if reader else "no key",
-                            "origin_delimiters": honoured,
-                            "cache_delimiters": cache_cuts,
-                        },
-                        steps=(step(req, got), step(rreq, leaked, " (victim's body)")),
-                    )
-                ]
-                return out
+            if not leaked.ok or not any(v in leaked.text for v in shown):
+                continue
+            # The reader's own twin (same shape, fresh name and buster): what it gets
+            # without A's entry. Values it carries too are not A's to leak.
+            twin_req = ProbeRequest(_at(ctx.url(), shape.replace("{n}", token())), reader)
+            twin = yield twin_req
+            secret = sorted(v for v in shown if v in leaked.text and v not in twin.text)
+            if not secret:
+                continue
+            return [
+                finding(
+                    ctx,
+                    "cache-deception-path",
+                    Severity.HIGH,
+                    f"Path confusion ({label}) returns the authenticated body and the"
+                    " cache serves it to others",
+                    "Route strictly (404 for anything after the path, no decoding of %2F"
+                    " or dot segments the cache does not do the same way), and send"
+                    " Cache-Control: private or no-store on every authenticated response"
+                    " so static-file rules cannot store it.",
+                    cwe=524,
+                    evidence={
+                        "variant": label,
+                        "path": urlsplit(req.url).path,
+                        "victim": str(a),
+                        "served_to": str(reader) if reader else "no key",
+                        "values_leaked": len(secret),
+                        "origin_delimiters": honoured,
+                        "cache_delimiters": cache_cuts,
+                    },
+                    steps=(
+                        step(req, got),
+                        step(rreq, leaked, " (victim's values)"),
+                        step(twin_req, twin, " (the reader's own)"),
+                    ),
+                )
+            ]
     return []

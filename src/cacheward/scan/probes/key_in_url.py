@@ -6,14 +6,17 @@ target's logs, so the probe uses the least-privileged key it has (a ``--low-key`
 given), sends it under every common parameter name in *one* request, and only splits
 the names up when that request authenticates.
 
-Oracle: with the key in the query and no header, the response matches that principal's
-own baseline (even a 403, for a low key) and differs from the anonymous one.
+Oracle: with the key in the query and no header, the response has that principal's own
+status where it differs from the anonymous one (a 403 for a low key, not a 401), or
+else repeats a value of its own baseline that the anonymous response lacks (never a
+random number, a clock or the key echoed back: a public page that prints one accepts
+nothing).
 """
 
 from __future__ import annotations
 
 from ...core.finding import Severity
-from ..compare import same
+from ..compare import same, values
 from ..context import ProbeContext
 from ..credential import Placement
 from ..exchange import Probe, ProbeRequest, ProbeResponse
@@ -31,8 +34,15 @@ def probe(ctx: ProbeContext) -> Probe:
         return []  # the endpoint cannot tell this key from no key
     names = tuple(dict.fromkeys((cred.query, *NAMES)))
 
+    # Never the key itself: a page that echoes its request repeats it from the query too.
+    mine = frozenset(v for v in values(own) if v not in anon.text and cred.key not in v)
+
     def accepted(resp: ProbeResponse) -> bool:
-        return same(resp, own) and not same(resp, anon)
+        if resp.status != own.status or same(resp, anon):
+            return False
+        if own.status != anon.status:
+            return True
+        return any(v in resp.text for v in mine & values(resp))
 
     def request(group: tuple[str, ...]) -> ProbeRequest:
         return ProbeRequest(ctx.url(), cred, placement=Placement.QUERY, query_names=group)
