@@ -57,11 +57,12 @@ def run(only: list[str], budget: Budget, callgrind: bool) -> tuple[list[Section]
                 continue
             print(f"benchmarks: {name} ...", file=sys.stderr, flush=True)
             try:
-                sections.append(steps[name]())
+                section = steps[name]()
             except Exception:  # noqa: BLE001 - one broken section must not lose the others
-                s = Section(f"{name}: failed")
-                s.notes.append("```\n" + traceback.format_exc().strip() + "\n```")
-                sections.append(s)
+                section = Section(f"{name}: failed")
+                section.notes.append("```\n" + traceback.format_exc().strip() + "\n```")
+            section.key = name
+            sections.append(section)
         return sections, redis.version if redis else None
 
 
@@ -75,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         + ([f"--only {','.join(args.only)}"] if args.only != list(SECTIONS) else [])
         + (["--callgrind"] if args.callgrind else [])
     )
-    text = render(command, sections, machine(redis_version))
+    previous = args.out.read_text() if args.out.exists() else None
+    text = render(command, sections, machine(redis_version), previous, SECTIONS)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     with contextlib.suppress(ValueError):

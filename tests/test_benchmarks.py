@@ -153,3 +153,26 @@ def test_every_section_imports() -> None:
         "check",
         "asgi",
     }
+
+
+def test_rendering_one_section_keeps_every_other_one() -> None:
+    """``--only asgi`` rewrites the asgi section alone: the other generated sections, a
+    hand-written one and their targets survive, and the summary lists all targets."""
+
+    def section(key: str, title: str, figure: str) -> report.Section:
+        s = report.Section(title, intro=f"{key} intro", key=key)
+        s.targets.append(report.Target(f"{key} ratio", figure, "≤ 1.00x", True))
+        return s
+
+    order = ("hit", "scan", "asgi")
+    first = report.render("all", [section(k, f"{k} title", "0.5x") for k in order], [], None, order)
+    hand = "## 5c. Written by hand\n\nKept as written.\n"
+    doc = first + "\n" + hand
+    again = report.render("only asgi", [section("asgi", "asgi title", "0.3x")], [], doc, order)
+    assert "hit intro" in again and "scan intro" in again and "Kept as written." in again
+    assert again.count("asgi intro") == 1
+    summary = again.split("## Targets", 1)[1].split("\n## ", 1)[0]
+    assert "| hit ratio | 0.5x |" in summary and "| asgi ratio | 0.3x |" in summary
+    assert "| asgi ratio | 0.5x |" not in again
+    assert again.index("hit title") < again.index("scan title") < again.index("asgi title")
+    assert "Measured with `only asgi`" in again and "Measured with `all`" in again
