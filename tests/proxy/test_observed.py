@@ -1,4 +1,5 @@
-"""What nginx, Varnish and the CDN-like profiles do with credentials, without cacheward.
+"""What nginx, Varnish, HAProxy, Traffic Server and the CDN-like profiles do with
+credentials, without cacheward.
 
 A plain Flask app (``tests/proxy/apps/plain.py``) answers with whoever the credential
 names and with the caching headers the test asks for. Caller A asks, then caller B asks
@@ -51,6 +52,24 @@ OBSERVED_LEAKS: dict[str, set[tuple[str, str]]] = {
     "nginx-recommended": set(),
     # vcl_recv passes X-API-Key requests as the builtin VCL passes the others.
     "varnish-recommended": set(),
+    # HAProxy's cache never serves nor stores a request with Authorization, ignores
+    # X-API-Key and Cookie, needs an explicit lifetime, stores no response with Vary
+    # (process-vary is off by default) and stores a public response with its Set-Cookie.
+    "haproxy": {
+        (c, r) for c in ("X-API-Key", "Cookie") for r in ("public, max-age=60", "public + Set-Cookie")
+    },
+    # Traffic Server needs an explicit lifetime (required_headers 2), honours Vary on any
+    # header, caches public answers to Authorization and Cookie requests, and stores
+    # public responses with their Set-Cookie.
+    "trafficserver": {
+        (c, r) for c in CREDENTIALS for r in ("public, max-age=60", "public + Set-Cookie")
+    }
+    | {
+        ("Authorization", "public + Vary: X-API-Key"),
+        ("Cookie", "public + Vary: X-API-Key"),
+        ("X-API-Key", "public + Vary: Authorization"),
+        ("Cookie", "public + Vary: Authorization"),
+    },
 }
 
 
