@@ -161,3 +161,36 @@ def test_cdn_utm_profile_drops_utm_params_from_the_key(proxy: ProxyFactory, plai
     assert [first.headers["X-Cache"], second.headers["X-Cache"]] == ["MISS", "HIT"]
     assert second.json() == {"who": "a"}
     assert other.headers["X-Cache"] == "MISS"
+
+
+#: Whether a second caller receives the ``Set-Cookie`` stored with the first caller's
+#: ``public`` response (both caches store it: ``OBSERVED_LEAKS``).
+HANDS_OUT_SET_COOKIE = {"haproxy": True, "trafficserver": False}
+
+
+@pytest.mark.parametrize("profile", sorted(HANDS_OUT_SET_COOKIE))
+def test_a_stored_set_cookie_and_the_next_caller(
+    profile: str, proxy: ProxyFactory, plain: Server
+) -> None:
+    """HAProxy replays the stored ``Set-Cookie`` (A's session cookie) to B; Traffic
+    Server serves the stored body without it."""
+    front = proxy(profile, plain)
+    query = {"cc": "public, max-age=60", "cookie": "1", "buster": uuid.uuid4().hex}
+    url = front.url + "/whoami"
+    a = http_get(url, params=query, headers={"X-API-Key": "alice-key"})
+    b = http_get(url, params=query, headers={"X-API-Key": "bob-key"})
+    assert a.headers["set-cookie"].startswith("session=s-ce-key") and a.json() == {"who": "alice-key"}
+    assert b.headers["X-Cache"] == "HIT" and b.json() == {"who": "alice-key"}
+    handed = b.headers.get("set-cookie", "")
+    assert ("session=s-ce-key" in handed) is HANDS_OUT_SET_COOKIE[profile], handed
+
+
+def test_traffic_server_answers_a_host_it_has_no_map_for(proxy: ProxyFactory, plain: Server) -> None:
+    """``remap_required``: only the ``Host`` of the ``map`` rule reaches the app; any
+    other (another port, another name) is ATS's own 404."""
+    front = proxy("trafficserver", plain)
+    own = http_get(front.url + "/whoami")
+    assert own.status_code == 200 and own.json() == {"who": "anonymous"}
+    for host in (f"127.0.0.1:{front.port + 1}", "127.0.0.1", "evil.example"):
+        r = http_get(front.url + "/whoami", headers={"Host": host})
+        assert r.status_code == 404 and "Not Found on Accelerator" in r.text, host

@@ -1,13 +1,15 @@
-"""The issue-16 technique classes through real proxies: nginx, Varnish and Squid.
+"""The issue-16 technique classes through real proxies: nginx, Varnish, Squid, HAProxy's
+cache and Apache Traffic Server.
 
 Each planted route of ``tests/targets/classes.py`` must be reported with its id through
 every proxy (the proxies forward what the probes send; their own caches leave the
 routes' ``private`` answers alone), its fixed twin and the traps must yield nothing. What
 a proxy changes, observed and pinned below:
 
-- Every one of the three announces itself (nginx ``X-Cache``, Varnish ``X-Varnish`` and
-  ``Age``, Squid ``X-Cache`` and ``Via``), so the in-app edge behind them that sends no
-  header (``/c/hidden``) is not reported as ``hidden-cache``: a cache header is present.
+- Every one of them announces itself (nginx, HAProxy and Traffic Server ``X-Cache`` as
+  configured, Varnish ``X-Varnish`` and ``Age``, Squid ``X-Cache`` and ``Via``), so the
+  in-app edge behind them that sends no header (``/c/hidden``) is not reported as
+  ``hidden-cache``: a cache header is present.
   The real hidden cache is nginx itself without ``add_header``, tested last.
 - nginx with ``proxy_cache`` does not pass ``Range`` (nor ``If-Range``) to the origin
   (it fetches whole responses to cache them; proxy module documentation), so the
@@ -16,7 +18,10 @@ a proxy changes, observed and pinned below:
   credential it is told to, and the scanner replays no cookie).
 - Squid as an accelerator with ``defaultsite=`` and ``no-vhost`` sends the origin its
   configured site as ``Host``, whatever the client sent: ``/c/host-port``'s origin never
-  sees the port.
+  sees the port. Traffic Server (``remap_required``) answers a Host that no ``map`` rule
+  names with its own 404, "Not Found on Accelerator": the same route, out of reach.
+- HAProxy's cache and Traffic Server forward ``Range`` to the origin on a miss (neither
+  stores the 416): ``/c/cpdos-range`` is found through both.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from cacheward.core.finding import Report
 from cacheward.scan import Settings, scan_async
 
 FAST = Settings(rate=0, concurrency=8)
-PROXIES = ("nginx", "varnish", "squid")
+PROXIES = ("nginx", "varnish", "squid", "haproxy", "trafficserver")
 CLASS_PATHS = [*classes.ROUTES, *classes.TRAPS]
 #: Planted bugs a proxy hides, by profile (see the module docstring).
 NEUTRALIZED: dict[str, set[str]] = {
@@ -45,6 +50,12 @@ NEUTRALIZED: dict[str, set[str]] = {
     # nothing makes it pass the request, so the origin's 416 is out of reach.
     "varnish": {"/c/hidden", "/c/cpdos-range"},
     "squid": {"/c/hidden", "/c/host-port"},
+    # HAProxy and Traffic Server add the X-Cache of their configurations (tests.support.caches)
+    # and, on a miss, forward Range to the origin: its 416 is reached through both.
+    "haproxy": {"/c/hidden"},
+    # remap_required: a Host no map rule names (another port) is ATS's own 404, "Not Found
+    # on Accelerator"; the origin never sees the port.
+    "trafficserver": {"/c/hidden", "/c/host-port"},
 }
 
 
