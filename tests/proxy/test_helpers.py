@@ -76,9 +76,7 @@ def test_traffic_server_files_stay_in_the_test_dir(tmp_path: Path) -> None:
     only binaries and plugins come from the install."""
     files = caches.trafficserver_files(tmp_path, 8080, 8081)
     assert all(tmp_path in path.parents for path in files)
-    runroot = dict(
-        line.split(": ", 1) for line in files[tmp_path / "runroot.yaml"].splitlines()
-    )
+    runroot = dict(line.split(": ", 1) for line in files[tmp_path / "runroot.yaml"].splitlines())
     for key in ("sysconfdir", "datadir", "cachedir", "localstatedir", "runtimedir", "logdir"):
         assert runroot[key].startswith(str(tmp_path)), (key, runroot[key])
     assert files[tmp_path / "etc" / "storage.config"].startswith(str(tmp_path))

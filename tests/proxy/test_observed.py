@@ -56,7 +56,9 @@ OBSERVED_LEAKS: dict[str, set[tuple[str, str]]] = {
     # X-API-Key and Cookie, needs an explicit lifetime, stores no response with Vary
     # (process-vary is off by default) and stores a public response with its Set-Cookie.
     "haproxy": {
-        (c, r) for c in ("X-API-Key", "Cookie") for r in ("public, max-age=60", "public + Set-Cookie")
+        (c, r)
+        for c in ("X-API-Key", "Cookie")
+        for r in ("public, max-age=60", "public + Set-Cookie")
     },
     # Traffic Server needs an explicit lifetime (required_headers 2), honours Vary on any
     # header, caches public answers to Authorization and Cookie requests, and stores
@@ -179,13 +181,17 @@ def test_a_stored_set_cookie_and_the_next_caller(
     url = front.url + "/whoami"
     a = http_get(url, params=query, headers={"X-API-Key": "alice-key"})
     b = http_get(url, params=query, headers={"X-API-Key": "bob-key"})
-    assert a.headers["set-cookie"].startswith("session=s-ce-key") and a.json() == {"who": "alice-key"}
+    assert a.headers["set-cookie"].startswith("session=s-ce-key") and a.json() == {
+        "who": "alice-key"
+    }
     assert b.headers["X-Cache"] == "HIT" and b.json() == {"who": "alice-key"}
     handed = b.headers.get("set-cookie", "")
     assert ("session=s-ce-key" in handed) is HANDS_OUT_SET_COOKIE[profile], handed
 
 
-def test_traffic_server_answers_a_host_it_has_no_map_for(proxy: ProxyFactory, plain: Server) -> None:
+def test_traffic_server_answers_a_host_it_has_no_map_for(
+    proxy: ProxyFactory, plain: Server
+) -> None:
     """``remap_required``: only the ``Host`` of the ``map`` rule reaches the app; any
     other (another port, another name) is ATS's own 404."""
     front = proxy("trafficserver", plain)

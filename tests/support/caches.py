@@ -118,7 +118,8 @@ logdir: {tmp}/log
 # The first five lines: ATS Getting Started guide, "Configuring A Reverse Proxy", final
 # records.config (apache/trafficserver@027481d19c084c31458998ca216235318b64ebcb,
 # doc/getting-started/index.en.rst), with our port. Everything after it is the test's:
-# stay the current user (#-1), two threads and a 16 MB RAM cache on a 2-core machine. Caching rules are all ATS defaults.
+# stay the current user (#-1), two threads and a 16 MB RAM cache on a 2-core machine.
+# Caching rules are all ATS defaults.
 _RECORDS = """\
 CONFIG proxy.config.http.cache.http INT 1
 CONFIG proxy.config.reverse_proxy.enabled INT 1
