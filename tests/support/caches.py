@@ -118,7 +118,8 @@ logdir: {tmp}/log
 # The first five lines: ATS Getting Started guide, "Configuring A Reverse Proxy", final
 # records.config (apache/trafficserver@027481d19c084c31458998ca216235318b64ebcb,
 # doc/getting-started/index.en.rst), with our port. Everything after it is the test's:
-# stay the current user (#-1), two threads and a 16 MB RAM cache on a 2-core machine.
+# stay the current user (#-1, as ATS's own test tooling sets it), two threads and a 16 MB
+# RAM cache on a 2-core machine.
 # Caching rules are all ATS defaults.
 _RECORDS = """\
 CONFIG proxy.config.http.cache.http INT 1
@@ -140,7 +141,7 @@ _REMAP = "map http://{host}:{port}/ http://{host}:{upstream}/\n"
 # a size (theirs /cache/trafficserver 500G).
 _STORAGE = "{tmp}/cache 64M\n"
 
-# ip_allow.yaml as the admin guide's example writes it, narrowed to loopback.
+# ip_allow.yaml in the form of ATS 9's admin guide (apply, ip_addrs, action, methods): loopback.
 _IP_ALLOW = """\
 ip_allow:
   - apply: in
