@@ -200,3 +200,20 @@ def test_traffic_server_answers_a_host_it_has_no_map_for(
     for host in (f"127.0.0.1:{front.port + 1}", "127.0.0.1", "evil.example"):
         r = http_get(front.url + "/whoami", headers={"Host": host})
         assert r.status_code == 404 and "Not Found on Accelerator" in r.text, host
+
+
+def test_traffic_server_keeps_authorization_answers_without_public_to_the_asker(
+    proxy: ProxyFactory, plain: Server
+) -> None:
+    """``max-age`` without ``public`` on an ``Authorization`` request: B gets its own
+    answer from the app (RFC 9111 section 3.5), yet ``X-Cache`` says HIT. ``%{CACHE}`` is
+    the result of ATS's cache lookup (a fresh object was found), not where the body came
+    from: read ATS's ``X-Cache`` as "an object was there", never as "served from it"."""
+    front = proxy("trafficserver", plain)
+    query = {"cc": "max-age=60", "buster": uuid.uuid4().hex}
+    url = front.url + "/whoami"
+    a = http_get(url, params=query, headers={"Authorization": "Bearer alice-key"})
+    b = http_get(url, params=query, headers={"Authorization": "Bearer bob-key"})
+    assert a.headers["X-Cache"] == "MISS" and a.json() == {"who": "Bearer alice-key"}
+    assert b.json() == {"who": "Bearer bob-key"}
+    assert b.headers["X-Cache"] == "HIT"

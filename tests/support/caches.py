@@ -151,8 +151,9 @@ ip_allow:
 """
 
 # header_rewrite plugin documentation, condition CACHE (values none, miss, hit-stale,
-# hit-fresh, skipped) at SEND_RESPONSE_HDR_HOOK: what the client gets was a fresh hit
-# or not. ATS sends no cache-status header of its own.
+# hit-fresh, skipped) at SEND_RESPONSE_HDR_HOOK. ATS sends no cache-status header of its
+# own. CACHE is the lookup's result: a fresh object ATS then does not serve (an
+# Authorization request, no "public") still reads HIT (tests/proxy/test_observed.py).
 _STATUS_RULES = """\
 cond %{SEND_RESPONSE_HDR_HOOK} [AND]
 cond %{CACHE} =hit-fresh
