@@ -2,7 +2,8 @@
 
 The planted routes and traps of ``tests/targets/classes.py`` (and its wordlist route) are
 scanned with the full wordlists, in process (werkzeug on a loopback port) and behind
-nginx, Varnish and Squid (the test suite's own configurations, ``tests/proxies.py`` and
+nginx, Varnish, Squid, HAProxy's cache and Traffic Server (the test suite's own
+configurations, ``tests/support/proxies.py``, ``tests/support/caches.py`` and
 ``tests/proxy/class_proxies.py``), the vulnerable target and its fixed twin. Every
 probe is wrapped to count the requests it sends per endpoint.
 """
@@ -49,7 +50,7 @@ CLASSES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "parameter pollution": ("param-pollution", ("param-pollution",), "n/a"),
     "no status header": ("hidden-cache", ("hidden-cache",), "not tested"),
 }
-PROXIES = ("nginx", "varnish", "squid")
+PROXIES = ("nginx", "varnish", "squid", "haproxy", "trafficserver")
 
 Counts = collections.Counter[tuple[str, str]]
 
@@ -146,7 +147,8 @@ def run(budget: Budget) -> Section:
         " cache or the origin) and the traps (a dynamic page echoing every input, a public"
         " page setting a cookie), scanned with the full wordlists (3,273 headers, 6,840"
         " parameters, 159 cookies) as alice, bob and the low key eve: in process, then"
-        " behind nginx, Varnish and Squid under gunicorn; the fixed twin the same way."
+        " behind nginx, Varnish, Squid, HAProxy's cache and Traffic Server under gunicorn;"
+        " the fixed twin the same way."
         " Requests are counted per probe and endpoint. WCVS 2.0's cost is one request per"
         " wordlist name or payload, per URL.",
     )
@@ -221,14 +223,15 @@ def run(budget: Budget) -> Section:
     s.notes.append(
         "Planted bugs a proxy makes unreachable (pinned in"
         " `tests/proxy/test_scan_classes_through_proxies.py`):"
-        " `hidden-cache` behind any of the three (each announces itself, so the edge behind it"
+        " `hidden-cache` behind any of them (each announces itself, so the edge behind it"
         " is not hidden; nginx without `add_header` is the hidden cache the tests find),"
         " `cpdos` through `Range` behind nginx and Varnish (neither passes `Range` to the"
-        " origin when"
-        " caching), `host-header` behind Squid (`defaultsite` + `no-vhost` rewrites Host),"
-        " `duplicate-host` behind all three (nginx and Varnish answer two `Host` fields, in"
-        " either spelling, with 400; Squid sends its own `Host`; gunicorn 27 behind them"
-        " answers 400 too). In process the origin is Werkzeug's server, which joins them."
+        " origin when caching; HAProxy and Traffic Server do, on a miss), `host-header`"
+        " behind Squid (`defaultsite` + `no-vhost` rewrites Host) and Traffic Server (a"
+        " Host no `map` rule names is its own 404), `duplicate-host` behind all five"
+        " (nginx, Varnish, HAProxy and Traffic Server answer two `Host` fields, in either"
+        " spelling, with 400; Squid sends its own `Host`; gunicorn 27 behind them answers"
+        " 400 too). In process the origin is Werkzeug's server, which joins them."
     )
     if unexpected:
         s.notes.append("Findings outside a route's planted ids: " + "; ".join(unexpected) + ".")

@@ -1,4 +1,5 @@
-"""The guard behind real nginx, Varnish and CDN-like profiles, under concurrent load.
+"""The guard behind real nginx, Varnish, HAProxy, Traffic Server and CDN-like profiles,
+under concurrent load.
 
 Twenty principals (half sending ``X-API-Key``, half ``Authorization: Bearer``), anonymous
 callers and keys revoked half-way hammer the example API through each proxy. The leak
@@ -14,8 +15,10 @@ import pytest
 from tests.proxy.callers import Keyring
 from tests.proxy.conftest import ProxyFactory
 from tests.proxy.oracle import Report, hammer, plan
-from tests.support.proxies import PROFILES, Server, http_get, nginx_cached_entries
+from tests.support.proxies import CACHES, PROFILES, Server, http_get, nginx_cached_entries
 
+#: The oracle's proxies: the profiles, and HAProxy's cache and Traffic Server.
+FRONTS = (*PROFILES, *CACHES)
 #: Requests through each proxy: CI keeps the suite short, ``-m slow`` goes further.
 REQUESTS = int(os.environ.get("CW_PROXY_REQUESTS", "2000"))
 SLOW_REQUESTS = 20000
@@ -56,7 +59,7 @@ def check(profile: str, proxy_server: Server, report: Report, requests: int) -> 
         assert nginx_cached_entries(proxy_server) == 1
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", FRONTS)
 def test_no_response_reaches_another_key(
     profile: str, proxy: ProxyFactory, guarded: Server, keyring: Keyring
 ) -> None:
@@ -64,12 +67,12 @@ def test_no_response_reaches_another_key(
     for revoked keys, and the proxy never answers an authenticated request itself."""
     keyring.reissue_revocable()  # the previous profile revoked them
     front = proxy(profile, guarded)
-    report = run_oracle(front.url, keyring, REQUESTS, seed=PROFILES.index(profile))
+    report = run_oracle(front.url, keyring, REQUESTS, seed=FRONTS.index(profile))
     check(profile, front, report, REQUESTS)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("profile", FRONTS)
 def test_no_response_reaches_another_key_long(
     profile: str, proxy: ProxyFactory, guarded: Server, keyring: Keyring
 ) -> None:
@@ -81,7 +84,7 @@ def test_no_response_reaches_another_key_long(
 
 def test_the_public_asset_is_cached_by_every_proxy(proxy: ProxyFactory, guarded: Server) -> None:
     """Positive control: the proxies are caching, so the zero above means something."""
-    for profile in PROFILES:
+    for profile in FRONTS:
         front = proxy(profile, guarded)
         seen = [http_get(front.url + "/static/app.js").headers.get("X-Cache") for _ in range(2)]
         assert seen == ["MISS", "HIT"], (profile, seen)

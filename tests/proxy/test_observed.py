@@ -1,4 +1,5 @@
-"""What nginx, Varnish and the CDN-like profiles do with credentials, without cacheward.
+"""What nginx, Varnish, HAProxy, Traffic Server and the CDN-like profiles do with
+credentials, without cacheward.
 
 A plain Flask app (``tests/proxy/apps/plain.py``) answers with whoever the credential
 names and with the caching headers the test asks for. Caller A asks, then caller B asks
@@ -51,6 +52,26 @@ OBSERVED_LEAKS: dict[str, set[tuple[str, str]]] = {
     "nginx-recommended": set(),
     # vcl_recv passes X-API-Key requests as the builtin VCL passes the others.
     "varnish-recommended": set(),
+    # HAProxy's cache never serves nor stores a request with Authorization, ignores
+    # X-API-Key and Cookie, needs an explicit lifetime, stores no response with Vary
+    # (process-vary is off by default) and stores a public response with its Set-Cookie.
+    "haproxy": {
+        (c, r)
+        for c in ("X-API-Key", "Cookie")
+        for r in ("public, max-age=60", "public + Set-Cookie")
+    },
+    # Traffic Server needs an explicit lifetime (required_headers 2), honours Vary on any
+    # header, caches public answers to Authorization and Cookie requests, and stores
+    # public responses with their Set-Cookie.
+    "trafficserver": {
+        (c, r) for c in CREDENTIALS for r in ("public, max-age=60", "public + Set-Cookie")
+    }
+    | {
+        ("Authorization", "public + Vary: X-API-Key"),
+        ("Cookie", "public + Vary: X-API-Key"),
+        ("X-API-Key", "public + Vary: Authorization"),
+        ("Cookie", "public + Vary: Authorization"),
+    },
 }
 
 
@@ -142,3 +163,57 @@ def test_cdn_utm_profile_drops_utm_params_from_the_key(proxy: ProxyFactory, plai
     assert [first.headers["X-Cache"], second.headers["X-Cache"]] == ["MISS", "HIT"]
     assert second.json() == {"who": "a"}
     assert other.headers["X-Cache"] == "MISS"
+
+
+#: Whether a second caller receives the ``Set-Cookie`` stored with the first caller's
+#: ``public`` response (both caches store it: ``OBSERVED_LEAKS``).
+HANDS_OUT_SET_COOKIE = {"haproxy": True, "trafficserver": False}
+
+
+@pytest.mark.parametrize("profile", sorted(HANDS_OUT_SET_COOKIE))
+def test_a_stored_set_cookie_and_the_next_caller(
+    profile: str, proxy: ProxyFactory, plain: Server
+) -> None:
+    """HAProxy replays the stored ``Set-Cookie`` (A's session cookie) to B; Traffic
+    Server serves the stored body without it."""
+    front = proxy(profile, plain)
+    query = {"cc": "public, max-age=60", "cookie": "1", "buster": uuid.uuid4().hex}
+    url = front.url + "/whoami"
+    a = http_get(url, params=query, headers={"X-API-Key": "alice-key"})
+    b = http_get(url, params=query, headers={"X-API-Key": "bob-key"})
+    assert a.headers["set-cookie"].startswith("session=s-ce-key") and a.json() == {
+        "who": "alice-key"
+    }
+    assert b.headers["X-Cache"] == "HIT" and b.json() == {"who": "alice-key"}
+    handed = b.headers.get("set-cookie", "")
+    assert ("session=s-ce-key" in handed) is HANDS_OUT_SET_COOKIE[profile], handed
+
+
+def test_traffic_server_answers_a_host_it_has_no_map_for(
+    proxy: ProxyFactory, plain: Server
+) -> None:
+    """``remap_required``: only the ``Host`` of the ``map`` rule reaches the app; any
+    other (another port, another name) is ATS's own 404."""
+    front = proxy("trafficserver", plain)
+    own = http_get(front.url + "/whoami")
+    assert own.status_code == 200 and own.json() == {"who": "anonymous"}
+    for host in (f"127.0.0.1:{front.port + 1}", "127.0.0.1", "evil.example"):
+        r = http_get(front.url + "/whoami", headers={"Host": host})
+        assert r.status_code == 404 and "Not Found on Accelerator" in r.text, host
+
+
+def test_traffic_server_keeps_authorization_answers_without_public_to_the_asker(
+    proxy: ProxyFactory, plain: Server
+) -> None:
+    """``max-age`` without ``public`` on an ``Authorization`` request: B gets its own
+    answer from the app (RFC 9111 section 3.5), yet ``X-Cache`` says HIT. ``%{CACHE}`` is
+    the result of ATS's cache lookup (a fresh object was found), not where the body came
+    from: read ATS's ``X-Cache`` as "an object was there", never as "served from it"."""
+    front = proxy("trafficserver", plain)
+    query = {"cc": "max-age=60", "buster": uuid.uuid4().hex}
+    url = front.url + "/whoami"
+    a = http_get(url, params=query, headers={"Authorization": "Bearer alice-key"})
+    b = http_get(url, params=query, headers={"Authorization": "Bearer bob-key"})
+    assert a.headers["X-Cache"] == "MISS" and a.json() == {"who": "Bearer alice-key"}
+    assert b.json() == {"who": "Bearer bob-key"}
+    assert b.headers["X-Cache"] == "HIT"

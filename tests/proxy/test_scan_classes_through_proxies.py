@@ -1,13 +1,15 @@
-"""The issue-16 technique classes through real proxies: nginx, Varnish and Squid.
+"""The issue-16 technique classes through real proxies: nginx, Varnish, Squid, HAProxy's
+cache and Apache Traffic Server.
 
 Each planted route of ``tests/targets/classes.py`` must be reported with its id through
 every proxy (the proxies forward what the probes send; their own caches leave the
 routes' ``private`` answers alone), its fixed twin and the traps must yield nothing. What
 a proxy changes, observed and pinned below:
 
-- Every one of the three announces itself (nginx ``X-Cache``, Varnish ``X-Varnish`` and
-  ``Age``, Squid ``X-Cache`` and ``Via``), so the in-app edge behind them that sends no
-  header (``/c/hidden``) is not reported as ``hidden-cache``: a cache header is present.
+- Every one of them announces itself (nginx, HAProxy and Traffic Server ``X-Cache`` as
+  configured, Varnish ``X-Varnish`` and ``Age``, Squid ``X-Cache`` and ``Via``), so the
+  in-app edge behind them that sends no header (``/c/hidden``) is not reported as
+  ``hidden-cache``: a cache header is present.
   The real hidden cache is nginx itself without ``add_header``, tested last.
 - nginx with ``proxy_cache`` does not pass ``Range`` (nor ``If-Range``) to the origin
   (it fetches whole responses to cache them; proxy module documentation), so the
@@ -16,12 +18,16 @@ a proxy changes, observed and pinned below:
   credential it is told to, and the scanner replays no cookie).
 - Squid as an accelerator with ``defaultsite=`` and ``no-vhost`` sends the origin its
   configured site as ``Host``, whatever the client sent: ``/c/host-port``'s origin never
-  sees the port.
-- A duplicate ``Host`` (``/c/host-dup``) gets through none of them: nginx 1.22 and
-  Varnish 7.1 answer 400 to two ``Host`` fields in either spelling (``Host``/``host``);
+  sees the port. Traffic Server (``remap_required``) answers a Host that no ``map`` rule
+  names with its own 404, "Not Found on Accelerator": the same route, out of reach.
+- A duplicate ``Host`` (``/c/host-dup``) gets through none of them: nginx 1.22,
+  Varnish 7.1, HAProxy 2.6 and Traffic Server 9.2 answer 400 to two ``Host`` fields in
+  either spelling (``Host``/``host``);
   Squid 5 accepts them and sends the origin its own ``Host`` (``DUPLICATE_HOST``). Behind
   them gunicorn 27 would refuse it anyway (a repeated singleton field, RFC 9110 section
   5.3), so the proxies are tried in front of Werkzeug's server, which joins the fields.
+- HAProxy's cache and Traffic Server forward ``Range`` to the origin on a miss (neither
+  stores the 416): ``/c/cpdos-range`` is found through both.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from cacheward.scan.exchange import ProbeResponse
 from cacheward.scan.raw import RawSender
 
 FAST = Settings(rate=0, concurrency=8)
-PROXIES = ("nginx", "varnish", "squid")
+PROXIES = ("nginx", "varnish", "squid", "haproxy", "trafficserver")
 ROUTES = {**classes.ROUTES, **classes.RAW_ROUTES}
 CLASS_PATHS = [*ROUTES, *classes.TRAPS]
 #: Planted bugs a proxy hides, by profile (see the module docstring).
@@ -56,6 +62,12 @@ NEUTRALIZED: dict[str, set[str]] = {
     # nothing makes it pass the request, so the origin's 416 is out of reach.
     "varnish": {"/c/hidden", "/c/cpdos-range", "/c/host-dup"},
     "squid": {"/c/hidden", "/c/host-port", "/c/host-dup"},
+    # HAProxy and Traffic Server add the X-Cache of their configurations (tests.support.caches)
+    # and, on a miss, forward Range to the origin: its 416 is reached through both.
+    "haproxy": {"/c/hidden", "/c/host-dup"},
+    # remap_required: a Host no map rule names (another port) is ATS's own 404, "Not Found
+    # on Accelerator"; the origin never sees the port.
+    "trafficserver": {"/c/hidden", "/c/host-port", "/c/host-dup"},
 }
 #: What each front answers to ``Host`` + ``Host: <canary>`` and to ``Host`` +
 #: ``host: <canary>``, and whether the canary reaches the origin behind it.
@@ -63,6 +75,8 @@ DUPLICATE_HOST: dict[str, tuple[int, int, bool]] = {
     "nginx": (400, 400, False),  # "client sent duplicate host header"
     "varnish": (400, 400, False),  # "Duplicate Host header" (cache_http1_proto.c)
     "squid": (200, 200, False),  # accepted, then defaultsite= + no-vhost is the Host sent
+    "haproxy": (400, 400, False),  # HAProxy 2.6 refuses a second Host (RFC 9112 3.2)
+    "trafficserver": (400, 400, False),  # ATS 9.2 refuses it too
 }
 
 

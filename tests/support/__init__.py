@@ -9,6 +9,7 @@ pytest ``pythonpath``; benchmarks run from the root with ``python -m benchmarks`
 - :mod:`.processes`: ``stop_process``/``kill_process`` by PID, ``children``, ``alive``;
 - :mod:`.redis`: ``RedisServer`` and ``RedisCluster``;
 - :mod:`.proxies`: gunicorn, nginx and Varnish;
+- :mod:`.caches`: HAProxy's cache and Apache Traffic Server;
 - :mod:`.wsgi`: the threaded keep-alive WSGI server;
 - :mod:`.clock`: ``FakeClock`` for everything that takes ``clock=``.
 """

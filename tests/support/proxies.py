@@ -1,4 +1,5 @@
-"""Real servers for end-to-end tests: gunicorn, nginx and Varnish on loopback.
+"""Real servers for end-to-end tests: gunicorn, nginx and Varnish on loopback
+(HAProxy and Traffic Server are in :mod:`.caches`; :func:`start_proxy` starts any).
 
 Importable by any suite (the guard, the scanner): each ``start_*`` function writes its
 configuration and temp files into a directory it is given, starts the server as the
@@ -57,6 +58,8 @@ NGINX_PROFILES = (
     "cdn-static-recommended",
 )
 PROFILES = ("nginx", "varnish", "cdn-static", "cdn-utm")
+#: Further real caches, started by :mod:`.caches` (issue 16).
+CACHES = ("haproxy", "trafficserver")
 
 
 class ServerError(RuntimeError):
@@ -430,7 +433,13 @@ def start_varnish(workdir: Path, upstream: int, recommended: bool = False) -> Se
 
 
 def start_proxy(profile: str, workdir: Path, upstream: int) -> Server:
-    """A proxy of any profile in :data:`PROFILES` or a ``*-recommended`` one."""
+    """A proxy of any profile in :data:`PROFILES`, a ``*-recommended`` one, or one of
+    :data:`CACHES` (:mod:`.caches`)."""
+    if profile in CACHES:
+        from . import caches  # it builds on this module
+
+        start = caches.start_haproxy if profile == "haproxy" else caches.start_trafficserver
+        return start(workdir, upstream)
     if profile in ("varnish", "varnish-recommended"):
         return start_varnish(workdir, upstream, recommended=profile != "varnish")
     return start_nginx(profile, workdir, upstream)
