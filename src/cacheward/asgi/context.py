@@ -1,9 +1,18 @@
-"""What the guard knows about one ASGI request, from the middleware to the final send."""
+"""What the guard knows about one ASGI request, from the middleware to the final send.
+
+Context variables are a channel too: a middleware inside the guard (asgi-correlation-id,
+starlette-context, the "global request" recipe) copies a request header, or the raw
+``Request`` itself, into a :class:`~contextvars.ContextVar` that the endpoint reads
+without touching its recording ``Request``. The guard cannot see a ``ContextVar.get()``,
+so it compares the context the endpoint runs in with the one the request entered the
+guard with: any variable set in between (other than the guard's own) is an unknown read,
+and the response is not stored (fail closed, whatever the variable holds).
+"""
 
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from contextvars import ContextVar
+from contextvars import Context, ContextVar, copy_context
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +35,10 @@ class Recorder:
             "authorization"
         }
         self.on = True
+        rs = current.get()
+        if rs is not None:
+            for name in rs.context_set_inside():
+                self.unknown(f"the context variable {name!r}, set inside the guard")
 
     def add(self, kind: Kind, name: str = "") -> None:
         if self.on:
@@ -77,6 +90,17 @@ class RequestState:
     detail: str | None = None
     flight: AbstractAsyncContextManager[bool] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The context the request entered the guard with (see the module docstring).
+    entered: Context = field(default_factory=copy_context)
+
+    def context_set_inside(self) -> list[str]:
+        """The names of the context variables set since the request entered the guard."""
+        entered = self.entered
+        return sorted(
+            var.name
+            for var, value in copy_context().items()
+            if var is not current and entered.get(var, _UNSET) is not value
+        )
 
     async def release_flight(self) -> None:
         flight, self.flight = self.flight, None
@@ -90,6 +114,8 @@ class RequestState:
         if self.rec is not None:
             self.rec.on = False
 
+
+_UNSET = object()
 
 #: The request being served; set by the middleware for the whole request.
 current: ContextVar[RequestState | None] = ContextVar("cacheward_asgi_request", default=None)
