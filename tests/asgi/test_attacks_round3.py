@@ -325,6 +325,11 @@ class _Locale:
         return request.headers.get("accept-language", self.default)
 
 
+# FastAPI 0.110 resolves a callable object's string annotations in no module (it has no
+# __globals__): give it the class itself, as a module without `from __future__` would.
+_Locale.__call__.__annotations__["request"] = Request
+
+
 def test_class_and_callable_object_dependencies_are_keyed_or_unstorable():
     app, ward, _, alice, bob = _app()
     locale = _Locale("en")
