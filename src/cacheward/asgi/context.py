@@ -4,9 +4,12 @@ Context variables are a channel too: a middleware inside the guard (asgi-correla
 starlette-context, the "global request" recipe) copies a request header, or the raw
 ``Request`` itself, into a :class:`~contextvars.ContextVar` that the endpoint reads
 without touching its recording ``Request``. The guard cannot see a ``ContextVar.get()``,
-so it compares the context the endpoint runs in with the one the request entered the
-guard with: any variable set in between (other than the guard's own) is an unknown read,
-and the response is not stored (fail closed, whatever the variable holds).
+so it compares the context at authentication (the first time the request's principal is
+set, before FastAPI solves the dependencies declared after it) with the one the request
+entered the guard with: any variable set in between (other than the guard's own) is an
+unknown read, and the response is not stored (fail closed, whatever the variable holds).
+A variable a dependency sets after authentication derives from what that dependency
+read, which the route's dependency tree already accounts for.
 """
 
 from __future__ import annotations
@@ -92,13 +95,22 @@ class RequestState:
     extra: dict[str, Any] = field(default_factory=dict)
     #: The context the request entered the guard with (see the module docstring).
     entered: Context = field(default_factory=copy_context)
+    #: The context when the principal was first set (authentication).
+    authed: Context | None = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "principal" and value is not None and self.__dict__.get("authed") is None:
+            object.__setattr__(self, "authed", copy_context())
+        object.__setattr__(self, name, value)
 
     def context_set_inside(self) -> list[str]:
-        """The names of the context variables set since the request entered the guard."""
+        """The names of the context variables set between the request's entering the
+        guard and its authentication."""
         entered = self.entered
+        now = self.authed if self.authed is not None else copy_context()
         return sorted(
             var.name
-            for var, value in copy_context().items()
+            for var, value in now.items()
             if var is not current and entered.get(var, _UNSET) is not value
         )
 
