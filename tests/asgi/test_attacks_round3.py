@@ -386,6 +386,8 @@ def test_the_raw_query_is_still_cached_when_it_is_the_canonical_spelling():
         again = c.get("/search?page=1&q=tea", headers=h(bob))
         assert "hit" in _status(again)
         assert again.text == first.text
+        # The spelling docs/fastapi.md promises is stored.
+        assert "stored" in _status(c.get("/search?page=1&q=green+tea", headers=h(alice)))
 
 
 def test_the_default_port_of_one_caller_is_never_served_to_another():
