@@ -51,6 +51,29 @@ def test_asgi_correlation_id_of_one_caller_is_never_served_to_another():
         assert "hit" not in victim.headers["cache-status"]
 
 
+def test_asgi_correlation_id_response_header_of_one_caller_is_never_replayed():
+    """The library's plain usage: the endpoint never reads the id, the middleware only
+    appends ``X-Request-ID`` to each response. A stored response carried Alice's id, and
+    a hit (replayed inside the middleware) went to Bob with hers and his."""
+    from asgi_correlation_id import CorrelationIdMiddleware
+
+    app, ward, alice, bob = _app()
+    app.add_middleware(CorrelationIdMiddleware)
+
+    @app.get("/catalog")
+    @ward.cached(ttl=60, scope="shared")
+    async def catalog(p: Principal = Security(ward.protected())):  # noqa: B008
+        return {"items": ["tea"]}
+
+    alices, bobs = uuid.uuid4().hex, uuid.uuid4().hex
+    with TestClient(app) as c:
+        c.get("/catalog", headers=h(alice, **{"X-Request-ID": alices}))
+        victim = c.get("/catalog", headers=h(bob, **{"X-Request-ID": bobs}))
+        assert victim.headers.get_list("x-request-id") == [bobs], (
+            "Bob was served Alice's X-Request-ID"
+        )
+
+
 def test_starlette_context_plugins_of_one_caller_are_never_served_to_another():
     from starlette_context import context, plugins
     from starlette_context.middleware import RawContextMiddleware

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import json
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -36,7 +37,6 @@ from fastapi import (
 from fastapi.responses import HTMLResponse
 from fastapi.testclient import TestClient
 
-from cacheward.asgi import AsyncMemoryBackend
 from cacheward.fastapi import Cacheward, Principal
 from cacheward.keys import MemoryKeyStore
 
@@ -320,6 +320,60 @@ def test_a_custom_route_class_that_reads_the_raw_request_is_not_replayed():
         assert "x-trace" not in victim.headers, "Bob was replayed Alice's X-Trace"
 
 
+class _Envelope:
+    """Pure ASGI middleware that wraps every JSON body as ``{"data": ...}`` and appends a
+    header (an API-gateway convention)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        async def wrapped(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = json.dumps({"data": json.loads(b"".join(chunks))}).encode()
+            headers = [(k, v) for k, v in start["headers"] if k != b"content-length"]
+            headers += [(b"content-length", str(len(body)).encode()), (b"x-envelope", b"1")]
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, wrapped)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: the entry is the final response, but a hit is replayed from the endpoint,"
+        " inside the middleware stack: every inner middleware runs on it a second time"
+    ),
+)
+def test_a_hit_is_the_response_a_miss_sent_not_one_wrapped_twice():
+    app, ward, _, alice, bob = _app()
+    app.add_middleware(_Envelope)
+
+    @app.get("/wrapped")
+    @ward.cached(ttl=60, scope="shared")
+    async def wrapped(p: Principal = Security(ward.protected())):  # noqa: B008
+        return {"v": 1}
+
+    with TestClient(app) as c:
+        miss = c.get("/wrapped", headers=h(alice))
+        hit = c.get("/wrapped", headers=h(bob))
+    assert "hit" in _status(hit)
+    assert hit.json() == miss.json() == {"data": {"v": 1}}
+    assert hit.headers.get_list("x-envelope") == ["1"]
+
+
 # -- the raw URL against the canonical key ------------------------------------------------
 
 
@@ -579,23 +633,37 @@ async def test_a_key_revoked_while_its_miss_runs_is_refused_on_the_next_request(
         assert "eve" not in again.text
 
 
-class _FailsOnStore(AsyncMemoryBackend):
-    async def store(self, key: Any, entry: Any) -> None:
-        raise ConnectionError("the cache went away between lookup and store")
+@pytest.mark.anyio
+async def test_redis_killed_while_a_miss_runs_serves_uncached_and_still_authenticates():
+    from tests.support.redis import RedisServer
 
+    server = RedisServer().start()
+    try:
+        app, ward, _, alice, _ = _app(backend=server.url)
+        started, release = asyncio.Event(), asyncio.Event()
 
-def test_a_backend_that_fails_between_lookup_and_store_serves_uncached_and_authenticated():
-    app, ward, _, alice, _ = _app(backend=_FailsOnStore(1 << 20))
+        @app.get("/me")
+        @ward.cached(ttl=60)
+        async def me(p: Principal = Security(ward.protected())):  # noqa: B008
+            started.set()
+            await release.wait()
+            return {"me": p.id}
 
-    @app.get("/me")
-    @ward.cached(ttl=60)
-    async def me(p: Principal = Security(ward.protected())):  # noqa: B008
-        return {"me": p.id}
-
-    with TestClient(app) as c:
-        for _ in range(2):
-            served = c.get("/me", headers=h(alice))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            first = asyncio.create_task(c.get("/me", headers=h(alice)))
+            await started.wait()
+            server.kill()  # between the lookup and the store
+            release.set()
+            served = await first
             assert served.json() == {"me": "alice"}
-            assert "hit" not in _status(served)
+            assert "stored" not in _status(served) and "hit" not in _status(served)
             assert served.headers["cache-control"].startswith("private")
-        assert c.get("/me").status_code == 401
+            again = await c.get("/me", headers=h(alice))
+            assert again.json() == {"me": "alice"}
+            assert "backend-unavailable" in _status(again)
+            assert (await c.get("/me")).status_code == 401
+        assert ward.stats()["backend_errors"] >= 1
+        await ward.state.backend.close()
+    finally:
+        server.cleanup()
