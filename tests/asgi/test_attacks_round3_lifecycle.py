@@ -1,7 +1,7 @@
 """Round three of attacks on the ASGI guard: dependencies declared away from the endpoint
 (app-wide, ``include_router``, classes, callable objects), ``BackgroundTasks``, lifespan
 state, path converters and trailing-slash redirects, a key revoked while its miss runs,
-and a real Redis killed between lookup and store.
+a real Redis killed between lookup and store, and a parameter kind FastAPI may add.
 """
 
 from __future__ import annotations
@@ -247,3 +247,38 @@ async def test_redis_killed_while_a_miss_runs_serves_uncached_and_still_authenti
         await ward.state.backend.close()
     finally:
         server.cleanup()
+
+
+# -- a parameter kind FastAPI may add --------------------------------------------------------
+
+
+def _with_new_parameter_kind(dependant: Any) -> Any:
+    """``dependant`` as a FastAPI release with one more parameter kind would build it."""
+    import dataclasses
+
+    if not dataclasses.is_dataclass(dependant):  # FastAPI before 0.115: a plain class
+        dependant.trailer_param_name = "trailers"
+        return dependant
+
+    @dataclasses.dataclass
+    class FutureDependant(type(dependant)):  # type: ignore[misc]
+        trailer_param_name: str | None = None
+
+    values = {f.name: getattr(dependant, f.name) for f in dataclasses.fields(dependant)}
+    return FutureDependant(**values, trailer_param_name="trailers")
+
+
+def test_a_parameter_kind_the_guard_does_not_map_makes_the_route_unstorable():
+    app, ward, _, alice, _ = _app()
+
+    @app.get("/future")
+    @ward.cached(ttl=60)
+    async def future(p: Principal = Security(ward.protected())):  # noqa: B008
+        return {"ok": True}
+
+    route = next(r for r in app.routes if getattr(r, "path", "") == "/future")
+    route.dependant = _with_new_parameter_kind(route.dependant)  # type: ignore[attr-defined]
+    with TestClient(app) as c:
+        served = c.get("/future", headers=h(alice))
+    assert served.json() == {"ok": True}
+    assert "unkeyed-input" in _status(served), "an unmapped parameter kind was trusted"
