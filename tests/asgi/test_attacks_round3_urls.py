@@ -113,6 +113,24 @@ def test_the_default_port_of_one_caller_is_never_served_to_another():
         assert "api:80" not in victim.text, "Bob was served the port Alice's Host carried"
 
 
+def test_url_for_with_the_default_port_of_one_caller_is_never_served_to_another():
+    app, ward, _, alice, bob = _app()
+
+    @app.get("/items/{item_id}", name="item")
+    async def item(item_id: str) -> dict[str, str]:
+        return {"item": item_id}
+
+    @app.get("/index")
+    @ward.cached(ttl=60, scope="shared")
+    async def index(request: Request, p: Principal = Security(ward.protected())):  # noqa: B008
+        return {"first": str(request.url_for("item", item_id="1"))}
+
+    with TestClient(app, base_url="http://api") as c:
+        c.get("/index", headers=h(alice, Host="api:80"))
+        victim = c.get("/index", headers=h(bob, Host="api"))
+        assert victim.json() == {"first": "http://api/items/1"}
+        assert "stored" in _status(c.get("/index", headers=h(alice, Host="other")))
+
 
 # -- the same through a real uvicorn with --proxy-headers ----------------------------------
 
