@@ -85,7 +85,6 @@ class RequestState:
 
     ward: State
     scope: dict[str, Any]
-    principal: Principal | None = None
     route: Route | None = None
     rec: Recorder | None = None
     pending: Pending | None = None
@@ -97,11 +96,18 @@ class RequestState:
     entered: Context = field(default_factory=copy_context)
     #: The context when the principal was first set (authentication).
     authed: Context | None = None
+    _principal: Principal | None = field(default=None, repr=False)
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "principal" and value is not None and self.__dict__.get("authed") is None:
-            object.__setattr__(self, "authed", copy_context())
-        object.__setattr__(self, name, value)
+    @property
+    def principal(self) -> Principal | None:
+        """The caller, once ``protected`` authenticated the request."""
+        return self._principal
+
+    @principal.setter
+    def principal(self, value: Principal | None) -> None:
+        if value is not None and self.authed is None:
+            self.authed = copy_context()
+        self._principal = value
 
     def context_set_inside(self) -> list[str]:
         """The names of the context variables set between the request's entering the
