@@ -15,6 +15,7 @@ inputs) is served.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import json
@@ -86,6 +87,33 @@ def test_a_context_variable_a_middleware_set_from_a_header_is_not_replayed():
         assert victim.json()["request_id"] == "bob-1", (
             "Bob was served the request id Alice's request put in a context variable"
         )
+
+
+@pytest.mark.anyio
+async def test_concurrent_callers_each_get_their_own_context_variable():
+    """Twenty callers at once on one shared key (single-flight makes them wait on each
+    other's miss): none is served another's request id."""
+    app, ward, store, _, _ = _app()
+    app.add_middleware(_CorrelationId)
+    gate = asyncio.Event()
+
+    @app.get("/catalog")
+    @ward.cached(ttl=60, scope="shared")
+    async def catalog(p: Principal = Security(ward.protected())):  # noqa: B008
+        await gate.wait()
+        return {"request_id": request_id.get()}
+
+    callers = {f"c{i}": store.create(f"c{i}").plaintext for i in range(20)}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        sent = [
+            asyncio.create_task(c.get("/catalog", headers=h(key, **{"X-Request-ID": name})))
+            for name, key in callers.items()
+        ]
+        await asyncio.sleep(0)
+        gate.set()
+        served = await asyncio.gather(*sent)
+    assert [r.json()["request_id"] for r in served] == list(callers)
 
 
 #: The "global request" recipe (a middleware puts the raw Request in a context variable
