@@ -180,9 +180,14 @@ def test_path_converters_and_trailing_slash_redirects_never_share_entries():
         assert c.get("/files/a%2Fb", headers=h(bob)).json() == {"name": "a/b"}
         assert c.get("/n/007", headers=h(alice)).json() == {"n": 7, "path": "/n/007"}
         assert c.get("/n/7", headers=h(bob)).json() == {"n": 7, "path": "/n/7"}
-        moved = c.get("/files/", headers=h(alice))
-        assert moved.status_code in (200, 307, 404)
-        assert "stored" not in _status(moved) or moved.status_code == 200
+        # The router's trailing-slash redirect is built from the caller's own Host, and
+        # never kept: Bob's Location names his host, not the one Alice sent.
+        poisoned = c.get("/n/7/", headers=h(alice, Host="evil.example"))
+        assert poisoned.status_code == 307
+        assert poisoned.headers["location"].startswith("http://evil.example/")
+        moved = c.get("/n/7/", headers=h(bob, Host="api"))
+        assert moved.headers["location"] == "http://api/n/7"
+        assert "hit" not in _status(moved)
 
 
 # -- a key revoked while its miss runs; a backend failing mid-request ----------------------
