@@ -1,9 +1,21 @@
-"""What the guard knows about one ASGI request, from the middleware to the final send."""
+"""What the guard knows about one ASGI request, from the middleware to the final send.
+
+Context variables are a channel too: a middleware inside the guard (asgi-correlation-id,
+starlette-context, the "global request" recipe) copies a request header, or the raw
+``Request`` itself, into a :class:`~contextvars.ContextVar` that the endpoint reads
+without touching its recording ``Request``. The guard cannot see a ``ContextVar.get()``,
+so it compares the context at authentication (the first time the request's principal is
+set, before FastAPI solves the dependencies declared after it) with the one the request
+entered the guard with: any variable set in between (other than the guard's own) is an
+unknown read, and the response is not stored (fail closed, whatever the variable holds).
+A variable a dependency sets after authentication derives from what that dependency
+read, which the route's dependency tree already accounts for.
+"""
 
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from contextvars import ContextVar
+from contextvars import Context, ContextVar, copy_context
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +39,10 @@ class Recorder:
             "authorization"
         }
         self.on = True
+        rs = current.get()
+        if rs is not None:
+            for name in rs.context_set_inside():
+                self.unknown(f"the context variable {name!r}, set inside the guard")
 
     def add(self, kind: Kind, name: str = "") -> None:
         if self.on:
@@ -77,7 +93,6 @@ class RequestState:
 
     ward: State
     scope: dict[str, Any]
-    principal: Principal | None = None
     route: Route | None = None
     rec: Recorder | None = None
     pending: Pending | None = None
@@ -85,6 +100,33 @@ class RequestState:
     detail: str | None = None
     flight: AbstractAsyncContextManager[bool] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The context the request entered the guard with (see the module docstring).
+    entered: Context = field(default_factory=copy_context)
+    #: The context when the principal was first set (authentication).
+    authed: Context | None = None
+    _principal: Principal | None = field(default=None, repr=False)
+
+    @property
+    def principal(self) -> Principal | None:
+        """The caller, once ``protected`` authenticated the request."""
+        return self._principal
+
+    @principal.setter
+    def principal(self, value: Principal | None) -> None:
+        if value is not None and self.authed is None:
+            self.authed = copy_context()
+        self._principal = value
+
+    def context_set_inside(self) -> list[str]:
+        """The names of the context variables set between the request's entering the
+        guard and its authentication."""
+        entered = self.entered
+        now = self.authed if self.authed is not None else copy_context()
+        return sorted(
+            var.name
+            for var, value in now.items()
+            if var is not current and entered.get(var, _UNSET) is not value
+        )
 
     async def release_flight(self) -> None:
         flight, self.flight = self.flight, None
@@ -98,6 +140,8 @@ class RequestState:
         if self.rec is not None:
             self.rec.on = False
 
+
+_UNSET = object()
 
 #: The request being served; set by the middleware for the whole request.
 current: ContextVar[RequestState | None] = ContextVar("cacheward_asgi_request", default=None)

@@ -8,16 +8,27 @@ can key are recorded by name (a header, a query parameter, a cookie), the rest b
 field) is recorded as an unknown input, so the response is not stored. Fail closed: a
 Starlette release that adds a way to read the request makes responses unstorable until
 it is mapped here, never silently cacheable.
+
+The URLs (``url``, ``base_url``, ``url_for``) are the request as it was *spelled*, while
+the key holds it canonically: the query parsed and sorted, the Host without its default
+port. A URL read is keyed only when the request was spelled canonically; otherwise two
+spellings share one key and the first caller's spelling (``?q=<script>`` against
+``?q=%3Cscript%3E``, another parameter order, ``Host: api:80``) would be served to the
+next, so the read is unknown and that response is not stored.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 
+from ..core.cachekey import canonical_host
 from ..core.inputs import Kind
+from ..core.query import parse_query
+from ..errors import MalformedQuery
 from .context import Recorder
 
 
@@ -176,6 +187,47 @@ def _mark(*kinds: Kind) -> Callable[[Request, Recorder, str], Any]:
     return read
 
 
+def _spelled_host(real: Request) -> bool:
+    """Whether the Host the URL shows is the one the key holds (no default port)."""
+    for k, v in real.scope["headers"]:
+        if k == b"host":
+            host: str = v.decode("latin-1")
+            scheme = str(real.scope.get("scheme") or "http")
+            return canonical_host(scheme, host) == host
+    return True  # no Host header: the URL and the key both use the server address
+
+
+def _spelled_query(real: Request) -> bool:
+    """Whether the raw query string is the one spelling the key's parsed, sorted
+    parameters have (``urlencode`` of them in the key's order)."""
+    raw: bytes = real.scope.get("query_string", b"")
+    if not raw:
+        return True
+    try:
+        pairs = parse_query(raw.decode("latin-1"))
+    except MalformedQuery:
+        return False
+    ordered = sorted(pairs, key=lambda pair: pair[0])
+    return urlencode(ordered).encode("ascii") == raw
+
+
+def _url(with_query: bool) -> Callable[[Request, Recorder, str], Any]:
+    def read(real: Request, rec: Recorder, name: str) -> Any:
+        rec.add(Kind.HOST)
+        if not _spelled_host(real):
+            rec.unknown(f"request.{name} with the Host's default port, which the key drops")
+        if with_query:
+            rec.add(Kind.QUERY_ALL)
+            if not _spelled_query(real):
+                rec.unknown(
+                    f"request.{name} with the query as spelled (order, encoding), which the"
+                    " key holds only parsed and sorted"
+                )
+        return getattr(real, name)
+
+    return read
+
+
 def _plain(real: Request, rec: Recorder, name: str) -> Any:
     return getattr(real, name)
 
@@ -186,9 +238,9 @@ _READS: dict[str, Callable[[Request, Recorder, str], Any]] = {
     "cookies": lambda real, rec, _: TrackedCookies(real.cookies, rec),
     # The path is in the key; the router decoded path parameters from it.
     "path_params": lambda real, rec, _: dict(real.path_params),
-    "url": _mark(Kind.HOST, Kind.QUERY_ALL),
-    "base_url": _mark(Kind.HOST),
-    "url_for": _mark(Kind.HOST),
+    "url": _url(with_query=True),
+    "base_url": _url(with_query=False),
+    "url_for": _url(with_query=False),
     "method": _mark(Kind.METHOD),
     "client": _mark(Kind.REMOTE_ADDR),
     "body": _mark(Kind.BODY),

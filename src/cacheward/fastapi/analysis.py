@@ -15,11 +15,14 @@ which FastAPI built from the signature):
   principal route varying on ``:scopes`` and ``:key-id`` keys that).
 
 The guard's own ``protected`` dependency is authentication: what it reads is not an
-input of the response.
+input of the response. A kind of parameter this module does not know (a FastAPI release
+that adds one: any other ``*_params`` or ``*_param_name`` of a ``Dependant``) is an
+unknown read, so the route is unstorable until it is mapped here (fail closed).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from dataclasses import dataclass, field
 from functools import partial
@@ -77,8 +80,47 @@ def analyze(dependant: Any, credential_headers: frozenset[str], injected: str) -
     return out
 
 
+#: The parameter kinds of a ``Dependant`` that :func:`_walk` maps (or knows are not
+#: inputs: the response, background tasks, security scopes).
+_KNOWN_PARAMS = frozenset(
+    {
+        "path_params",
+        "query_params",
+        "header_params",
+        "cookie_params",
+        "body_params",
+        "request_param_name",
+        "websocket_param_name",
+        "http_connection_param_name",
+        "response_param_name",
+        "background_tasks_param_name",
+        "security_scopes_param_name",
+    }
+)
+
+
+def _unknown_kinds(d: Any) -> list[str]:
+    """The parameter kinds ``d`` uses that this module does not map."""
+    if dataclasses.is_dataclass(d):
+        names = [f.name for f in dataclasses.fields(d)]
+    else:
+        try:
+            names = list(vars(d))
+        except TypeError:  # no __dict__: nothing can be listed, so nothing is known
+            return ["a dependency whose parameters cannot be listed"]
+    return sorted(
+        name
+        for name in names
+        if (name.endswith("_params") or name.endswith("_param_name"))
+        and name not in _KNOWN_PARAMS
+        and getattr(d, name, None)
+    )
+
+
 def _walk(d: Any, creds: frozenset[str], out: Declared, top: bool, injected: str) -> bool:
     """Add ``d``'s reads to ``out``; true when ``d`` depends on the guard's principal."""
+    for kind in _unknown_kinds(d):
+        out.reads.add((Kind.UNKNOWN, f"a FastAPI parameter kind the guard does not map ({kind})"))
     for p in getattr(d, "query_params", ()):
         if _is_model(p):
             out.reads.add((Kind.QUERY_ALL, ""))
