@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
 from fastapi import FastAPI, Request, Response, Security
 from fastapi.testclient import TestClient
 
@@ -106,13 +105,6 @@ def _limiter():
     return limiter, RateLimitExceeded, _rate_limit_exceeded_handler
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: slowapi's @limiter.limit above @ward.cached reads Starlette's own Request;"
-        " the X-RateLimit-* headers of Alice's miss are stored and replayed beside Bob's"
-    ),
-)
 def test_slowapi_above_cached_never_replays_another_callers_rate_limit_headers():
     app, ward, alice, bob = _app()
     limiter, exceeded, handler = _limiter()
@@ -160,3 +152,48 @@ def test_slowapi_below_cached_counts_every_request():
         served = [c.get("/quota", headers=h(alice)) for _ in range(3)]
     assert [r.status_code for r in served] == [200, 200, 429]
     assert all("hit" not in r.headers.get("cache-status", "") for r in served)
+
+
+def test_unread_context_lets_a_correlation_id_app_cache_again():
+    """asgi-correlation-id sets its context variable on every request, so by default
+    nothing is stored (the guard cannot see whether the endpoint reads it). Naming it in
+    ``unread_context`` stores again, and the middleware still runs on every hit: each
+    caller gets only their own ``X-Request-ID``."""
+    from asgi_correlation_id import CorrelationIdMiddleware
+
+    def build(**settings):
+        app = FastAPI()
+        store = MemoryKeyStore()
+        ward = Cacheward(app, keys=store, secret=SECRET, **settings)
+        app.add_middleware(CorrelationIdMiddleware)
+
+        @app.get("/catalog")
+        @ward.cached(ttl=60, scope="shared")
+        async def catalog(p: Principal = Security(ward.protected())):  # noqa: B008
+            return {"items": ["tea"]}
+
+        return app, store.create("alice").plaintext, store.create("bob").plaintext
+
+    app, alice, bob = build()
+    with TestClient(app) as c:
+        c.get("/catalog", headers=h(alice))
+        again = c.get("/catalog", headers=h(bob))
+        assert "hit" not in again.headers["cache-status"]  # fail closed by default
+
+    app, alice, bob = build(unread_context=["correlation_id"])
+    alices, bobs = uuid.uuid4().hex, uuid.uuid4().hex
+    with TestClient(app) as c:
+        c.get("/catalog", headers=h(alice, **{"X-Request-ID": alices}))
+        hit = c.get("/catalog", headers=h(bob, **{"X-Request-ID": bobs}))
+        assert "hit" in hit.headers["cache-status"]
+        assert hit.headers.get_list("x-request-id") == [bobs]
+
+
+def test_unread_context_must_be_a_list_of_names():
+    import pytest
+
+    from cacheward.errors import ConfigurationError
+
+    for bad in ("correlation_id", [""], [3]):
+        with pytest.raises(ConfigurationError, match="unread_context"):
+            Cacheward(FastAPI(), keys=MemoryKeyStore(), secret=SECRET, unread_context=bad)

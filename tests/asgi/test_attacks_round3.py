@@ -264,13 +264,6 @@ def _rate_limited(func: Any) -> Any:
     return wrapper
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a decorator above @ward.cached gets Starlette's own Request; what it reads"
-        " is unrecorded and the header it adds is stored and replayed"
-    ),
-)
 def test_a_decorator_above_cached_that_reads_the_raw_request_is_not_replayed():
     app, ward, _, alice, bob = _app()
 
@@ -313,13 +306,6 @@ def _tracing_route_class() -> type:
     return TracingRoute
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a custom APIRoute class's handler reads Starlette's own Request unrecorded;"
-        " the header it adds is stored and replayed"
-    ),
-)
 def test_a_custom_route_class_that_reads_the_raw_request_is_not_replayed():
     app, ward, _, alice, bob = _app()
     router = APIRouter(route_class=_tracing_route_class())
@@ -366,13 +352,6 @@ class _Envelope:
         await self.app(scope, receive, wrapped)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: the entry is the final response, but a hit is replayed from the endpoint,"
-        " inside the middleware stack: every inner middleware runs on it a second time"
-    ),
-)
 def test_a_hit_is_the_response_a_miss_sent_not_one_wrapped_twice():
     app, ward, _, alice, bob = _app()
     app.add_middleware(_Envelope)

@@ -42,7 +42,11 @@ class Recorder:
         rs = current.get()
         if rs is not None:
             for name in rs.context_set_inside():
-                self.unknown(f"the context variable {name!r}, set inside the guard")
+                if name not in rs.ward.unread_context:
+                    self.unknown(
+                        f"the context variable {name!r}, set inside the guard (if no cached"
+                        f" endpoint reads it: Cacheward(unread_context=[{name!r}]))"
+                    )
 
     def add(self, kind: Kind, name: str = "") -> None:
         if self.on:

@@ -62,8 +62,9 @@ class BaseCacheward:
         if settings.get("strict") is None:
             settings["strict"] = bool(getattr(app, "debug", False))
         settings.setdefault("app_name", getattr(app, "title", "") or type(app).__name__)
-        if "credential_headers" in settings:
-            settings["credential_headers"] = tuple(settings["credential_headers"])
+        for name in ("credential_headers", "unread_context"):
+            if name in settings and not isinstance(settings[name], str):
+                settings[name] = tuple(settings[name])
         state = build_state(secret=self._secret, keys=self.keys, backend=self._backend, **settings)
         self._state = state
         return state

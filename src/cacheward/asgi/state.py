@@ -52,6 +52,9 @@ class State(GuardState):
 
     backend: AsyncBackend
     keys: AsyncKeyStore | None
+    #: Context variables no cached endpoint reads (``unread_context=``): setting them
+    #: inside the guard does not make a response unstorable.
+    unread_context: frozenset[str] = frozenset()
     _hit_headers: dict[int, list[tuple[bytes, bytes]]] = field(default_factory=dict)
 
     @property
@@ -89,6 +92,7 @@ def build_state(
     enabled: bool = True,
     reject_duplicate_params: bool = True,
     credential_headers: tuple[str, ...] = (),
+    unread_context: tuple[str, ...] = (),
     app_name: str = "",
 ) -> State:
     """Check the settings and build the state.
@@ -99,6 +103,7 @@ def build_state(
     mode = downstream_mode(downstream, "downstream")
     check_key_header(key_header, "key_header")
     check_credential_headers(credential_headers, "credential_headers")
+    _check_names(unread_context, "unread_context")
     for label, number in (
         ("default_ttl", default_ttl),
         ("max_entry_bytes", max_entry_bytes),
@@ -131,5 +136,17 @@ def build_state(
         enabled=enabled,
         reject_duplicate_params=reject_duplicate_params,
         credential_headers=(key_header, *credential_headers),
+        unread_context=frozenset(unread_context),
         app_name=app_name,
     )
+
+
+def _check_names(names: object, label: str) -> None:
+    ok = isinstance(names, (tuple, list, frozenset, set)) and all(
+        isinstance(n, str) and n for n in names
+    )
+    if not ok:
+        raise ConfigurationError(
+            f"{label}= must be a list of context variable names (ContextVar.name),"
+            f" not {names!r}"
+        )

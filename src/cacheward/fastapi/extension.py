@@ -28,6 +28,7 @@ from typing import Annotated, Any, TypeVar, get_args, get_origin
 
 from fastapi import HTTPException, Request, Security
 from fastapi.params import Depends as DependsParam
+from fastapi.routing import APIRoute
 from fastapi.security import (
     APIKeyHeader,
     HTTPAuthorizationCredentials,
@@ -74,9 +75,7 @@ class Cacheward(BaseCacheward):
 
     # -- authentication -------------------------------------------------------------------
 
-    def protected(
-        self, *scopes: str, authorize: Authorize | None = None
-    ) -> Callable[..., Any]:
+    def protected(self, *scopes: str, authorize: Authorize | None = None) -> Callable[..., Any]:
         """A dependency that authenticates the request's API key, requires ``scopes``
         and ``authorize(principal, **path_params)`` (sync or async), and returns the
         :class:`Principal`. Use it with ``Security(...)`` or ``Depends(...)``.
@@ -188,9 +187,7 @@ class Cacheward(BaseCacheward):
                 found = routes.get(id(api_route))
                 if found is not None:
                     return found
-                creds = frozenset(
-                    h.lower() for h in (self.state.credential_names())
-                )
+                creds = frozenset(h.lower() for h in (self.state.credential_names()))
                 dependant = getattr(api_route, "dependant", None)
                 declared = analyze(dependant, creds, _INJECTED) if dependant is not None else None
                 reads: set[Any] = set()
@@ -198,7 +195,8 @@ class Cacheward(BaseCacheward):
                 if declared is None:
                     reads.add((Kind.UNKNOWN, "an endpoint outside a FastAPI route"))
                 else:
-                    reads, extra_vary = declared.reads, declared.vary
+                    reads = declared.reads | _unseen_layers(api_route, wrapper)
+                    extra_vary = declared.vary
                 all_vary = tuple(sorted(set(vary_given) | extra_vary))
                 policy = route_policy(scope, all_vary, ignored)
                 made = Route(name, policy, ttl, tag_tuple, frozenset(reads), key_name)
@@ -231,6 +229,7 @@ class Cacheward(BaseCacheward):
             return wrapper  # type: ignore[return-value]
 
         return decorator
+
 
 def _calls(dependant: Any) -> frozenset[Any]:
     """The callables of a dependency tree (the keys ``dependency_overrides`` uses)."""
@@ -285,3 +284,19 @@ async def _call(
     if is_async:
         return await endpoint(*args, **kwargs)
     return await run_in_threadpool(endpoint, *args, **kwargs)
+
+
+def _unseen_layers(api_route: Any, wrapper: Any) -> set[Any]:
+    """Code FastAPI runs around ``@ward.cached`` that gets Starlette's own ``Request``: a
+    decorator above it, or a route class with its own handler. What they read is not
+    recorded, so a route that has either is never stored (it is still served)."""
+    unseen: set[Any] = set()
+    endpoint = getattr(api_route, "endpoint", wrapper)
+    if endpoint is not wrapper:
+        name = f"{getattr(endpoint, '__module__', '?')}.{getattr(endpoint, '__qualname__', '?')}"
+        unseen.add((Kind.UNKNOWN, f"a decorator above @ward.cached ({name})"))
+    if type(api_route).get_route_handler is not APIRoute.get_route_handler:
+        unseen.add(
+            (Kind.UNKNOWN, f"a route class with its own handler ({type(api_route).__name__})")
+        )
+    return unseen
