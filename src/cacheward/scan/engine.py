@@ -16,12 +16,14 @@ from ..core.finding import Finding, Report
 from .buster import carried
 from .context import BusterState, Options, ProbeContext
 from .credential import ANONYMOUS, Credential, Redactor, redacted_logs
-from .detect import setup
+from .detect import baselines, setup
 from .exchange import ProbeRequest, ProbeResponse, new_client
+from .freshness import TIMING, unshown, unshown_note
 from .identity import Identities, whoami_values
 from .oracle import Oracle
 from .probes import PROBES, ProbeSpec, crosskey_unbusted
-from .probes.base import CROSS_KEY
+from .probes.base import ANONYMOUS as ANONYMOUS_LEAK
+from .probes.base import AUTH_AFTER_CACHE, CROSS_KEY
 from .progress import Progress, Silent
 from .runner import Budget, BudgetExceeded, Sender, drive
 from .target import Endpoint
@@ -112,14 +114,49 @@ async def _attempt(
     return None
 
 
-async def _endpoint(
+async def _setup(
     endpoint: Endpoint, creds: list[Credential], settings: Settings, sender: Sender
-) -> _Outcome:
+) -> tuple[_Outcome, list[str]]:
     ctx = ProbeContext(endpoint, creds, Options(aggressive=settings.aggressive))
     out = _Outcome(endpoint, Budget(settings.budget, ctx=ctx), ctx=ctx)
     notes = await _attempt(out, "setup", setup(ctx), sender, lead="not scanned: ")
     if notes is None:
         out.scanned, out.ctx = False, None
+        return out, []
+    return out, notes
+
+
+#: Timed in the quiet phase, alone, between setup and the concurrent probes.
+_TIMED = next(s for s in PROBES if s.name == "hidden-cache")
+_UNVERIFIED = "could not show that any cache buster busts"
+
+
+async def _timing(out: _Outcome, notes: list[str], sender: Sender) -> list[str]:
+    """``hidden-cache`` with nothing else in flight (concurrent requests would blur the
+    timing), and its verdict fed to the buster check: where identical bodies and no
+    cache header left the buster unverified, a fresh buster timed as a miss beside the
+    same URL's hits shows it busts, so the active checks run and baselines count fresh."""
+    ctx = out.ctx
+    if ctx is None or _TIMED.run is None or not _TIMED.runs(ctx):
+        return notes
+    found = await _attempt(out, _TIMED.name, carried(_TIMED.run(ctx), ctx.carrier), sender)
+    out.findings += found or []
+    if not found or ctx.buster is not BusterState.UNVERIFIED:
+        return notes
+    ctx.buster, ctx.fresh[ctx.primary.name] = BusterState.WORKS, TIMING
+    if await _attempt(out, "setup", baselines(ctx), sender) is None:
+        ctx.buster = BusterState.UNVERIFIED
+        return notes
+    return [n for n in notes if _UNVERIFIED not in n] + [
+        f"{ctx.endpoint}: timing showed the {ctx.carrier} buster busts a cache that sends"
+        " no cache header (a fresh buster is a miss, the same URL again a hit): the active"
+        " checks ran on buster-isolated entries"
+    ]
+
+
+async def _probes(out: _Outcome, notes: list[str], sender: Sender) -> _Outcome:
+    ctx = out.ctx
+    if ctx is None:
         return out
     # Setup's notes say which buster carries the probes; without a working one the
     # active checks are skipped, which leaves this endpoint untested for poisoning.
@@ -129,8 +166,12 @@ async def _endpoint(
             out.notes.append(note)
         else:
             out.gap(note)
-    keyless = all(c.keyless for c in creds)
-    specs = [s for s in PROBES if s.runs(ctx) and not (keyless and s.name in KEYED_PROBES)]
+    keyless = all(c.keyless for c in ctx.creds)
+    specs = [
+        s
+        for s in PROBES
+        if s is not _TIMED and s.runs(ctx) and not (keyless and s.name in KEYED_PROBES)
+    ]
     results = await asyncio.gather(*(_probe(out, s, sender) for s in specs))
     out.findings += [f for r in results for f in r or ()]
     return out
@@ -160,8 +201,13 @@ async def _after_ttl(out: _Outcome, settings: Settings, sender: Sender) -> None:
     """``--wait-ttl``: wait out a path-keyed entry (twice, each bounded) so that each
     principal caches and reads a fresh response of its own; the oracle judges them."""
     ctx = out.ctx
-    if ctx is None or ctx.buster is BusterState.WORKS or all(c.keyless for c in ctx.creds):
+    if ctx is None or all(c.keyless for c in ctx.creds):
         return
+    if ctx.buster is BusterState.WORKS:
+        if not unshown(ctx):
+            return
+        # every key got the primary's copy, unproven: wait out what may be an app cache
+        ctx.stored = ctx.baseline(ctx.primary)
     if any(f.id == CROSS_KEY for f in out.findings):
         return  # proved already (by a probe; the engine skips the oracle's): no need to wait
     for phase in crosskey_unbusted.AFTER_TTL:
@@ -268,12 +314,17 @@ async def _run(
             found, early = await _whoami(settings.whoami, endpoints, keyed, sender)
             oracle.state(found)
 
-        async def one(e: Endpoint) -> _Outcome:
-            out = await _endpoint(e, creds, settings, sender)
-            progress.advance(redact(str(e)), out.requests)
+        ready = await asyncio.gather(*(_setup(e, creds, settings, sender) for e in endpoints))
+        timed = [await _timing(out, notes, sender) for out, notes in ready]  # one at a time
+
+        async def one(out: _Outcome, notes: list[str]) -> _Outcome:
+            await _probes(out, notes, sender)
+            progress.advance(redact(str(out.endpoint)), out.requests)
             return out
 
-        outcomes = list(await asyncio.gather(*(one(e) for e in endpoints)))
+        outcomes = list(
+            await asyncio.gather(*(one(o, n) for (o, _), n in zip(ready, timed, strict=True)))
+        )
         ids = oracle.learn()
         await asyncio.gather(*(_unbusted(o, ids, sender) for o in outcomes))
         if settings.wait_ttl > 0:
@@ -282,6 +333,7 @@ async def _run(
             await asyncio.gather(*(_after_ttl(o, settings, sender) for o in waiting))
         if keyed:
             _judge(oracle, outcomes)
+            _unshown(oracle, outcomes)
         if oracle.full and outcomes:
             outcomes[0].gap(
                 "the identity oracle stopped recording after 64 MiB of response bodies:"
@@ -314,6 +366,26 @@ def _judge(oracle: Oracle, outcomes: list[_Outcome]) -> None:
             out.findings.append(f)
             # what the read-only probe could not show, the oracle now has
             ctx.notes[:] = [n for n in ctx.notes if crosskey_unbusted.UNPROVED not in n]
+
+
+_LEAKS = frozenset({CROSS_KEY, ANONYMOUS_LEAK, AUTH_AFTER_CACHE})
+
+
+def _unshown(oracle: Oracle, outcomes: list[_Outcome]) -> None:
+    """Where every key got the primary's body and nothing showed it fresh, cross-key
+    leakage is inconclusive, unless a leak was proved or the identity the user stated
+    for the primary is not in the body."""
+    for o in outcomes:
+        ctx = o.ctx
+        if ctx is None or ctx.buster is not BusterState.WORKS:
+            continue  # an unbusted endpoint says what it could not prove already
+        readers = unshown(ctx)
+        if not readers or any(f.id in _LEAKS for f in o.findings):
+            continue
+        stated = oracle.stated(ctx.primary.name)
+        if stated and not any(v in ctx.baseline(ctx.primary).text for v in stated):
+            continue
+        o.gap(unshown_note(ctx, readers))
 
 
 def _report(
