@@ -35,9 +35,9 @@ from __future__ import annotations
 import functools
 import json
 import random
-from html import escape
 from collections.abc import Callable
 from datetime import datetime, timezone
+from html import escape
 from typing import Any
 from urllib.parse import quote
 

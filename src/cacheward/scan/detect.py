@@ -122,9 +122,7 @@ def behind(r1: ProbeResponse, r3: ProbeResponse) -> bool:
     byte) or comes with another cache's hit, an ``Age`` or an application cache's stamp
     from before (an application cache keyed on the path behind a proxy the buster does
     bust)."""
-    return (
-        signal(r3) is Signal.MISS and identical(r1, r3) and (volatile(r1) or stored_behind(r3))
-    )
+    return signal(r3) is Signal.MISS and identical(r1, r3) and (volatile(r1) or stored_behind(r3))
 
 
 def _trial(ctx: ProbeContext, buster: Buster) -> Setup:

@@ -115,9 +115,7 @@ def stored_behind(resp: ProbeResponse) -> bool:
     """Whether ``resp``, on a buster the front reports as a miss, was nevertheless
     served from a store behind it."""
     age = resp.header("age")
-    return (
-        _layer_hit(resp) or (age.isdigit() and int(age) > 0) or _stamped_earlier(resp)
-    )
+    return _layer_hit(resp) or (age.isdigit() and int(age) > 0) or _stamped_earlier(resp)
 
 
 def unshown(ctx: ProbeContext) -> list[str]:
