@@ -196,11 +196,17 @@ def _recall(s: Section, budget: Budget) -> None:
         return  # the tests' tiny budget: the main table proves the code runs
     mine = scan_recall.measure_all()
     base = _baseline()
-    head = ["scenario", "planted found", "false findings", "req/endpoint max / mean"]
+    head = [
+        "scenario",
+        "planted found",
+        "false findings",
+        "clean routes inconclusive",
+        "req/endpoint max / mean",
+    ]
     rows = []
     for name, m in mine.items():
         row = [name]
-        for what in ("recall", "false", "per"):
+        for what in ("recall", "false", "unsure", "per"):
             cell = scan_recall.cell(m, what)
             if base is not None:
                 cell = f"{scan_recall.cell(base[1].get(name), what)} → {cell}"
