@@ -79,8 +79,9 @@ def test_vulnerable_behind_proxy(profile: str, proxy: ProxyFactory, vulnerable: 
         assert found[page] == set(), (page, found[page])
         assert _gaps(report, page) == [], (page, _gaps(report, page))
     # the layered cache says it hit on a fresh buster: not isolated, so never poisoned
-    assert any("/f/layer" in n and "cache behind the cache" in n for n in report.notes)
-    assert not any(f.id.startswith("unkeyed") for f in report.findings if "/f/layer" in f.url)
+    layer = [n for n in report.notes if "/f/layer:" in n]
+    assert any("cache behind the cache" in n for n in layer)
+    assert any("active checks skipped" in n for n in layer), layer
     text = repr(report)
     assert not any(k in text or k[-12:] in text for k in RAW_KEYS)
 
@@ -108,3 +109,14 @@ def test_nothing_to_show_is_inconclusive(profile: str, proxy: ProxyFactory, fixe
     [gap] = _gaps(report, fresh.UNSHOWABLE)
     assert "inconclusive" in gap
     assert all(opt in gap for opt in ("--whoami", "--identity", "--wait-ttl"))
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_stated_identity_absent_from_the_page_is_conclusive(
+    profile: str, proxy: ProxyFactory, fixed: Server
+) -> None:
+    """What the user said alice's responses carry is not on the page: it is not hers."""
+    front = proxy(profile, fixed)
+    settings = Settings(rate=0, identities=(("alice", "alice@example.test"),))
+    report = asyncio.run(scan_async(endpoints(front.url, [fresh.UNSHOWABLE]), creds(), settings))
+    assert report.findings == () and report.inconclusive == ()
