@@ -20,8 +20,10 @@ is never reported. The engine runs this probe in a quiet phase, alone, between e
 endpoint's setup and the concurrent probes (other requests in flight would blur the
 timing), and feeds its verdict to the buster check: where identical bodies and no cache
 header left the buster unverified, a fresh buster timed as a miss shows it isolates
-(:func:`cacheward.scan.phases.timing`). Only plain GETs of the primary principal are sent, each on its own
-buster, as the setup's baselines are; not at all where a fresh buster was shown to be
+(:func:`cacheward.scan.phases.timing`).
+
+Only plain GETs of the primary principal are sent, each on its own buster, as the
+setup's baselines are; not at all where a fresh buster was shown to be
 served from the cache (nothing to time there, and every read is the shared entry).
 """
 
