@@ -181,11 +181,26 @@ def test_oracle_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_fresh_page_both_keys_see_is_a_note_not_a_leak() -> None:
-    """/projects/1 names its owner alice to every member: bob's fresh copy is his own."""
+    """/projects/1 names its owner alice to every member: bob's copy, shown made for his
+    request (its ``Link: rel=self`` echoes his buster), is his own."""
+    ctx, o = _ctx(BusterState.WORKS), Oracle([ALICE, BOB], {"alice": ["alice@example.test"]})
+    page = {"project": "apollo", "owner": "alice@example.test"}
+    for name, token in (("alice", "cw1"), ("bob", "cw2")):
+        ctx.baselines[name] = r(page, link=f"</me?cwcb={token}>; rel=self")
+        ctx.fresh[name] = "buster echoed"
+        cred = ALICE if name == "alice" else BOB
+        o.observe(ctx, ProbeRequest(f"http://api.test/me?cwcb={token}", cred), ctx.baselines[name])
+    assert o.findings(o.learn()) == []
+    assert any("bob's fresh response (buster echoed)" in n for n in ctx.notes)
+
+
+def test_a_front_miss_alone_does_not_make_a_copy_fresh() -> None:
+    """The same bodies with nothing showing bob's was made for him (the proxy said miss,
+    an app cache keyed on the path may have answered): a leak, at medium confidence."""
     ctx, o = _ctx(BusterState.WORKS), Oracle([ALICE, BOB], {"alice": ["alice@example.test"]})
     page = {"project": "apollo", "owner": "alice@example.test"}
     ctx.baselines["alice"], ctx.baselines["bob"] = r(page), r(page)
     o.observe(ctx, ProbeRequest("http://api.test/me?cwcb=cw1", ALICE), ctx.baselines["alice"])
     o.observe(ctx, ProbeRequest("http://api.test/me?cwcb=cw2", BOB), ctx.baselines["bob"])
-    assert o.findings(o.learn()) == []
-    assert any("bob's fresh response" in n and "look at it by hand" in n for n in ctx.notes)
+    [(_, f)] = o.findings(o.learn())
+    assert f.id == "cross-key-leak" and f.confidence.value == "medium"

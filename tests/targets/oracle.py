@@ -10,7 +10,8 @@ Every failure issue 15 measured on APIs nobody here wrote has a route here:
     The same with a one-second timeout: ``--wait-ttl`` can wait it out.
 ``/o/plain``
     The same again, but the body has no request id or timestamp, as many APIs: nothing
-    shows a copy was served from a store, so only the identity markers can prove it.
+    shows a copy was served from a store, so only the identity markers can prove it
+    (behind a proxy too: the proxy's miss does not make a byte-for-byte copy fresh).
 ``/o/report``
     Lookup before authorization: the cached admin report is served to a key the
     route would deny (the seed's BOLA case). The report names nobody, so no marker
@@ -61,9 +62,6 @@ ROUTES: dict[str, tuple[str, ...]] = {
 }
 #: Findings a shared proxy in front adds (it stores the ``public`` per-user inbox).
 AT_A_PROXY: dict[str, tuple[str, ...]] = {"/o/inbox": ("cross-key-leak", "anonymous-cache-leak")}
-#: Behind a proxy the buster busts the proxy, and a byte-for-byte copy without request
-#: ids cannot be told from a page every key may see (an owner field): a note, no finding.
-UNPROVABLE_AT_A_PROXY = ("/o/plain",)
 TRAPS = ("/o/lucky", "/o/news")
 #: Its entry lives one second: scanned alone (with ``--wait-ttl``), never in a full scan,
 #: where it would expire at any point of the scan.

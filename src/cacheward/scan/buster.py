@@ -59,8 +59,8 @@ class Buster:
         """``req`` with its URL's buster value copied into this carrier."""
         if self.carrier is Carrier.QUERY:
             return req
-        token = dict(parse_qsl(urlsplit(req.url).query)).get(PARAM)
-        if token is None:
+        token = token_of(req.url)
+        if not token:
             return req
         headers = list(req.headers)
         if self.carrier is Carrier.HEADER:
@@ -77,6 +77,11 @@ class Buster:
 
 
 QUERY = Buster()
+
+
+def token_of(url: str) -> str:
+    """The buster value ``url`` carries (``""``: none)."""
+    return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True)).get(PARAM, "")
 
 
 def candidates(vary: Iterable[str], credential_header: str | None) -> list[Buster]:

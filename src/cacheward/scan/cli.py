@@ -223,8 +223,9 @@ def oracle_options(command: Callable[..., None]) -> Callable[..., None]:
         type=click.FloatRange(0, MAX_WAIT_TTL),
         default=0.0,
         metavar="SECONDS",
-        help="Where nothing busts, wait (twice, at most SECONDS each) for the entry to"
-        " expire so each key caches its own response; writes the test keys' own data.",
+        help="Where nothing busts (or every key got one unproven body), wait (twice, at"
+        " most SECONDS each) for the entry to expire so each key caches its own"
+        " response; writes the test keys' own data.",
     )(command)
     command = click.option(
         "--whoami",

@@ -64,6 +64,9 @@ class ProbeContext:
     echo: ProbeResponse | None = None
     #: a cache behind the cache was seen (the front said miss, a store answered)
     behind: bool = False
+    #: callers whose baseline was shown made for its request, and the evidence
+    #: (:mod:`cacheward.scan.freshness`); a caller absent here has an unproven baseline
+    fresh: dict[str | None, str] = field(default_factory=dict)
 
     @property
     def victims(self) -> list[Credential]:
@@ -86,6 +89,10 @@ class ProbeContext:
             q for q in (parts.query, f"{BUSTER_PARAM}={value or token()}", params) if q
         )
         return urlunsplit((parts.scheme, parts.netloc, parts.path + suffix, query, ""))
+
+    def unproven(self, name: str | None) -> bool:
+        """Whether ``name``'s baseline may be a stored copy (nothing showed it fresh)."""
+        return name in self.baselines and name not in self.fresh
 
     @property
     def authenticated(self) -> bool:

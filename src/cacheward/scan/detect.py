@@ -17,12 +17,13 @@ from __future__ import annotations
 import re
 from enum import Enum
 
-from .buster import QUERY, Buster, candidates
+from .buster import QUERY, Buster, candidates, token_of
 from .cachecontrol import vary
 from .cachestatus import served_from_store
 from .compare import identical, volatile
 from .context import BUSTER_PARAM, BusterState, ProbeContext
 from .exchange import ProbeRequest, ProbeResponse, Setup
+from .freshness import TIMING, evidence, stored_behind
 
 _STATUS_HEADERS = (
     "x-cache",
@@ -83,14 +84,20 @@ def cache_headers(resp: ProbeResponse) -> dict[str, str]:
     return {h: resp.header(h) for h in _PRESENCE_HEADERS if resp.header(h)}
 
 
-def verdict(r1: ProbeResponse, r2: ProbeResponse, r3: ProbeResponse) -> tuple[BusterState, bool]:
-    """Buster state and whether a cache was seen, from buster u1, u1 again, then u2.
+def verdict(
+    r1: ProbeResponse, r2: ProbeResponse, r3: ProbeResponse, token: str = ""
+) -> tuple[BusterState, bool]:
+    """Buster state and whether a cache was seen, from buster u1, u1 again, then u2
+    (``token``: u2's value).
 
-    Freshness is shown, never assumed: the second buster busts when its body differs
-    from the first's (the request reached something that answered anew), or when the
-    headers say miss *and* nothing contradicts them. A body that carries request ids or
-    timestamps and comes back byte for byte on a fresh buster was served from a store,
-    whatever the headers say: a cache behind the cache (:func:`behind`).
+    Freshness is shown, never assumed: the second buster busts when its response shows
+    it was made anew (:func:`~cacheward.scan.freshness.evidence`: another body, u2 echoed,
+    a new validator or cookie), or when the headers say miss *and* nothing contradicts
+    them. A body that carries request ids or timestamps and comes back byte for byte on
+    a fresh buster was served from a store, whatever the headers say, and so was one
+    another cache on the path (or its dates) says is stored: a cache behind the cache
+    (:func:`behind`). A miss with nothing either way busts the front; whether the origin
+    answered anew stays unproven (``ProbeContext.fresh``).
     """
     s2, s3 = signal(r2), signal(r3)
     seen = s2 is Signal.HIT or bool(cache_headers(r1))
@@ -98,8 +105,10 @@ def verdict(r1: ProbeResponse, r2: ProbeResponse, r3: ProbeResponse) -> tuple[Bu
         return BusterState.BROKEN, True
     if not identical(r1, r3):
         return BusterState.WORKS, seen or identical(r1, r2)
-    if volatile(r1):  # request ids repeated on a fresh buster: a store answered
+    if volatile(r1) or stored_behind(r3):  # a store answered the fresh buster
         return BusterState.BROKEN, True
+    if evidence(r3, token, [r1, r2]) is not None:
+        return BusterState.WORKS, seen
     if s3 is Signal.MISS:
         return BusterState.WORKS, True
     if s2 is Signal.HIT:  # the same body on a fresh buster, after a hit: served from store
@@ -108,10 +117,12 @@ def verdict(r1: ProbeResponse, r2: ProbeResponse, r3: ProbeResponse) -> tuple[Bu
 
 
 def behind(r1: ProbeResponse, r3: ProbeResponse) -> bool:
-    """A cache behind the cache: the front says miss on a fresh buster while the body,
-    request ids and timestamps included, is the first buster's (an application cache
-    keyed on the path behind a proxy the buster does bust)."""
-    return signal(r3) is Signal.MISS and identical(r1, r3) and volatile(r1)
+    """A cache behind the cache: the front says miss on a fresh buster while the body is
+    the first buster's and either carries request ids or timestamps (repeated byte for
+    byte) or comes with another cache's hit, an ``Age`` or an application cache's stamp
+    from before (an application cache keyed on the path behind a proxy the buster does
+    bust)."""
+    return signal(r3) is Signal.MISS and identical(r1, r3) and (volatile(r1) or stored_behind(r3))
 
 
 def _trial(ctx: ProbeContext, buster: Buster) -> Setup:
@@ -120,12 +131,34 @@ def _trial(ctx: ProbeContext, buster: Buster) -> Setup:
     u1 = ctx.url()
     r1 = yield buster.apply(ProbeRequest(u1, a))
     r2 = yield buster.apply(ProbeRequest(u1, a))
-    r3 = yield buster.apply(ProbeRequest(ctx.url(), a))
-    state, seen = verdict(r1, r2, r3)
+    u3 = ctx.url()
+    r3 = yield buster.apply(ProbeRequest(u3, a))
+    state, seen = verdict(r1, r2, r3, token_of(u3))
     ctx.buster, ctx.cache_seen = state, ctx.cache_seen or seen
     ctx.baselines[a.name], ctx.echo = r3, r1
     ctx.behind = behind(r1, r3)
+    ctx.fresh.pop(a.name, None)
+    why = evidence(r3, token_of(u3), [r1, r2]) if state is BusterState.WORKS else None
+    if why is not None:
+        ctx.fresh[a.name] = why
     return sorted(vary(r1))
+
+
+def baselines(ctx: ProbeContext) -> Setup:
+    """Every other caller's baseline on a buster of its own, each judged fresh or not
+    against every earlier response to the endpoint (the primary's copy is no proof)."""
+    a = ctx.primary
+    earlier = [r for r in (ctx.echo, ctx.baselines.get(a.name)) if r is not None]
+    for cred in [c for c in ctx.creds if c is not a] + [None]:
+        url = ctx.url()
+        resp = yield ctx.carrier.apply(ProbeRequest(url, cred))
+        name = cred.name if cred else None
+        ctx.baselines[name] = resp
+        why = evidence(resp, token_of(url), earlier)
+        if why is not None or ctx.fresh.get(a.name) == TIMING:
+            ctx.fresh[name] = why or TIMING
+        earlier.append(resp)
+    return []
 
 
 def _stale(ctx: ProbeContext) -> list[str | None]:
@@ -156,9 +189,7 @@ def setup(ctx: ProbeContext) -> Setup:
     if ctx.buster is BusterState.WORKS:
         # Without a working buster these would read (and, were A's entry not stored,
         # write) the entry real users get: the read-only cross-key probe does it gated.
-        for cred in [c for c in ctx.creds if c is not a] + [None]:
-            req = ctx.carrier.apply(ProbeRequest(ctx.url(), cred))
-            ctx.baselines[cred.name if cred else None] = yield req
+        yield from baselines(ctx)
         stale = _stale(ctx)
         if stale:
             # Another caller's "fresh" baseline is the primary's copy, byte for byte: the
@@ -166,12 +197,21 @@ def setup(ctx: ProbeContext) -> Setup:
             ctx.buster, ctx.behind = BusterState.BROKEN, True
             for name in stale:
                 ctx.baselines.pop(name, None)
+                ctx.fresh.pop(name, None)
+    return _notes(ctx)
+
+
+def _notes(ctx: ProbeContext) -> list[str]:
+    # With no key there is no cross-key check to run read-only (the scan says so once).
+    read_only = "" if all(c.keyless for c in ctx.creds) else "; cross-key leakage tested read-only"
     notes = []
     if ctx.behind:
         notes.append(
             f"{ctx.endpoint}: a cache behind the cache: the front reports a miss on a fresh"
-            " buster, yet the body (request ids and timestamps included) is one served"
-            " before; an application cache keyed on less than the URL answers behind it"
+            " buster, yet the body is one served before (its request ids and timestamps"
+            " repeated byte for byte, or another cache, an Age or the application's own"
+            " date stamp says it was stored); an application cache keyed on less than the"
+            " URL answers behind it"
         )
     if ctx.carrier is not QUERY:
         notes.append(
@@ -182,11 +222,11 @@ def setup(ctx: ProbeContext) -> Setup:
         notes.append(
             f"{ctx.endpoint}: no buster busts (query, cookie, Vary headers: a fresh value"
             " was served from cache); active checks skipped so the shared entry is never"
-            " poisoned; cross-key leakage tested read-only"
+            f" poisoned{read_only}"
         )
     elif ctx.buster is BusterState.UNVERIFIED:
         notes.append(
             f"{ctx.endpoint}: could not show that any cache buster busts (identical bodies,"
-            " no cache headers); active checks skipped; cross-key leakage tested read-only"
+            f" no cache headers); active checks skipped{read_only}"
         )
     return notes

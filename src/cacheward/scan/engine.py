@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -17,14 +16,14 @@ from .buster import carried
 from .context import BusterState, Options, ProbeContext
 from .credential import ANONYMOUS, Credential, Redactor, redacted_logs
 from .detect import setup
-from .exchange import ProbeRequest, ProbeResponse, new_client
-from .identity import Identities, whoami_values
+from .exchange import new_client
 from .oracle import Oracle
+from .phases import TIMED, Outcome, after_ttl, attempt, inconclusive, timing, unbusted, whoami
 from .probes import PROBES, ProbeSpec, crosskey_unbusted
 from .probes.base import CROSS_KEY
 from .progress import Progress, Silent
 from .raw import RawSender
-from .runner import Budget, BudgetExceeded, Sender, drive
+from .runner import Budget, Sender
 from .target import Endpoint
 
 T = TypeVar("T")
@@ -70,57 +69,21 @@ NO_KEYS_NOTE = (
 FEW_KEYS_NOTE = "fewer than two allowed keys: cross-key-leak was not tested"
 
 
-@dataclass
-class _Outcome:
-    """One endpoint's result. ``gaps`` are the notes (also in ``notes``) that name
-    something this endpoint set out to test and could not: they make the scan
-    inconclusive."""
-
-    endpoint: Endpoint
-    budget: Budget
-    findings: list[Finding] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    gaps: list[str] = field(default_factory=list)
-    scanned: bool = True
-    ctx: ProbeContext | None = None
-
-    @property
-    def requests(self) -> int:
-        return self.budget.used
-
-    def gap(self, note: str) -> None:
-        self.notes.append(note)
-        self.gaps.append(note)
-
-
-async def _attempt(
-    out: _Outcome,
-    label: str,
-    gen: Generator[ProbeRequest, ProbeResponse, T],
-    sender: Sender,
-    *,
-    lead: str = "",
-) -> T | None:
-    """Drive ``gen`` within the endpoint's budget; the one place where a spent budget or
-    an HTTP error stops a step, leaving a note that makes the scan inconclusive."""
-    try:
-        return await drive(gen, sender, out.budget)
-    except BudgetExceeded:
-        why = f"request budget ({out.budget.limit}) ran out in {label}"
-    except httpx.HTTPError as exc:
-        why = f"{label} stopped: {type(exc).__name__}: {exc}"
-    out.gap(f"{out.endpoint}: {lead}{why}")
-    return None
-
-
-async def _endpoint(
+async def _setup(
     endpoint: Endpoint, creds: list[Credential], settings: Settings, sender: Sender
-) -> _Outcome:
+) -> tuple[Outcome, list[str]]:
     ctx = ProbeContext(endpoint, creds, Options(aggressive=settings.aggressive))
-    out = _Outcome(endpoint, Budget(settings.budget, ctx=ctx), ctx=ctx)
-    notes = await _attempt(out, "setup", setup(ctx), sender, lead="not scanned: ")
+    out = Outcome(endpoint, Budget(settings.budget, ctx=ctx), ctx=ctx)
+    notes = await attempt(out, "setup", setup(ctx), sender, lead="not scanned: ")
     if notes is None:
         out.scanned, out.ctx = False, None
+        return out, []
+    return out, notes
+
+
+async def _probes(out: Outcome, notes: list[str], sender: Sender) -> Outcome:
+    ctx = out.ctx
+    if ctx is None:
         return out
     # Setup's notes say which buster carries the probes; without a working one the
     # active checks are skipped, which leaves this endpoint untested for poisoning.
@@ -130,82 +93,25 @@ async def _endpoint(
             out.notes.append(note)
         else:
             out.gap(note)
-    keyless = all(c.keyless for c in creds)
-    specs = [s for s in PROBES if s.runs(ctx) and not (keyless and s.name in KEYED_PROBES)]
+    keyless = all(c.keyless for c in ctx.creds)
+    specs = [
+        s
+        for s in PROBES
+        if s is not TIMED and s.runs(ctx) and not (keyless and s.name in KEYED_PROBES)
+    ]
     results = await asyncio.gather(*(_probe(out, s, sender) for s in specs))
     out.findings += [f for r in results for f in r or ()]
     return out
 
 
-async def _probe(out: _Outcome, spec: ProbeSpec, sender: Sender) -> list[Finding] | None:
+async def _probe(out: Outcome, spec: ProbeSpec, sender: Sender) -> list[Finding] | None:
     ctx = out.ctx
     assert ctx is not None  # noqa: S101 - set for every scanned endpoint
     if spec.look is not None:
         return spec.look(ctx)
     if spec.run is None:
         return []
-    return await _attempt(out, spec.name, carried(spec.run(ctx), ctx.carrier), sender)
-
-
-async def _unbusted(out: _Outcome, ids: Identities, sender: Sender) -> None:
-    """The read-only cross-key probe, for an endpoint no buster busts (second phase,
-    once every bustable endpoint has taught us what each principal's data looks like)."""
-    ctx = out.ctx
-    if ctx is None or ctx.buster is BusterState.WORKS or all(c.keyless for c in ctx.creds):
-        return
-    found = await _attempt(out, "cross-key", crosskey_unbusted.probe(ctx, ids), sender)
-    out.findings += found or []
-
-
-async def _after_ttl(out: _Outcome, settings: Settings, sender: Sender) -> None:
-    """``--wait-ttl``: wait out a path-keyed entry (twice, each bounded) so that each
-    principal caches and reads a fresh response of its own; the oracle judges them."""
-    ctx = out.ctx
-    if ctx is None or ctx.buster is BusterState.WORKS or all(c.keyless for c in ctx.creds):
-        return
-    if any(f.id == CROSS_KEY for f in out.findings):
-        return  # proved already (by a probe; the engine skips the oracle's): no need to wait
-    for phase in crosskey_unbusted.AFTER_TTL:
-        wait = crosskey_unbusted.ttl_wait(ctx, settings.wait_ttl)
-        if wait is None:
-            out.gap(
-                f"{ctx.endpoint}: not waited out: its entry lives longer than"
-                f" --wait-ttl {settings.wait_ttl:g}, or no 2xx was stored"
-            )
-            return
-        await asyncio.sleep(wait)
-        ctx.epoch += 1
-        if await _attempt(out, "wait-ttl", phase(ctx), sender) is None:
-            return
-
-
-async def _whoami(
-    url: str, endpoints: Sequence[Endpoint], creds: list[Credential], sender: Sender
-) -> tuple[dict[str, frozenset[str]], list[str]]:
-    """Ask ``url`` once per principal and once with no key: what it returns for one
-    principal only is that principal's identity."""
-    if url.startswith("/") and endpoints:
-        parts = urlsplit(endpoints[0].url)
-        url = urlunsplit((parts.scheme, parts.netloc, url, "", ""))
-    ctx = ProbeContext(Endpoint(url), creds)
-    budget = Budget(len(creds) + 1, ctx=ctx)
-    answers = {}
-    try:
-        for cred in [*creds, None]:
-            answers[cred.name if cred else None] = await sender.send(
-                ProbeRequest(ctx.url(), cred), budget
-            )
-    except httpx.HTTPError as exc:
-        return {}, [f"--whoami {url}: not reached: {type(exc).__name__}: {exc}"]
-    found = whoami_values(answers)
-    missing = [c.name for c in creds if not c.low and c.name not in found]
-    notes = []
-    if missing:
-        notes.append(
-            f"--whoami {url}: no value only {', '.join(missing)} gets (the same body for"
-            " every key: is the whoami URL itself cached across keys?)"
-        )
-    return found, notes
+    return await attempt(out, spec.name, carried(spec.run(ctx), ctx.carrier), sender)
 
 
 async def scan_async(
@@ -253,7 +159,7 @@ async def _run(
     transport: httpx.AsyncBaseTransport | None,
     progress: Progress,
     redact: Redactor,
-) -> list[_Outcome]:
+) -> list[Outcome]:
     async with new_client(transport, settings.timeout, settings.headers) as client:
         keyed = [c for c in creds if not c.keyless]  # the oracle learns principals' data
         oracle = Oracle(keyed, _stated(settings))
@@ -267,23 +173,29 @@ async def _run(
         )
         early: list[str] = []
         if settings.whoami and keyed:
-            found, early = await _whoami(settings.whoami, endpoints, keyed, sender)
+            found, early = await whoami(settings.whoami, endpoints, keyed, sender)
             oracle.state(found)
 
-        async def one(e: Endpoint) -> _Outcome:
-            out = await _endpoint(e, creds, settings, sender)
-            progress.advance(redact(str(e)), out.requests)
+        ready = await asyncio.gather(*(_setup(e, creds, settings, sender) for e in endpoints))
+        timed = [await timing(out, notes, sender) for out, notes in ready]  # one at a time
+
+        async def one(out: Outcome, notes: list[str]) -> Outcome:
+            await _probes(out, notes, sender)
+            progress.advance(redact(str(out.endpoint)), out.requests)
             return out
 
-        outcomes = list(await asyncio.gather(*(one(e) for e in endpoints)))
+        outcomes = list(
+            await asyncio.gather(*(one(o, n) for (o, _), n in zip(ready, timed, strict=True)))
+        )
         ids = oracle.learn()
-        await asyncio.gather(*(_unbusted(o, ids, sender) for o in outcomes))
+        await asyncio.gather(*(unbusted(o, ids, sender) for o in outcomes))
         if settings.wait_ttl > 0:
             proved = {id(c) for c, f in oracle.findings(oracle.learn()) if f.id == CROSS_KEY}
             waiting = [o for o in outcomes if id(o.ctx) not in proved]
-            await asyncio.gather(*(_after_ttl(o, settings, sender) for o in waiting))
+            await asyncio.gather(*(after_ttl(o, settings.wait_ttl, sender) for o in waiting))
         if keyed:
             _judge(oracle, outcomes)
+            inconclusive(oracle, outcomes)
         if oracle.full and outcomes:
             outcomes[0].gap(
                 "the identity oracle stopped recording after 64 MiB of response bodies:"
@@ -306,7 +218,7 @@ def _stated(settings: Settings) -> dict[str, set[str]]:
     return out
 
 
-def _judge(oracle: Oracle, outcomes: list[_Outcome]) -> None:
+def _judge(oracle: Oracle, outcomes: list[Outcome]) -> None:
     """The oracle's verdict on every response of the scan: leaks no probe reported."""
     reported = {(f.url, f.id) for o in outcomes for f in o.findings}
     by_ctx = {id(o.ctx): o for o in outcomes if o.ctx is not None}
@@ -321,7 +233,7 @@ def _judge(oracle: Oracle, outcomes: list[_Outcome]) -> None:
 def _report(
     endpoints: Sequence[Endpoint],
     creds: list[Credential],
-    outcomes: list[_Outcome],
+    outcomes: list[Outcome],
     carried: tuple[tuple[str, ...], tuple[str, ...]],
     elapsed: float,
     redact: Redactor,

@@ -87,6 +87,10 @@ class Oracle:
         for name, vals in extra.items():
             self._stated.setdefault(name, set()).update(vals)
 
+    def stated(self, name: str) -> frozenset[str]:
+        """What the user (``--identity``) or ``--whoami`` said ``name``'s responses carry."""
+        return frozenset(self._stated.get(name, ()))
+
     def who(self, req: ProbeRequest) -> str | None:
         """The principal a request was sent as (``None``: no key, or a key nobody holds)."""
         if req.cred is None or req.cred.name not in self._creds:
@@ -170,9 +174,8 @@ class Oracle:
             if not src:
                 continue
             if _is_fresh_baseline(s, reader):
-                # Shown fresh by its buster, so the reader's own: a page both may see
-                # (an owner field), unless a cache behind the cache the buster cannot
-                # reach served it, which a body without request ids cannot show.
+                # Shown made for the reader's own request (freshness evidence), so the
+                # reader's own: a page both may see (an owner field).
                 self._note(s, owner, reader)
                 continue
             return src[-1], hits
@@ -180,20 +183,22 @@ class Oracle:
 
     def _note(self, s: _Seen, owner: str, reader: str | None) -> None:
         label = reader or "no key"
+        why = s.ctx.fresh.get(reader, "")
         note = (
-            f"{s.ctx.endpoint}: {label}'s fresh response is the same as {owner}'s and"
-            f" carries {owner}'s identity: a page both may see, or a cache behind the"
-            " cache that the buster does not reach (no request id or timestamp in the"
-            " body to tell): look at it by hand"
+            f"{s.ctx.endpoint}: {label}'s fresh response ({why}) is the same as {owner}'s"
+            f" and carries {owner}'s identity: a page both may see, so not reported"
         )
         if note not in s.ctx.notes:
             s.ctx.notes.append(note)
 
     def _finding(self, s: _Seen, src: _Seen, hits: frozenset[str]) -> Finding:
         reader = s.req.cred if self.who(s.req) is not None else None
-        base = s.ctx.baselines.get(reader.name if reader else None)
+        name = reader.name if reader else None
+        base = s.ctx.baselines.get(name)
+        # a --low-key whose own response is unknown, or may be the owner's stored copy
+        # (nothing showed it fresh), counts as denied: it must be
         denied = (base is not None and not base.ok) or (
-            base is None and reader is not None and reader.low
+            reader is not None and reader.low and (base is None or s.ctx.unproven(name))
         )
         cid = leak_id(reader, denied)
         owner = src.req.cred
@@ -210,10 +215,11 @@ class Oracle:
             step(src.req, src.resp, f" ({who(owner)}'s data)"),
             step(s.req, s.resp, f" (carries {who(owner)}'s identity)"),
         )
-        # Where a buster busts, the reader's own fresh response shows the values are not
-        # its to see; where none does, a page the reader may legitimately share with the
-        # owner cannot be told apart: medium.
-        sure = s.ctx.buster is BusterState.WORKS or denied
+        # Where the reader's own response was shown fresh, it shows the values are not its
+        # to see; where not (no buster busts, or nothing showed the origin answered the
+        # reader anew), a page it may legitimately share with the owner cannot be told
+        # apart: medium.
+        sure = (s.ctx.buster is BusterState.WORKS and name in s.ctx.fresh) or denied
         confidence = Confidence.HIGH if sure else Confidence.MEDIUM
         if urlsplit(s.req.url).path != urlsplit(s.ctx.endpoint.url).path:
             # on a path variant of the endpoint (a deception probe's): deception it is
@@ -249,15 +255,17 @@ def _plain(ctx: ProbeContext, req: ProbeRequest, buster: str) -> bool:
 
 
 def _is_fresh_baseline(s: _Seen, reader: str | None) -> bool:
-    """Whether ``s`` is the reader's own baseline on a buster shown to bust."""
+    """Whether ``s`` is the reader's own baseline on a buster shown to bust, shown made
+    for its request (a front's miss alone is not enough: a cache may sit behind it)."""
     own = s.ctx.baselines.get(reader)
-    return s.ctx.buster is BusterState.WORKS and own is not None and id(own) == s.orig
+    busts = s.ctx.buster is BusterState.WORKS and reader in s.ctx.fresh
+    return busts and own is not None and id(own) == s.orig
 
 
 def _fresh_own_carries(s: _Seen, reader: str | None, hits: frozenset[str]) -> bool:
     """Whether the reader's own fresh response to this endpoint (another one than
     ``s``) carries ``hits`` too: then they are the reader's to see."""
-    if s.ctx.buster is not BusterState.WORKS:
+    if s.ctx.buster is not BusterState.WORKS or reader not in s.ctx.fresh:
         return False
     own = s.ctx.baselines.get(reader)
     return own is not None and id(own) != s.orig and any(m in own.text for m in hits)

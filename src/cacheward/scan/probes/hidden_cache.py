@@ -16,8 +16,14 @@ The verdict is *cached* when both hold:
 * the median miss is at least :data:`MIN_GAP_S` (25 ms) slower than the median hit.
 
 A fast origin (under about 25 ms per miss) cannot be told from its cache this way and
-is never reported. Only plain GETs of the primary principal are sent, each on its own
-buster, as the setup's baselines are; not at all where a fresh buster was shown to be
+is never reported. The engine runs this probe in a quiet phase, alone, between every
+endpoint's setup and the concurrent probes (other requests in flight would blur the
+timing), and feeds its verdict to the buster check: where identical bodies and no cache
+header left the buster unverified, a fresh buster timed as a miss shows it isolates
+(:func:`cacheward.scan.phases.timing`).
+
+Only plain GETs of the primary principal are sent, each on its own buster, as the
+setup's baselines are; not at all where a fresh buster was shown to be
 served from the cache (nothing to time there, and every read is the shared entry).
 """
 
