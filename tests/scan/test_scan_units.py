@@ -35,7 +35,11 @@ def r(status: int = 200, body: object = None, **headers: str) -> ProbeResponse:
         ({"age": "12"}, Signal.HIT),
         ({"age": "0"}, Signal.NONE),
         ({"x_varnish": "32770 3"}, Signal.HIT),
-        ({"x_varnish": "32770"}, Signal.NONE),
+        ({"x_varnish": "32770"}, Signal.MISS),  # fetched from the backend
+        ({"x_cached": "HIT"}, Signal.HIT),  # Mastodon's nginx.conf
+        ({"x_cached": "MISS"}, Signal.MISS),
+        ({"x_fastcgi_cache": "BYPASS"}, Signal.MISS),
+        ({"x_cache_lookup": "HIT from squid:3128"}, Signal.NONE),  # a lookup, not served
         ({"server_timing": "cdn-cache; desc=HIT, edge; dur=1"}, Signal.HIT),
         ({"via": "1.1 varnish"}, Signal.NONE),
     ],

@@ -29,6 +29,8 @@ class Options:
     """Scan-wide switches probes look at."""
 
     aggressive: bool = False
+    #: raw requests (two ``Host`` fields) can be sent: not through an in-process transport
+    raw: bool = True
 
 
 def token() -> str:

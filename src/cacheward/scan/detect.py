@@ -43,6 +43,9 @@ _PRESENCE_HEADERS = (
     + _STATUS_HEADERS
     + ("age", "via", "x-varnish", "x-served-by", "server-timing")
 )
+#: Any other ``X-...Cache...`` header (Mastodon's ``X-Cached``, ``X-FastCGI-Cache``); not
+#: Squid's ``X-Cache-Lookup``, which says what a lookup would find, not what was served.
+_OTHER_STATUS = re.compile(r"^x-(?!cache-lookup$)[a-z0-9-]*cach", re.IGNORECASE)
 _HIT = re.compile(r"\bhit\b|\bstale\b|\brevalidated\b", re.IGNORECASE)
 _MISS = re.compile(r"\bmiss\b|\bexpired\b|\bbypass\b|\bdynamic\b|\bpass\b", re.IGNORECASE)
 
@@ -60,8 +63,11 @@ def signal(resp: ProbeResponse) -> Signal:
     stored = served_from_store(resp.header("cache-status"))
     if stored is not None:
         return Signal.HIT if stored else Signal.MISS
-    for name in _STATUS_HEADERS:
-        value = resp.header(name)
+    named = [resp.header(name) for name in _STATUS_HEADERS]
+    others = [
+        v for k, v in resp.headers.items() if k not in _STATUS_HEADERS and _OTHER_STATUS.match(k)
+    ]
+    for value in (*named, *others):
         if _HIT.search(value):
             return Signal.HIT
         if _MISS.search(value):
@@ -71,8 +77,11 @@ def signal(resp: ProbeResponse) -> Signal:
         return Signal.HIT
     if re.search(r"cdn-cache[^,]*miss", timing, re.IGNORECASE):
         return Signal.MISS
-    if len(resp.header("x-varnish").split()) >= 2:
+    ids = len(resp.header("x-varnish").split())
+    if ids >= 2:  # Varnish names the request and the object it was served from
         return Signal.HIT
+    if ids == 1:  # only the request: fetched from the backend (a miss or a pass)
+        return Signal.MISS
     age = resp.header("age")
     if age.isdigit() and int(age) > 0:
         return Signal.HIT

@@ -66,13 +66,18 @@ NO_KEYS_NOTE = (
     " anonymous-cache-leak, auth-after-cache, key-in-url, cacheable-authenticated) were"
     " skipped; pass two or more --key to run them"
 )
+IN_PROCESS_NOTE = (
+    "scanned through an in-process transport: duplicate-host (two Host fields, which only"
+    " a raw socket can send) was not tried; scan over the network to run it"
+)
 FEW_KEYS_NOTE = "fewer than two allowed keys: cross-key-leak was not tested"
 
 
 async def _setup(
     endpoint: Endpoint, creds: list[Credential], settings: Settings, sender: Sender
 ) -> tuple[Outcome, list[str]]:
-    ctx = ProbeContext(endpoint, creds, Options(aggressive=settings.aggressive))
+    options = Options(aggressive=settings.aggressive, raw=sender.raw)
+    ctx = ProbeContext(endpoint, creds, options)
     out = Outcome(endpoint, Budget(settings.budget, ctx=ctx), ctx=ctx)
     notes = await attempt(out, "setup", setup(ctx), sender, lead="not scanned: ")
     if notes is None:
@@ -148,6 +153,8 @@ async def scan_async(
         outcomes = await _run(endpoints, creds, settings, transport, progress, redact)
     progress.close()
     elapsed = time.monotonic() - start
+    if transport is not None:
+        notes = (*notes, IN_PROCESS_NOTE)
     carried = (tuple(notes) + tuple(gaps), tuple(gaps))
     return _report(endpoints, creds, outcomes, carried, elapsed, redact)
 

@@ -112,6 +112,11 @@ class Sender:
         self._oracle = oracle
         self._raw = raw
 
+    @property
+    def raw(self) -> bool:
+        """Whether raw requests (:attr:`ProbeRequest.raw`) can be sent."""
+        return self._raw is not None
+
     async def send(self, req: ProbeRequest, budget: Budget) -> ProbeResponse:
         request = build_request(self._client, req)
         if req.raw and self._raw is None:

@@ -17,7 +17,8 @@ the canary back and by a clean request on another buster that must not:
 
 h11 refuses to send either, so these requests are ``raw``: :mod:`~cacheward.scan.raw`
 writes them on a socket of its own, with the scan's budget, rate and timeout. Through an
-in-process transport they cannot be sent, and a note says the check did not run.
+in-process transport they cannot be sent: the probe does not run, and one note in the
+report says so (it is not a gap: nothing an endpoint answered was left unjudged).
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ REMEDIATION = (
 
 def probe(ctx: ProbeContext) -> Probe:
     """A second Host field (the canary), then the same spelt ``host``."""
-    if not ctx.authenticated or ctx.carrier.name.lower() == "host":
-        return []  # nothing to poison; or the buster itself travels in Host
+    if not ctx.options.raw or not ctx.authenticated or ctx.carrier.name.lower() == "host":
+        return []  # cannot be sent (a note says so); nothing to poison; or the buster is Host
     a = ctx.primary
     netloc = urlsplit(ctx.endpoint.url).netloc.rpartition("@")[2]
     for name, label in VARIANTS:
