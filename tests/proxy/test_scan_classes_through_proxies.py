@@ -40,7 +40,7 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.proxy.class_proxies import start_nginx_silent, start_squid, stop_squid
-from tests.support.proxies import ROOT, Server, start_gunicorn, start_proxy
+from tests.support.proxies import Server, start_proxy, target_server
 from tests.support.wsgi import serving
 from tests.targets import classes, vulnerable
 from tests.targets.harness import creds, endpoints
@@ -81,17 +81,7 @@ DUPLICATE_HOST: dict[str, tuple[int, int, bool]] = {
 
 
 def _target(tmp_path_factory: pytest.TempPathFactory, which: str) -> Iterator[Server]:
-    server = start_gunicorn(
-        f"targets.{which}:create_app()",
-        tmp_path_factory.mktemp(which),
-        env={"PYTHONPATH": str(ROOT / "tests")},
-        workers=1,  # the edge cache lives in the process
-        threads=8,
-    )
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from target_server(f"tests.targets.{which}:create_app()", tmp_path_factory.mktemp(which))
 
 
 @pytest.fixture(scope="module")

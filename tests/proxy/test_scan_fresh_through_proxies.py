@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 from tests.proxy.conftest import ProxyFactory
-from tests.support.proxies import ROOT, Server, start_gunicorn
+from tests.support.proxies import Server, target_server
 from tests.targets import fresh
 from tests.targets.harness import creds, endpoints
 from tests.targets.kit import RAW_KEYS
@@ -31,17 +31,7 @@ PROFILES = ("nginx", "varnish")
 
 
 def _target(tmp_path_factory: pytest.TempPathFactory, factory: str) -> Iterator[Server]:
-    server = start_gunicorn(
-        f"targets.fresh:{factory}()",
-        tmp_path_factory.mktemp(factory),
-        env={"PYTHONPATH": str(ROOT / "tests")},
-        workers=1,  # the in-app caches live in the process
-        threads=8,
-    )
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from target_server(f"tests.targets.fresh:{factory}()", tmp_path_factory.mktemp(factory))
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 
 import pytest
 from tests.proxy.conftest import ProxyFactory
-from tests.support.proxies import PROFILES, Server, start_gunicorn
+from tests.support.proxies import PROFILES, Server, target_server
 from tests.targets import vulnerable
 from tests.targets.harness import ALL_PATHS, PLANTED, creds, endpoints
 
@@ -50,17 +50,7 @@ NEUTRALIZED: dict[str, set[str]] = {
 
 
 def target(tmp_path_factory: pytest.TempPathFactory, which: str) -> Iterator[Server]:
-    # One worker: the targets' in-app cache lives in the process.
-    server = start_gunicorn(
-        f"tests.targets.{which}:create_app()",
-        tmp_path_factory.mktemp(which),
-        workers=1,
-        threads=8,
-    )
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from target_server(f"tests.targets.{which}:create_app()", tmp_path_factory.mktemp(which))
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -296,6 +296,17 @@ RECOMMENDED_NGINX = """\
             proxy_cache_bypass $http_x_api_key $http_authorization $http_cookie;
 """
 
+
+
+def target_server(app: str, directory: Path) -> Iterator[Server]:
+    """One of ``tests/targets``' apps (``"tests.targets.fresh:create_app()"``) under
+    gunicorn, for a module-scoped fixture to ``yield from``: one worker, because the
+    targets' in-app caches live in the process, and 8 threads; stopped by PID."""
+    server = start_gunicorn(app, directory, workers=1, threads=8)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 def nginx_config(profile: str, tmp: Path, port: int, upstream: int) -> str:
     """The nginx configuration of ``profile`` (one of :data:`NGINX_PROFILES`)."""
