@@ -33,7 +33,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/v/orders": ("anonymous-cache-leak", "cross-key-leak", "auth-after-cache"),
     "/v/admin/report": ("auth-after-cache",),
     "/v/dashboard": ("error-cached", "cross-key-leak", "anonymous-cache-leak", "auth-after-cache"),
-    "/v/links": ("unkeyed-header",),
+    "/v/links": ("unkeyed-header", "host-header"),  # X-Forwarded-Host: both classes see it
     "/v/secure": ("unkeyed-header",),
     "/v/cors": ("unkeyed-header",),
     "/v/rewrite": ("unkeyed-header",),
@@ -43,7 +43,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/v/fat": ("fat-get",),
     "/v/fat-json": ("fat-get",),
     "/v/override": ("method-override",),
-    "/v/settings": ("cache-deception",),
+    "/v/settings": ("cache-deception", "cache-deception-path"),  # any suffix, encoded too
     "/v/search": ("key-in-url",),
     "/v/public-cc": ("cacheable-authenticated",),
     "/v/no-cc": ("cacheable-authenticated",),
