@@ -67,6 +67,7 @@ class RouteCapture:
             _route_form(rs, pending, held[0], body, None)
             await flush()
 
+        rs.route_send = capture
         await self.app(scope, receive, capture)
         if held:  # a start and no final body message
             _route_form(rs, rs.pending, held[0], None, "no complete body")

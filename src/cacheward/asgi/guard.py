@@ -9,7 +9,6 @@ import inspect
 import os
 from typing import Any
 
-from starlette.middleware import Middleware
 from starlette.responses import Response
 
 from ..errors import ConfigurationError
@@ -87,22 +86,20 @@ class BaseCacheward:
             if isinstance(handlers, dict):
                 for name, handler in list(handlers.items()):
                     handlers[name] = _unstorable_when_run(handler)
-            # Innermost of the app's own middleware, right outside the router: what the
-            # route produced is what is stored (see cacheward.asgi.capture).
-            inner = Middleware(RouteCapture)
-            app.user_middleware.append(inner)
-            try:
-                stack = build()
-            finally:
-                app.user_middleware.remove(inner)
+            # Right around the router, inside every middleware (Starlette's and FastAPI's
+            # own too): what the route produced is what is stored, and a route whose
+            # Request was given any other `send` is not (see cacheward.asgi.capture).
+            stack = build()
+            _capture_at_router(stack, app.router)
             return CachewardMiddleware(stack, state)
 
         app.build_middleware_stack = build_middleware_stack
         app.state.cacheward = state
 
     def wrap(self, app: Any) -> CachewardMiddleware:
-        """Wrap any ASGI application (when :meth:`init_app` cannot patch it): its
-        whole response is then what a miss stores, middleware and all."""
+        """Wrap any ASGI application (when :meth:`init_app` cannot patch it). Its routes
+        are protected and served; only a bare router's are stored: any middleware
+        around them (a Starlette app's own included) would run again on every hit."""
         return CachewardMiddleware(RouteCapture(app), self._state or self._build(app))
 
     @property
@@ -138,6 +135,18 @@ class BaseCacheward:
         out: dict[str, Any] = dict(vars(state.counters))
         out["backend"] = state.backend.stats.as_dict()
         return out
+
+
+def _capture_at_router(stack: Any, router: Any) -> None:
+    """Put :class:`RouteCapture` between ``router`` and the middleware that calls it.
+    Not found (an unknown stack): nothing is captured, so nothing is stored."""
+    layer, seen = stack, 0
+    while layer is not None and seen < 64:
+        inner = getattr(layer, "app", None)
+        if inner is not None and inner is router:
+            layer.app = RouteCapture(inner)
+            return
+        layer, seen = inner, seen + 1
 
 
 _MARK = "__cacheward_unstorable__"
