@@ -91,6 +91,16 @@ def _route_form(
     headers: RawHeaders = list(start.get("headers") or ())
     status: int = start["status"]
     why = refusal(status, headers, route.policy, False, len(body), state.max_entry_bytes)
+    read = rs.unread_in(headers, body) if rs.unread_values else None
+    if read is not None:
+        why = f"the value of {read!r} (unread_context) is in the response"
+        state.warn_once(
+            route.name,
+            f"unread:{read}",
+            f"cacheward: not storing {route.name}: the context variable {read!r} is in"
+            " Cacheward(unread_context=[...]) but its value is in the response; take it"
+            " out of unread_context (the route then stays uncached while it is set)",
+        )
     if why is not None:
         pending.why = why
         return

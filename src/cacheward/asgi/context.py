@@ -46,8 +46,10 @@ class Recorder:
         self.on = True
         rs = current.get()
         if rs is not None:
-            for name in rs.context_set_for_request():
-                if name not in rs.ward.unread_context:
+            for name, value in rs.context_set_for_request():
+                if name in rs.ward.unread_context:
+                    rs.unread_values += _spelled(name, value)
+                else:
                     self.unknown(
                         f"the context variable {name!r}, set for this request (if no cached"
                         f" endpoint reads it: Cacheward(unread_context=[{name!r}]))"
@@ -116,6 +118,8 @@ class RequestState:
     authed: Context | None = None
     #: The context the request entered the guard with, when no lifespan ran.
     entered: Context | None = None
+    #: (name, bytes) of each ``unread_context`` variable set for this request.
+    unread_values: tuple[tuple[str, bytes], ...] = ()
     _principal: Principal | None = field(default=None, repr=False)
 
     @property
@@ -129,8 +133,8 @@ class RequestState:
             self.authed = copy_context()
         self._principal = value
 
-    def context_set_for_request(self) -> list[str]:
-        """The names of the context variables that, at the request's authentication,
+    def context_set_for_request(self) -> list[tuple[str, Any]]:
+        """The context variables (name, value) that, at the request's authentication,
         differ from the context the server gives every request (see the module
         docstring)."""
         base = self.ward.context_baseline
@@ -138,10 +142,21 @@ class RequestState:
             base = self.entered
         now = self.authed if self.authed is not None else copy_context()
         return sorted(
-            var.name
-            for var, value in now.items()
-            if var is not current and (base is None or base.get(var, _UNSET) is not value)
+            (
+                (var.name, value)
+                for var, value in now.items()
+                if var is not current and (base is None or base.get(var, _UNSET) is not value)
+            ),
+            key=lambda pair: pair[0],
         )
+
+    def unread_in(self, headers: list[tuple[bytes, bytes]], body: bytes) -> str | None:
+        """The name of an ``unread_context`` variable whose value is in the route's
+        response: it *was* read, whatever the setting says."""
+        for name, spelled in self.unread_values:
+            if spelled in body or any(spelled in v for _, v in headers):
+                return name
+        return None
 
     async def release_flight(self) -> None:
         flight, self.flight = self.flight, None
@@ -157,6 +172,20 @@ class RequestState:
 
 
 _UNSET = object()
+#: Shorter values are left alone: they would be found in most responses by chance.
+_SPELLED_MIN = 8
+
+
+def _spelled(name: str, value: Any) -> tuple[tuple[str, bytes], ...]:
+    """How an ``unread_context`` value may be spelled in a response (a string, bytes or
+    a number: a correlation id), if long enough to be telling."""
+    if isinstance(value, bytes):
+        raw = value
+    elif isinstance(value, str | int) and not isinstance(value, bool):
+        raw = str(value).encode("utf-8", "replace")
+    else:
+        return ()
+    return ((name, raw),) if len(raw) >= _SPELLED_MIN else ()
 
 #: The request being served; set by the middleware for the whole request.
 current: ContextVar[RequestState | None] = ContextVar("cacheward_asgi_request", default=None)
