@@ -1,10 +1,14 @@
 """The route's own response: what a miss stores (the ASGI "view form").
 
-:class:`RouteCapture` sits innermost, between the application's own middleware
-(``app.add_middleware``) and the router. Those middlewares read the raw scope, which the
-guard cannot record; so what is stored is never their work but the response the route
-itself produced, captured here, and a hit is answered by the endpoint, below them, so
-that they run again on every hit and recompute what they add for *that* request. The
+:class:`RouteCapture` sits innermost, right on the router (inside the application's own
+middleware, ``app.add_middleware``, and Starlette's exception middleware). Those
+middlewares read the raw scope, which the guard cannot record; so what is stored is never
+their work but the response the route itself produced, captured here, and a hit is
+answered by the endpoint, below them, so that they run again on every hit and recompute
+what they add for *that* request. Code below the capture (a ``Mount``'s or a ``Route``'s
+own middleware, a mounted app) would be stored *and* run again: the endpoint checks that
+its ``Request`` holds the capture's own ``send`` (``RequestState.route_send``), and a
+route that does not is never stored (:func:`cacheward.asgi.endpoint.run_cached`). The
 store decision itself waits for the final response at the boundary
 (:mod:`cacheward.asgi.middleware`), which may still refuse (a ``Set-Cookie``, a
 ``private``...).
