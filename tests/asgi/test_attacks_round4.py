@@ -257,7 +257,7 @@ class _Fallback:
 
         try:
             await self.app(scope, receive, tracked)
-        except RuntimeError:
+        except Exception:  # noqa: BLE001 - an ExceptionGroup on older Starlette
             if started:
                 raise
             await JSONResponse({"fallback": True})(scope, receive, send)
