@@ -98,7 +98,41 @@ def test_a_mounted_sub_app_with_its_own_middleware_never_replays_what_it_added()
     app.mount("/v2", sub)
     first, second = _alice_then_bob(app, "/v2/catalog", alice, bob)
     _assert_not_replayed(first, second)
-    assert "stored" not in _status(first)
+    # The mounted app gets its own capture at its router: stored, and its middleware
+    # runs again for each hit, as the app's own does.
+    assert "stored" in _status(first) and "hit" in _status(second)
+
+
+def test_a_mounted_sub_apps_exception_handler_is_never_stored_and_its_mount_middleware_rerun():
+    app, store = FastAPI(), MemoryKeyStore()
+    ward = Cacheward(app, keys=store, secret=SECRET)
+    alice, bob = store.create("alice").plaintext, store.create("bob").plaintext
+    sub, other = FastAPI(), FastAPI()
+
+    @sub.exception_handler(LookupError)
+    async def missing(request: Request, exc: LookupError) -> JSONResponse:
+        return JSONResponse({"empty": request.headers.get("x-tag")})
+
+    @sub.get("/catalog")
+    @ward.cached(ttl=60, scope="shared")
+    async def catalog(p: Principal = Security(ward.protected())):  # noqa: B008
+        raise LookupError("no catalog")
+
+    @other.get("/plain")
+    @ward.cached(ttl=60, scope="shared")
+    async def plain(p: Principal = Security(ward.protected())):  # noqa: B008
+        return {"ok": True}
+
+    app.mount("/v2", sub)
+    app.router.routes.append(Mount("/v3", app=other, middleware=[Middleware(_Echo)]))
+    with TestClient(app) as c:
+        c.get("/v2/catalog", headers=h(alice, **{"X-Tag": "alice-secret"}))
+        victim = c.get("/v2/catalog", headers=h(bob))
+        assert victim.json() == {"empty": None}, "Bob was replayed Alice's handler response"
+        first = c.get("/v3/plain", headers=h(alice, **{"X-Tag": "alice-secret"}))
+        second = c.get("/v3/plain", headers=h(bob))
+    _assert_not_replayed(first, second)
+    assert "stored" in _status(first) and "hit" in _status(second)
 
 
 def test_a_route_with_its_own_middleware_never_replays_what_it_added():

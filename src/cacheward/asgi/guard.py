@@ -82,16 +82,7 @@ class BaseCacheward:
 
         def build_middleware_stack() -> Any:
             _refuse_guarded_websockets(getattr(app, "routes", ()))
-            handlers = getattr(app, "exception_handlers", None)
-            if isinstance(handlers, dict):
-                for name, handler in list(handlers.items()):
-                    handlers[name] = _unstorable_when_run(handler)
-            # Right around the router, inside every middleware (Starlette's and FastAPI's
-            # own too): what the route produced is what is stored, and a route whose
-            # Request was given any other `send` is not (see cacheward.asgi.capture).
-            stack = build()
-            _capture_at_router(stack, app.router)
-            return CachewardMiddleware(stack, state)
+            return CachewardMiddleware(_captured_stack(app, build), state)
 
         app.build_middleware_stack = build_middleware_stack
         app.state.cacheward = state
@@ -137,6 +128,46 @@ class BaseCacheward:
         return out
 
 
+def _captured_stack(app: Any, build: Any) -> Any:
+    """``app``'s own stack (``build()``), with :class:`RouteCapture` right around its
+    router, inside every middleware (Starlette's and FastAPI's own too): what the route
+    produced is what is stored, and a route whose ``Request`` was given any other
+    ``send`` is not (see :mod:`cacheward.asgi.capture`). Applications mounted in it get
+    the same when they build theirs."""
+    handlers = getattr(app, "exception_handlers", None)
+    if isinstance(handlers, dict):
+        for name, handler in list(handlers.items()):
+            handlers[name] = _unstorable_when_run(handler)
+    stack = build()
+    _capture_at_router(stack, app.router)
+    _prepare_mounted(getattr(app, "routes", ()))
+    return stack
+
+
+def _prepare_mounted(routes: Any, depth: int = 0) -> None:
+    """Give each Starlette application mounted (``app.mount``, ``Mount(app=...)``) under
+    ``routes`` its own capture, so that its routes are stored below its middleware (and
+    the mount's) as the app's are below the app's. An application that already started
+    keeps none: its routes are served, never stored."""
+    for route in routes:
+        # A Mount's own middleware wraps its app: the capture goes below it, in the app.
+        sub: Any = getattr(route, "_base_app", None) or getattr(route, "app", None)
+        if _is_starlette(sub) and sub.middleware_stack is None and not getattr(sub, _MARK, False):
+            build = sub.build_middleware_stack
+
+            def build_sub(sub: Any = sub, build: Any = build) -> Any:
+                return _captured_stack(sub, build)
+
+            sub.build_middleware_stack = build_sub
+            setattr(sub, _MARK, True)
+        elif depth < 8 and not _is_starlette(sub):
+            _prepare_mounted(getattr(route, "routes", None) or (), depth + 1)
+
+
+def _is_starlette(app: Any) -> bool:
+    return all(hasattr(app, a) for a in ("build_middleware_stack", "middleware_stack", "router"))
+
+
 def _capture_at_router(stack: Any, router: Any) -> None:
     """Put :class:`RouteCapture` between ``router`` and the middleware that calls it.
     Not found (an unknown stack): nothing is captured, so nothing is stored."""
@@ -144,7 +175,8 @@ def _capture_at_router(stack: Any, router: Any) -> None:
     while layer is not None and seen < 64:
         inner = getattr(layer, "app", None)
         if inner is not None and inner is router:
-            layer.app = RouteCapture(inner)
+            if not isinstance(layer, RouteCapture):  # (a guard set up twice)
+                layer.app = RouteCapture(inner)
             return
         layer, seen = inner, seen + 1
 
