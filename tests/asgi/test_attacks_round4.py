@@ -7,7 +7,8 @@ mounted application with its own stack, everything inside :meth:`Cacheward.wrap`
 then be captured once into the entry and run again on every hit: what it derived from
 the first caller's request would be replayed to every other. A cached endpoint that
 calls another in one request would file the caller's response under the callee's key.
-Context variables, cancellation and websockets are in ``test_attacks_round4_context.py``.
+Streams that fail and code that answers twice are in ``test_attacks_round4_streams.py``;
+context variables, cancellation and websockets in ``test_attacks_round4_context.py``.
 
 Each test is the smallest app an honest developer might write; each asserts that one
 caller's request never decides what another caller is served.
@@ -266,112 +267,3 @@ def test_a_fastapi_endpoint_calling_a_cached_one_directly_is_never_stored():
         assert "hit" not in _status(c.get("/latest", headers=h(bob)))
         assert "stored" in _status(c.get("/reports/7", headers=h(alice)))
         assert c.get("/reports/7", headers=h(bob)).json() == {"report": "7"}
-
-
-# -- a stream that fails, a middleware that retries ----------------------------------------
-
-
-class _Fallback:
-    """Pure ASGI middleware that answers a fixed 200 when the app below it raises
-    before its response started (a "graceful degradation" middleware)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracked(message: Any) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracked)
-        except Exception:  # noqa: BLE001 - an ExceptionGroup on older Starlette
-            if started:
-                raise
-            await JSONResponse({"fallback": True})(scope, receive, send)
-
-
-def test_a_stream_that_fails_after_its_first_chunk_is_never_stored_even_made_a_200():
-    """The capture holds a one-chunk stream until it ends; one that raises instead never
-    ends, so nothing is stored, whatever a middleware answers in its place."""
-    from fastapi.responses import StreamingResponse
-
-    app, store = FastAPI(), MemoryKeyStore()
-    ward = Cacheward(app, keys=store, secret=SECRET)
-    alice, bob = store.create("alice").plaintext, store.create("bob").plaintext
-    app.add_middleware(_Fallback)
-
-    @app.get("/export")
-    @ward.cached(ttl=60, scope="shared")
-    async def export(p: Principal = Security(ward.protected())):  # noqa: B008
-        async def rows() -> Any:
-            yield b'{"partial": '
-            raise RuntimeError("database went away")
-
-        return StreamingResponse(rows(), media_type="application/json")
-
-    with TestClient(app) as c:
-        first = c.get("/export", headers=h(alice))
-        second = c.get("/export", headers=h(bob))
-    assert first.json() == second.json() == {"fallback": True}
-    assert "stored" not in _status(first) and "hit" not in _status(second)
-    assert ward.stats()["stored"] == 0
-
-
-class _RetryOnce:
-    """Pure ASGI middleware that runs the app a second time when the first run answers
-    503 (a retry middleware), sending only the second response."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        first: list[Any] = []
-
-        async def hold(message: Any) -> None:
-            first.append(message)
-
-        await self.app(scope, receive, hold)
-        if first and first[0]["status"] == 503:
-            await self.app(scope, receive, send)
-            return
-        for message in first:
-            await send(message)
-
-
-def test_a_middleware_that_runs_the_route_twice_never_stores_the_second_run():
-    """The second run is a cached endpoint entered again in one request: served, never
-    stored, and it never waits on the lock its own first run holds (fails on the old
-    code)."""
-    app, store = FastAPI(), MemoryKeyStore()
-    ward = Cacheward(app, keys=store, secret=SECRET)
-    alice, bob = store.create("alice").plaintext, store.create("bob").plaintext
-    app.add_middleware(_RetryOnce)
-    runs: list[str] = []
-
-    @app.get("/flaky")
-    @ward.cached(ttl=60, scope="shared")
-    async def flaky(request: Request, p: Principal = Security(ward.protected())):  # noqa: B008
-        runs.append(p.id)
-        if len(runs) % 2:
-            return JSONResponse({"busy": True}, status_code=503)
-        return {"caller": p.id}
-
-    with TestClient(app) as c:
-        first = c.get("/flaky", headers=h(alice))
-        second = c.get("/flaky", headers=h(bob))
-    assert first.json() == {"caller": "alice"} and "stored" not in _status(first)
-    assert second.json() == {"caller": "bob"}, "Bob was served Alice's retried response"
-    assert runs == ["alice", "alice", "bob", "bob"]
-    # One lookup per request: on the old code the second run looked up again after
-    # waiting (flight_timeout) on the single-flight lock its own first run still held.
-    assert ward.stats()["backend"]["misses"] == 2

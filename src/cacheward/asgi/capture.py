@@ -48,6 +48,11 @@ class RouteCapture:
                 return
             kind = message["type"]
             if kind == "http.response.start":
+                if held:  # a second start: code that caught a failed stream answered again
+                    _route_form(rs, pending, held[0], None, "a second response start")
+                    await flush()
+                    await send(message)  # the server refuses it, as without the guard
+                    return
                 held.append(message)
                 return
             if not held:
