@@ -267,3 +267,25 @@ def test_a_fastapi_endpoint_calling_a_cached_one_directly_is_never_stored():
         assert "hit" not in _status(c.get("/latest", headers=h(bob)))
         assert "stored" in _status(c.get("/reports/7", headers=h(alice)))
         assert c.get("/reports/7", headers=h(bob)).json() == {"report": "7"}
+
+
+def test_a_cached_route_added_after_startup_is_served_never_stored():
+    """The routes are walked for their own middleware when the app starts: one added
+    later was not, so it is served (and protected) but never stored."""
+    ward, alice, bob = _starlette()
+
+    @ward.protected()
+    @ward.cached(ttl=60, scope="shared")
+    async def catalog(request: Any) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    app = Starlette(routes=[])
+    ward.init_app(app)
+    with TestClient(app) as c:
+        assert c.get("/catalog", headers=h(alice)).status_code == 404  # started
+        app.router.routes.append(Route("/catalog", catalog, middleware=[Middleware(_Echo)]))
+        first = c.get("/catalog", headers=h(alice, **{"X-Tag": "alice-secret"}))
+        second = c.get("/catalog", headers=h(bob))
+        assert c.get("/catalog").status_code == 401
+    _assert_not_replayed(first, second)
+    assert "stored" not in _status(first)

@@ -186,3 +186,27 @@ def test_a_second_response_start_below_the_capture_is_never_stored():
                 served.append(c.get("/export", headers=h(key, **{"X-Tag": tag})).text)
     assert ward.stats()["stored"] == 0
     assert not any("alice-secret" in text for text in served[1:])
+
+
+def test_a_route_middleware_answering_with_the_captures_own_send_is_never_stored(tmp_path):
+    """Fails on the old code (and on a check of the ``send`` alone): the middleware does
+    not wrap ``send``, so the route's ``Request`` holds the capture's; the missing file
+    raises before any start, and the middleware's answer, made from the first caller's
+    ``X-Tag``, was taken for the route's own response and stored for everyone."""
+    from starlette.responses import FileResponse
+
+    ward, alice, bob = _starlette()
+
+    @ward.protected()
+    @ward.cached(ttl=60, scope="shared")
+    async def report(request: Any) -> FileResponse:
+        return FileResponse(tmp_path / "not-built-yet.pdf")
+
+    app = Starlette(routes=[Route("/report", report, middleware=[Middleware(_AnswerOnError)])])
+    ward.init_app(app)
+    with TestClient(app) as c:
+        first = c.get("/report", headers=h(alice, **{"X-Tag": "alice-secret"}))
+        victim = c.get("/report", headers=h(bob))
+    assert first.json()["for"] == "alice-secret"
+    assert victim.json() == {"error": "export failed", "for": ""}, "Bob was served Alice's"
+    assert ward.stats()["stored"] == 0

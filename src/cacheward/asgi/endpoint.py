@@ -38,8 +38,18 @@ def cached_arguments(
 #: Why a route reached through code below the capture is not stored.
 UNSEEN_BETWEEN = (
     "what code between the app's middleware and the route reads and rewrites (a Mount's"
-    " or a Route's middleware, a mounted app, a route's max_body_size)"
+    " or a Route's own middleware, a route's max_body_size, a route added after startup)"
 )
+
+
+def _below_unseen_code(rs: RequestState, request: Any) -> bool:
+    """Whether code the guard cannot see lies between the capture and this endpoint: it
+    wrapped the ``send`` the route's ``Request`` holds, or the route (or a ``Mount`` of
+    it) has middleware of its own, which may answer with the capture's ``send``."""
+    if getattr(request, "_send", None) is not rs.route_send:
+        return True
+    endpoint = request.scope.get("endpoint")
+    return not rs.ward.direct_endpoints.get(id(endpoint), False)
 
 
 def request_state(scope: Any, missing: str) -> RequestState:
@@ -80,7 +90,7 @@ async def run_cached(
         return hit_response(outcome)
     if isinstance(outcome, Refusal):
         return refusal_response(rs, outcome)
-    if rs.rec is not None and getattr(request, "_send", None) is not rs.route_send:
+    if rs.rec is not None and _below_unseen_code(rs, request):
         rs.rec.unknown(UNSEEN_BETWEEN)
     try:
         return await run(rs.rec)

@@ -82,7 +82,7 @@ class BaseCacheward:
 
         def build_middleware_stack() -> Any:
             _refuse_guarded_websockets(getattr(app, "routes", ()))
-            return CachewardMiddleware(_captured_stack(app, build), state)
+            return CachewardMiddleware(_captured_stack(app, build, state), state)
 
         app.build_middleware_stack = build_middleware_stack
         app.state.cacheward = state
@@ -128,40 +128,56 @@ class BaseCacheward:
         return out
 
 
-def _captured_stack(app: Any, build: Any) -> Any:
+def _captured_stack(app: Any, build: Any, state: State) -> Any:
     """``app``'s own stack (``build()``), with :class:`RouteCapture` right around its
     router, inside every middleware (Starlette's and FastAPI's own too): what the route
-    produced is what is stored, and a route whose ``Request`` was given any other
-    ``send`` is not (see :mod:`cacheward.asgi.capture`). Applications mounted in it get
-    the same when they build theirs."""
+    produced is what is stored (see :mod:`cacheward.asgi.capture`). Its routes are
+    walked for code between the router and the endpoint, and applications mounted in it
+    get the same when they build theirs."""
     handlers = getattr(app, "exception_handlers", None)
     if isinstance(handlers, dict):
         for name, handler in list(handlers.items()):
             handlers[name] = _unstorable_when_run(handler)
     stack = build()
     _capture_at_router(stack, app.router)
-    _prepare_mounted(getattr(app, "routes", ()))
+    _walk_routes(getattr(app, "routes", ()), state, True)
     return stack
 
 
-def _prepare_mounted(routes: Any, depth: int = 0) -> None:
-    """Give each Starlette application mounted (``app.mount``, ``Mount(app=...)``) under
-    ``routes`` its own capture, so that its routes are stored below its middleware (and
-    the mount's) as the app's are below the app's. An application that already started
-    keeps none: its routes are served, never stored."""
+def _walk_routes(routes: Any, state: State, clean: bool, depth: int = 0) -> None:
+    """Record, per endpoint, whether nothing but routing lies between the capture and it
+    (``State.direct_endpoints``): a ``Route``'s or a ``Mount``'s own ``middleware=``
+    does not (it may answer with the capture's own ``send``, unwrapped). A mounted
+    Starlette application gets its own capture, below its middleware and the mount's;
+    one that already started keeps none, and its routes are served, never stored."""
     for route in routes:
         # A Mount's own middleware wraps its app: the capture goes below it, in the app.
         sub: Any = getattr(route, "_base_app", None) or getattr(route, "app", None)
-        if _is_starlette(sub) and sub.middleware_stack is None and not getattr(sub, _MARK, False):
-            build = sub.build_middleware_stack
+        if _is_starlette(sub):
+            if sub.middleware_stack is None and not getattr(sub, _MARK, False):
+                build = sub.build_middleware_stack
 
-            def build_sub(sub: Any = sub, build: Any = build) -> Any:
-                return _captured_stack(sub, build)
+                def build_sub(sub: Any = sub, build: Any = build) -> Any:
+                    return _captured_stack(sub, build, state)
 
-            sub.build_middleware_stack = build_sub
-            setattr(sub, _MARK, True)
-        elif depth < 8 and not _is_starlette(sub):
-            _prepare_mounted(getattr(route, "routes", None) or (), depth + 1)
+                sub.build_middleware_stack = build_sub
+                setattr(sub, _MARK, True)
+            continue
+        # A Mount or Host of routes, or an included router (newer FastAPI keeps it whole).
+        children = getattr(route, "routes", None)
+        if children is None:
+            children = getattr(getattr(route, "original_router", None), "routes", None)
+        if children is not None:
+            if depth < 8:
+                bare = getattr(route, "app", None) is sub
+                _walk_routes(children, state, clean and bare, depth + 1)
+            continue
+        endpoint = getattr(route, "endpoint", None)
+        if endpoint is not None:
+            # request_response() gives a function; a middleware is an object over `.app`.
+            direct = clean and not hasattr(getattr(route, "app", None), "app")
+            key = id(endpoint)
+            state.direct_endpoints[key] = state.direct_endpoints.get(key, True) and direct
 
 
 def _is_starlette(app: Any) -> bool:

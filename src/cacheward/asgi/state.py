@@ -59,6 +59,9 @@ class State(GuardState):
     #: The context the guard's ``lifespan`` ran in: what the server gives every request
     #: (``None``: no lifespan ran; each request is compared with the context it came in).
     context_baseline: Context | None = None
+    #: id(endpoint) -> whether only routing lies between the capture and it (set at
+    #: startup; an endpoint not in it, or ``False``, is never stored).
+    direct_endpoints: dict[int, bool] = field(default_factory=dict)
     _hit_headers: dict[int, list[tuple[bytes, bytes]]] = field(default_factory=dict)
 
     @property
