@@ -221,13 +221,6 @@ def test_a_context_variable_an_outer_middleware_sets_is_seen_by_a_plain_starlett
         assert victim.json() == {"request_id": "bob-1"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a context variable set by an ASGI wrapper outside the guard is in the context"
-        " the request enters the guard with, so its read is unseen and replayed"
-    ),
-)
 def test_a_context_variable_set_by_a_wrapper_outside_the_guard_is_not_replayed():
     app, ward, _, alice, bob = _app()
 

@@ -1,10 +1,14 @@
 """The route's own response: what a miss stores (the ASGI "view form").
 
-:class:`RouteCapture` sits innermost, between the application's own middleware
-(``app.add_middleware``) and the router. Those middlewares read the raw scope, which the
-guard cannot record; so what is stored is never their work but the response the route
-itself produced, captured here, and a hit is answered by the endpoint, below them, so
-that they run again on every hit and recompute what they add for *that* request. The
+:class:`RouteCapture` sits innermost, right on the router (inside the application's own
+middleware, ``app.add_middleware``, and Starlette's exception middleware). Those
+middlewares read the raw scope, which the guard cannot record; so what is stored is never
+their work but the response the route itself produced, captured here, and a hit is
+answered by the endpoint, below them, so that they run again on every hit and recompute
+what they add for *that* request. Code below the capture (a ``Mount``'s or a ``Route``'s
+own middleware, a mounted app) would be stored *and* run again: the endpoint checks that
+its ``Request`` holds the capture's own ``send`` (``RequestState.route_send``), and a
+route that does not is never stored (:func:`cacheward.asgi.endpoint.run_cached`). The
 store decision itself waits for the final response at the boundary
 (:mod:`cacheward.asgi.middleware`), which may still refuse (a ``Set-Cookie``, a
 ``private``...).
@@ -44,6 +48,11 @@ class RouteCapture:
                 return
             kind = message["type"]
             if kind == "http.response.start":
+                if held:  # a second start: code that caught a failed stream answered again
+                    _route_form(rs, pending, held[0], None, "a second response start")
+                    await flush()
+                    await send(message)  # the server refuses it, as without the guard
+                    return
                 held.append(message)
                 return
             if not held:
@@ -67,6 +76,7 @@ class RouteCapture:
             _route_form(rs, pending, held[0], body, None)
             await flush()
 
+        rs.route_send = capture
         await self.app(scope, receive, capture)
         if held:  # a start and no final body message
             _route_form(rs, rs.pending, held[0], None, "no complete body")
@@ -90,6 +100,16 @@ def _route_form(
     headers: RawHeaders = list(start.get("headers") or ())
     status: int = start["status"]
     why = refusal(status, headers, route.policy, False, len(body), state.max_entry_bytes)
+    read = rs.unread_in(headers, body) if rs.unread_values else None
+    if read is not None:
+        why = f"the value of {read!r} (unread_context) is in the response"
+        state.warn_once(
+            route.name,
+            f"unread:{read}",
+            f"cacheward: not storing {route.name}: the context variable {read!r} is in"
+            " Cacheward(unread_context=[...]) but its value is in the response; take it"
+            " out of unread_context (the route then stays uncached while it is set)",
+        )
     if why is not None:
         pending.why = why
         return

@@ -35,6 +35,23 @@ def cached_arguments(
     return chosen, names
 
 
+#: Why a route reached through code below the capture is not stored.
+UNSEEN_BETWEEN = (
+    "what code between the app's middleware and the route reads and rewrites (a Mount's"
+    " or a Route's own middleware, a route's max_body_size, a route added after startup)"
+)
+
+
+def _below_unseen_code(rs: RequestState, request: Any) -> bool:
+    """Whether code the guard cannot see lies between the capture and this endpoint: it
+    wrapped the ``send`` the route's ``Request`` holds, or the route (or a ``Mount`` of
+    it) has middleware of its own, which may answer with the capture's ``send``."""
+    if getattr(request, "_send", None) is not rs.route_send:
+        return True
+    endpoint = request.scope.get("endpoint")
+    return not rs.ward.direct_endpoints.get(id(endpoint), False)
+
+
 def request_state(scope: Any, missing: str) -> RequestState:
     """The guard's state of the running request, keyed by the ``scope`` the endpoint
     sees (a middleware may have copied and rewritten the one the guard's middleware saw).
@@ -55,15 +72,26 @@ def refusal_response(rs: RequestState, outcome: Refusal) -> Response:
 
 
 async def run_cached(
-    rs: RequestState, route: Route, run: Callable[[Recorder | None], Awaitable[Any]]
+    rs: RequestState,
+    route: Route,
+    request: Any,
+    run: Callable[[Recorder | None], Awaitable[Any]],
 ) -> Any:
-    """Look ``route`` up for the request, then (on a miss) ``run(recorder)``: the
+    """Look ``route`` up for ``request``, then (on a miss) ``run(recorder)``: the
     endpoint, given the recorder its reads go to (``None`` when nothing is recorded)."""
+    if rs.route is not None:
+        # A cached endpoint called by another in the same request: its reads and its
+        # result are the caller's, which the guard does not see apart. Neither is stored.
+        if rs.rec is not None:
+            rs.rec.unknown(f"a cached endpoint it called ({route.name})")
+        return await run(None)
     outcome = await before_endpoint(rs, route)
     if isinstance(outcome, Hit):
         return hit_response(outcome)
     if isinstance(outcome, Refusal):
         return refusal_response(rs, outcome)
+    if rs.rec is not None and _below_unseen_code(rs, request):
+        rs.rec.unknown(UNSEEN_BETWEEN)
     try:
         return await run(rs.rec)
     except Exception:

@@ -9,7 +9,6 @@ import inspect
 import os
 from typing import Any
 
-from starlette.middleware import Middleware
 from starlette.responses import Response
 
 from ..errors import ConfigurationError
@@ -83,26 +82,15 @@ class BaseCacheward:
 
         def build_middleware_stack() -> Any:
             _refuse_guarded_websockets(getattr(app, "routes", ()))
-            handlers = getattr(app, "exception_handlers", None)
-            if isinstance(handlers, dict):
-                for name, handler in list(handlers.items()):
-                    handlers[name] = _unstorable_when_run(handler)
-            # Innermost of the app's own middleware, right outside the router: what the
-            # route produced is what is stored (see cacheward.asgi.capture).
-            inner = Middleware(RouteCapture)
-            app.user_middleware.append(inner)
-            try:
-                stack = build()
-            finally:
-                app.user_middleware.remove(inner)
-            return CachewardMiddleware(stack, state)
+            return CachewardMiddleware(_captured_stack(app, build, state), state)
 
         app.build_middleware_stack = build_middleware_stack
         app.state.cacheward = state
 
     def wrap(self, app: Any) -> CachewardMiddleware:
-        """Wrap any ASGI application (when :meth:`init_app` cannot patch it): its
-        whole response is then what a miss stores, middleware and all."""
+        """Wrap any ASGI application (when :meth:`init_app` cannot patch it). Its routes
+        are protected and served; only a bare router's are stored: any middleware
+        around them (a Starlette app's own included) would run again on every hit."""
         return CachewardMiddleware(RouteCapture(app), self._state or self._build(app))
 
     @property
@@ -138,6 +126,75 @@ class BaseCacheward:
         out: dict[str, Any] = dict(vars(state.counters))
         out["backend"] = state.backend.stats.as_dict()
         return out
+
+
+def _captured_stack(app: Any, build: Any, state: State) -> Any:
+    """``app``'s own stack (``build()``), with :class:`RouteCapture` right around its
+    router, inside every middleware (Starlette's and FastAPI's own too): what the route
+    produced is what is stored (see :mod:`cacheward.asgi.capture`). Its routes are
+    walked for code between the router and the endpoint, and applications mounted in it
+    get the same when they build theirs."""
+    handlers = getattr(app, "exception_handlers", None)
+    if isinstance(handlers, dict):
+        for name, handler in list(handlers.items()):
+            handlers[name] = _unstorable_when_run(handler)
+    stack = build()
+    _capture_at_router(stack, app.router)
+    _walk_routes(getattr(app, "routes", ()), state, True)
+    return stack
+
+
+def _walk_routes(routes: Any, state: State, clean: bool, depth: int = 0) -> None:
+    """Record, per endpoint, whether nothing but routing lies between the capture and it
+    (``State.direct_endpoints``): a ``Route``'s or a ``Mount``'s own ``middleware=``
+    does not (it may answer with the capture's own ``send``, unwrapped). A mounted
+    Starlette application gets its own capture, below its middleware and the mount's;
+    one that already started keeps none, and its routes are served, never stored."""
+    for route in routes:
+        # A Mount's own middleware wraps its app: the capture goes below it, in the app.
+        sub: Any = getattr(route, "_base_app", None) or getattr(route, "app", None)
+        if _is_starlette(sub):
+            if sub.middleware_stack is None and not getattr(sub, _MARK, False):
+                build = sub.build_middleware_stack
+
+                def build_sub(sub: Any = sub, build: Any = build) -> Any:
+                    return _captured_stack(sub, build, state)
+
+                sub.build_middleware_stack = build_sub
+                setattr(sub, _MARK, True)
+            continue
+        # A Mount or Host of routes, or an included router (newer FastAPI keeps it whole).
+        children = getattr(route, "routes", None)
+        if children is None:
+            children = getattr(getattr(route, "original_router", None), "routes", None)
+        if children is not None:
+            if depth < 8:
+                bare = getattr(route, "app", None) is sub
+                _walk_routes(children, state, clean and bare, depth + 1)
+            continue
+        endpoint = getattr(route, "endpoint", None)
+        if endpoint is not None:
+            # request_response() gives a function; a middleware is an object over `.app`.
+            direct = clean and not hasattr(getattr(route, "app", None), "app")
+            key = id(endpoint)
+            state.direct_endpoints[key] = state.direct_endpoints.get(key, True) and direct
+
+
+def _is_starlette(app: Any) -> bool:
+    return all(hasattr(app, a) for a in ("build_middleware_stack", "middleware_stack", "router"))
+
+
+def _capture_at_router(stack: Any, router: Any) -> None:
+    """Put :class:`RouteCapture` between ``router`` and the middleware that calls it.
+    Not found (an unknown stack): nothing is captured, so nothing is stored."""
+    layer, seen = stack, 0
+    while layer is not None and seen < 64:
+        inner = getattr(layer, "app", None)
+        if inner is not None and inner is router:
+            if not isinstance(layer, RouteCapture):  # (a guard set up twice)
+                layer.app = RouteCapture(inner)
+            return
+        layer, seen = inner, seen + 1
 
 
 _MARK = "__cacheward_unstorable__"

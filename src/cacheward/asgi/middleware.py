@@ -12,6 +12,7 @@ decides whether it is stored, and gets the downstream headers (invariants 4 and 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextvars import copy_context
 from typing import Any
 
 from ..core import cachestatus
@@ -39,9 +40,13 @@ class CachewardMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "lifespan":  # what every request's context starts from
+                self.state.context_baseline = copy_context()
             await self.app(scope, receive, send)
             return
         rs = RequestState(self.state, scope)  # type: ignore[arg-type]
+        if self.state.context_baseline is None:
+            rs.entered = copy_context()
         token = current.set(rs)
 
         async def wrapped(message: Message) -> None:

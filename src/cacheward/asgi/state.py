@@ -6,6 +6,7 @@ The settings are the Flask guard's ``CACHEWARD_*`` settings, given as keyword ar
 
 from __future__ import annotations
 
+from contextvars import Context
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,12 @@ class State(GuardState):
     #: Context variables no cached endpoint reads (``unread_context=``): setting them
     #: inside the guard does not make a response unstorable.
     unread_context: frozenset[str] = frozenset()
+    #: The context the guard's ``lifespan`` ran in: what the server gives every request
+    #: (``None``: no lifespan ran; each request is compared with the context it came in).
+    context_baseline: Context | None = None
+    #: id(endpoint) -> whether only routing lies between the capture and it (set at
+    #: startup; an endpoint not in it, or ``False``, is never stored).
+    direct_endpoints: dict[int, bool] = field(default_factory=dict)
     _hit_headers: dict[int, list[tuple[bytes, bytes]]] = field(default_factory=dict)
 
     @property

@@ -223,7 +223,7 @@ class Cacheward(BaseCacheward):
                                 kwargs[pname] = TrackedPrincipal(value, rec)
                     return await _call(endpoint, is_async, args, kwargs)
 
-                return await run_cached(rs, route_for(request), run)
+                return await run_cached(rs, route_for(request), request, run)
 
             wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
             return wrapper  # type: ignore[return-value]

@@ -107,7 +107,7 @@ class Cacheward(BaseCacheward):
                 async def run(rec: Recorder | None) -> Response:
                     return await endpoint(request if rec is None else TrackedRequest(request, rec))
 
-                response: Response = await run_cached(rs, route, run)
+                response: Response = await run_cached(rs, route, request, run)
                 return response
 
             return wrapper
