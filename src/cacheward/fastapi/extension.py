@@ -295,7 +295,7 @@ def _unseen_layers(api_route: Any, wrapper: Any) -> set[Any]:
     if endpoint is not wrapper:
         name = f"{getattr(endpoint, '__module__', '?')}.{getattr(endpoint, '__qualname__', '?')}"
         unseen.add((Kind.UNKNOWN, f"a decorator above @ward.cached ({name})"))
-    if type(api_route).get_route_handler is not APIRoute.get_route_handler:
+    if getattr(type(api_route), "get_route_handler", None) is not APIRoute.get_route_handler:
         unseen.add(
             (Kind.UNKNOWN, f"a route class with its own handler ({type(api_route).__name__})")
         )
