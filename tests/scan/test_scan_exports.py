@@ -35,6 +35,13 @@ def test_every_probe_module_is_registered() -> None:
 
 
 def test_cli_registers_scan() -> None:
+    """``scan`` is listed and resolves to a command (the group imports it lazily, so
+    ``main.commands`` holds it only once something resolved it)."""
+    import click
+
     from cacheward.cli import main
 
-    assert "scan" in main.commands  # type: ignore[attr-defined]
+    ctx = click.Context(main)
+    assert "scan" in main.list_commands(ctx)
+    command = main.get_command(ctx, "scan")
+    assert isinstance(command, click.Command) and command.name == "scan"
