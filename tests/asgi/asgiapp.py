@@ -35,8 +35,14 @@ def issue(store: MemoryKeyStore) -> Keys:
     carol = store.create("carol", [])
     gone = store.create("dave", ["reports:read"])
     return Keys(
-        store, alice.plaintext, bob.plaintext, acme1.plaintext, acme2.plaintext,
-        carol.plaintext, gone.id, gone.plaintext,
+        store,
+        alice.plaintext,
+        bob.plaintext,
+        acme1.plaintext,
+        acme2.plaintext,
+        carol.plaintext,
+        gone.id,
+        gone.plaintext,
     )
 
 
@@ -178,3 +184,19 @@ def h(key: str | None, **extra: str) -> dict[str, str]:
     if key is not None:
         out["X-API-Key"] = key
     return out
+
+
+def guarded(
+    app: FastAPI | None = None, **settings: Any
+) -> tuple[FastAPI, Cacheward, MemoryKeyStore, str, str]:
+    """A bare guarded app for an attack test: the app, the guard, its key store, and
+    alice's and bob's keys."""
+    app = app or FastAPI()
+    store = MemoryKeyStore()
+    ward = Cacheward(app, keys=store, secret=SECRET, **settings)
+    return app, ward, store, store.create("alice").plaintext, store.create("bob").plaintext
+
+
+def cache_status(response: Any) -> str:
+    """The response's ``Cache-Status`` ("" when it has none)."""
+    return str(response.headers.get("cache-status", ""))

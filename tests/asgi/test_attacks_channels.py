@@ -21,16 +21,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from cacheward.fastapi import Cacheward, Principal
 from cacheward.keys import MemoryKeyStore
 
-from .asgiapp import SECRET, h
-
-
-def _app(**settings):
-    app = FastAPI()
-    store = MemoryKeyStore()
-    ward = Cacheward(app, keys=store, secret=SECRET, **settings)
-    alice = store.create("alice").plaintext
-    bob = store.create("bob").plaintext
-    return app, ward, store, alice, bob
+from .asgiapp import SECRET, guarded, h
 
 
 class Boom(Exception):
@@ -40,7 +31,7 @@ class Boom(Exception):
 def test_an_exception_handler_returning_200_is_not_stored_with_what_it_read():
     """The handler gets Starlette's own Request, not the recording one: whatever it
     reads is invisible to the guard, so its 200 must not be stored."""
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
 
     @app.exception_handler(Boom)
     async def fallback(request: Request, exc: Boom):
@@ -74,7 +65,7 @@ def test_a_middleware_that_copies_a_request_header_into_the_response_is_not_repl
     """A middleware added with ``app.add_middleware`` runs inside the guard and reads the
     raw scope: the guard cannot see that read, so what it added is never stored; the
     route's own response is, and the middleware runs again on every hit."""
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
     app.add_middleware(_Note)
 
     @app.get("/catalog")
@@ -112,7 +103,7 @@ class _PageFromHeader:
 
 
 def test_a_middleware_that_rewrites_a_copied_scope_is_keyed_by_what_the_endpoint_saw():
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
     app.add_middleware(_PageFromHeader)
 
     @app.get("/items")
@@ -133,7 +124,7 @@ class MyRequest(Request):
 def test_a_request_subclass_parameter_is_served_never_a_500():
     """FastAPI injects the request into a parameter annotated with a Request subclass;
     the guard must either record it or refuse at import time, never break the call."""
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
 
     @app.get("/sub")
     @ward.cached(ttl=60, scope="shared")
@@ -147,7 +138,7 @@ def test_a_request_subclass_parameter_is_served_never_a_500():
 
 
 def test_an_annotated_request_parameter_is_recorded():
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
 
     @app.get("/annotated")
     @ward.cached(ttl=60, scope="shared")
@@ -166,7 +157,7 @@ def test_an_annotated_request_parameter_is_recorded():
 def test_dependency_overrides_that_read_the_request_are_not_stored():
     """The guard reads the route's dependency tree once; an override FastAPI solves in
     its place may read anything."""
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
 
     def lang(accept_language: str | None = Header(None)) -> str | None:  # noqa: B008
         return accept_language
@@ -195,7 +186,7 @@ def test_dependency_overrides_that_read_the_request_are_not_stored():
 def test_a_compressed_entry_is_never_served_to_a_caller_that_did_not_accept_it():
     from starlette.middleware.gzip import GZipMiddleware
 
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
     app.add_middleware(GZipMiddleware, minimum_size=10)
 
     @app.get("/big")
@@ -215,7 +206,7 @@ def test_a_compressed_entry_is_never_served_to_a_caller_that_did_not_accept_it()
 def test_two_keys_of_one_principal_never_share_what_the_credential_decided():
     """Reading the credential header reads which key (and part of its secret): it must
     vary on ``:key-id``, not only on the principal."""
-    app, ward, store, _, _ = _app()
+    app, ward, store, _, _ = guarded()
     first = store.create("carol").plaintext
     second = store.create("carol").plaintext
 
@@ -231,7 +222,7 @@ def test_two_keys_of_one_principal_never_share_what_the_credential_decided():
 
 
 def test_vars_of_the_request_is_an_unknown_read():
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
 
     @app.get("/vars")
     @ward.cached(ttl=60, scope="shared")
@@ -286,7 +277,7 @@ def test_plain_starlette_exception_handlers_and_copied_scopes_too():
 def test_a_compressed_entry_is_stored_when_the_route_varies_on_accept_encoding():
     from starlette.middleware.gzip import GZipMiddleware
 
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
     app.add_middleware(GZipMiddleware, minimum_size=10)
 
     @app.get("/big")
@@ -306,7 +297,7 @@ def test_a_compressed_entry_is_stored_when_the_route_varies_on_accept_encoding()
 
 
 def test_an_override_of_another_routes_dependency_keeps_this_route_cached():
-    app, ward, _, alice, _ = _app()
+    app, ward, _, alice, _ = guarded()
 
     def unrelated() -> str:
         return "db"
@@ -329,7 +320,7 @@ def test_an_override_of_another_routes_dependency_keeps_this_route_cached():
 def test_a_handler_for_a_yield_dependencys_teardown_is_not_stored():
     """The endpoint returned normally; a ``yield`` dependency's exit (run before the
     response with ``scope="function"``) raised, and a sync handler made a 200."""
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
     failures = iter([True])
 
     @app.exception_handler(Boom)
@@ -358,7 +349,7 @@ def test_a_handler_for_a_yield_dependencys_teardown_is_not_stored():
 
 
 def test_a_middleware_that_turns_an_endpoint_error_into_a_200_is_not_stored():
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
 
     @app.middleware("http")
     async def soften(request, call_next):
@@ -380,7 +371,7 @@ def test_a_middleware_that_turns_an_endpoint_error_into_a_200_is_not_stored():
 def test_fastapi_security_scopes_are_enforced_not_ignored():
     """``Security(dep, scopes=[...])`` is FastAPI's own way to require scopes; a guard
     that ignores it lets every valid key through."""
-    app, ward, store, _, _ = _app()
+    app, ward, store, _, _ = guarded()
     weak = store.create("mallory", ["reports:read"]).plaintext
     strong = store.create("root", ["admin", "reports:read"]).plaintext
 

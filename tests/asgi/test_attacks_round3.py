@@ -23,27 +23,13 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response, Security
+from fastapi import APIRouter, Depends, Header, Request, Response, Security
 from fastapi.testclient import TestClient
 
-from cacheward.fastapi import Cacheward, Principal
+from cacheward.fastapi import Principal
 from cacheward.keys import MemoryKeyStore
 
-from .asgiapp import SECRET, h
-
-
-def _app(app: FastAPI | None = None, **settings: Any):
-    app = app or FastAPI()
-    store = MemoryKeyStore()
-    ward = Cacheward(app, keys=store, secret=SECRET, **settings)
-    alice = store.create("alice").plaintext
-    bob = store.create("bob").plaintext
-    return app, ward, store, alice, bob
-
-
-def _status(response: httpx.Response) -> str:
-    return response.headers.get("cache-status", "")
-
+from .asgiapp import SECRET, cache_status, guarded, h
 
 # -- context variables set between the guard and the endpoint -----------------------------
 
@@ -73,7 +59,7 @@ class _CorrelationId:
 
 
 def test_a_context_variable_a_middleware_set_from_a_header_is_not_replayed():
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
     app.add_middleware(_CorrelationId)
 
     @app.get("/catalog")
@@ -93,7 +79,7 @@ def test_a_context_variable_a_middleware_set_from_a_header_is_not_replayed():
 async def test_concurrent_callers_each_get_their_own_context_variable():
     """Twenty callers at once on one shared key (single-flight makes them wait on each
     other's miss): none is served another's request id."""
-    app, ward, store, _, _ = _app()
+    app, ward, store, _, _ = guarded()
     app.add_middleware(_CorrelationId)
     gate = asyncio.Event()
 
@@ -124,7 +110,7 @@ current_request: contextvars.ContextVar[Request | None] = contextvars.ContextVar
 
 
 def test_the_raw_request_reached_through_a_context_variable_is_not_stored():
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
 
     @app.middleware("http")
     async def remember(request: Request, call_next: Any) -> Any:
@@ -150,7 +136,7 @@ def test_a_context_variable_a_route_dependency_sets_is_keyed_or_unstorable():
     """A route-level dependency runs before ``ward.protected``: the variable it sets
     (here from a declared ``Header()``) makes the response unstorable, never shared."""
     tenant: contextvars.ContextVar[str] = contextvars.ContextVar("test_tenant", default="")
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
 
     async def set_tenant(x_tenant: str = Header("none")) -> None:  # noqa: B008
         tenant.set(x_tenant)
@@ -172,7 +158,7 @@ def test_a_context_variable_a_yield_dependency_sets_after_authentication_keeps_c
     """sqlmodel-style ``get_session`` dependencies that publish the session in a context
     variable: set after ``ward.protected`` ran, from nothing the caller sent, so the
     route stays cached."""
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
 
     async def get_session():
         token = session.set("db-session")
@@ -190,9 +176,9 @@ def test_a_context_variable_a_yield_dependency_sets_after_authentication_keeps_c
         return {"db": session.get()}
 
     with TestClient(app) as c:
-        assert "stored" in _status(c.get("/rows", headers=h(alice)))
+        assert "stored" in cache_status(c.get("/rows", headers=h(alice)))
         again = c.get("/rows", headers=h(bob))
-        assert "hit" in _status(again)
+        assert "hit" in cache_status(again)
         assert again.json() == {"db": "db-session"}
 
 
@@ -222,7 +208,7 @@ def test_a_context_variable_an_outer_middleware_sets_is_seen_by_a_plain_starlett
 
 
 def test_a_context_variable_set_by_a_wrapper_outside_the_guard_is_not_replayed():
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
 
     @app.get("/catalog")
     @ward.cached(ttl=60, scope="shared")
@@ -258,7 +244,7 @@ def _rate_limited(func: Any) -> Any:
 
 
 def test_a_decorator_above_cached_that_reads_the_raw_request_is_not_replayed():
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
 
     @app.get("/quota")
     @_rate_limited
@@ -300,7 +286,7 @@ def _tracing_route_class() -> type:
 
 
 def test_a_custom_route_class_that_reads_the_raw_request_is_not_replayed():
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
     router = APIRouter(route_class=_tracing_route_class())
 
     @router.get("/traced")
@@ -346,7 +332,7 @@ class _Envelope:
 
 
 def test_a_hit_is_the_response_a_miss_sent_not_one_wrapped_twice():
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
     app.add_middleware(_Envelope)
 
     @app.get("/wrapped")
@@ -357,6 +343,6 @@ def test_a_hit_is_the_response_a_miss_sent_not_one_wrapped_twice():
     with TestClient(app) as c:
         miss = c.get("/wrapped", headers=h(alice))
         hit = c.get("/wrapped", headers=h(bob))
-    assert "hit" in _status(hit)
+    assert "hit" in cache_status(hit)
     assert hit.json() == miss.json() == {"data": {"v": 1}}
     assert hit.headers.get_list("x-envelope") == ["1"]

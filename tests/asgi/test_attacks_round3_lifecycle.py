@@ -16,24 +16,9 @@ import pytest
 from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Header, Request, Security
 from fastapi.testclient import TestClient
 
-from cacheward.fastapi import Cacheward, Principal
-from cacheward.keys import MemoryKeyStore
+from cacheward.fastapi import Principal
 
-from .asgiapp import SECRET, h
-
-
-def _app(app: FastAPI | None = None, **settings: Any):
-    app = app or FastAPI()
-    store = MemoryKeyStore()
-    ward = Cacheward(app, keys=store, secret=SECRET, **settings)
-    alice = store.create("alice").plaintext
-    bob = store.create("bob").plaintext
-    return app, ward, store, alice, bob
-
-
-def _status(response: httpx.Response) -> str:
-    return response.headers.get("cache-status", "")
-
+from .asgiapp import cache_status, guarded, h
 
 # -- dependencies declared away from the endpoint -----------------------------------------
 
@@ -50,7 +35,7 @@ def test_app_wide_and_include_router_dependencies_that_read_the_request_are_not_
 
     for where in ("app", "include_router"):
         app = FastAPI(dependencies=[Depends(remember_note)] if where == "app" else [])
-        app, ward, _, alice, bob = _app(app)
+        app, ward, _, alice, bob = guarded(app)
         router = APIRouter()
 
         @router.get("/noted")
@@ -89,7 +74,7 @@ _Locale.__call__.__annotations__["request"] = Request
 
 
 def test_class_and_callable_object_dependencies_are_keyed_or_unstorable():
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
     locale = _Locale("en")
 
     @app.get("/paged")
@@ -109,7 +94,9 @@ def test_class_and_callable_object_dependencies_are_keyed_or_unstorable():
         c.get("/paged", headers=h(alice, **{"X-Page-Size": "99"}))
         assert c.get("/paged", headers=h(bob)).json() == {"size": 10}
         stored = c.get("/paged", headers=h(bob))
-        assert "hit" in _status(stored), "a class dependency's Header() is keyed, not unstorable"
+        assert "hit" in cache_status(stored), (
+            "a class dependency's Header() is keyed, not unstorable"
+        )
         c.get("/localized", headers=h(alice, **{"Accept-Language": "fr"}))
         assert c.get("/localized", headers=h(bob)).json() == {"lang": "en"}
 
@@ -118,7 +105,7 @@ def test_class_and_callable_object_dependencies_are_keyed_or_unstorable():
 
 
 def test_background_tasks_run_on_a_miss_and_never_change_the_stored_response():
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
     ran: list[str] = []
 
     @app.get("/audit")
@@ -135,10 +122,10 @@ def test_background_tasks_run_on_a_miss_and_never_change_the_stored_response():
 
     with TestClient(app) as c:
         first = c.get("/audit", headers=h(alice, **{"X-Note": "alice"}))
-        assert "stored" in _status(first)
+        assert "stored" in cache_status(first)
         assert ran == ["alice"]
         second = c.get("/audit", headers=h(bob))
-        assert "hit" in _status(second)
+        assert "hit" in cache_status(second)
         assert second.json() == {"ok": True}
     assert ran == ["alice"], "a hit runs no endpoint, so no background task either"
 
@@ -148,7 +135,7 @@ def test_lifespan_state_read_through_request_state_is_not_stored():
     async def lifespan(app: FastAPI):
         yield {"greeting": "hello"}
 
-    app, ward, _, alice, bob = _app(FastAPI(lifespan=lifespan))
+    app, ward, _, alice, bob = guarded(FastAPI(lifespan=lifespan))
 
     @app.get("/hello")
     @ward.cached(ttl=60, scope="shared")
@@ -158,11 +145,11 @@ def test_lifespan_state_read_through_request_state_is_not_stored():
     with TestClient(app) as c:
         first = c.get("/hello", headers=h(alice))
         assert first.json() == {"greeting": "hello"}
-        assert "unkeyed-input" in _status(first)
+        assert "unkeyed-input" in cache_status(first)
 
 
 def test_path_converters_and_trailing_slash_redirects_never_share_entries():
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
 
     @app.get("/files/{name:path}")
     @ward.cached(ttl=60, scope="shared")
@@ -187,7 +174,7 @@ def test_path_converters_and_trailing_slash_redirects_never_share_entries():
         assert poisoned.headers["location"].startswith("http://evil.example/")
         moved = c.get("/n/7/", headers=h(bob, Host="api"))
         assert moved.headers["location"] == "http://api/n/7"
-        assert "hit" not in _status(moved)
+        assert "hit" not in cache_status(moved)
 
 
 # -- a key revoked while its miss runs; a backend failing mid-request ----------------------
@@ -195,7 +182,7 @@ def test_path_converters_and_trailing_slash_redirects_never_share_entries():
 
 @pytest.mark.anyio
 async def test_a_key_revoked_while_its_miss_runs_is_refused_on_the_next_request():
-    app, ward, store, alice, _ = _app()
+    app, ward, store, alice, _ = guarded()
     issued = store.create("eve")
     started, release = asyncio.Event(), asyncio.Event()
 
@@ -224,7 +211,7 @@ async def test_redis_killed_while_a_miss_runs_serves_uncached_and_still_authenti
 
     server = RedisServer().start()
     try:
-        app, ward, _, alice, _ = _app(backend=server.url)
+        app, ward, _, alice, _ = guarded(backend=server.url)
         started, release = asyncio.Event(), asyncio.Event()
 
         @app.get("/me")
@@ -242,11 +229,11 @@ async def test_redis_killed_while_a_miss_runs_serves_uncached_and_still_authenti
             release.set()
             served = await first
             assert served.json() == {"me": "alice"}
-            assert "stored" not in _status(served) and "hit" not in _status(served)
+            assert "stored" not in cache_status(served) and "hit" not in cache_status(served)
             assert served.headers["cache-control"].startswith("private")
             again = await c.get("/me", headers=h(alice))
             assert again.json() == {"me": "alice"}
-            assert "backend-unavailable" in _status(again)
+            assert "backend-unavailable" in cache_status(again)
             assert (await c.get("/me")).status_code == 401
         assert ward.stats()["backend_errors"] >= 1
         await ward.state.backend.close()
@@ -274,7 +261,7 @@ def _with_new_parameter_kind(dependant: Any) -> Any:
 
 
 def test_a_parameter_kind_the_guard_does_not_map_makes_the_route_unstorable():
-    app, ward, _, alice, _ = _app()
+    app, ward, _, alice, _ = guarded()
 
     @app.get("/future")
     @ward.cached(ttl=60)
@@ -286,4 +273,4 @@ def test_a_parameter_kind_the_guard_does_not_map_makes_the_route_unstorable():
     with TestClient(app) as c:
         served = c.get("/future", headers=h(alice))
     assert served.json() == {"ok": True}
-    assert "unkeyed-input" in _status(served), "an unmapped parameter kind was trusted"
+    assert "unkeyed-input" in cache_status(served), "an unmapped parameter kind was trusted"

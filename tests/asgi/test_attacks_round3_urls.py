@@ -14,23 +14,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.testclient import TestClient
 
 from cacheward.fastapi import Cacheward, Principal
-from cacheward.keys import MemoryKeyStore
 
-from .asgiapp import SECRET, h
-
-
-def _app(app: FastAPI | None = None, **settings: Any):
-    app = app or FastAPI()
-    store = MemoryKeyStore()
-    ward = Cacheward(app, keys=store, secret=SECRET, **settings)
-    alice = store.create("alice").plaintext
-    bob = store.create("bob").plaintext
-    return app, ward, store, alice, bob
-
-
-def _status(response: httpx.Response) -> str:
-    return response.headers.get("cache-status", "")
-
+from .asgiapp import SECRET, cache_status, guarded, h
 
 # -- the raw URL against the canonical key ------------------------------------------------
 
@@ -47,10 +32,19 @@ async def _raw_get(app: Any, path: str, query: bytes, key: str) -> tuple[int, by
     """One GET straight through the ASGI interface, with the query bytes exactly as a
     server hands them over (httpx would percent-encode ``<`` first)."""
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query,
-        "root_path": "", "headers": [(b"host", b"api"), (b"x-api-key", key.encode())],
-        "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 80), "state": {},
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": [(b"host", b"api"), (b"x-api-key", key.encode())],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 80),
+        "state": {},
     }
     sent: list[dict[str, Any]] = []
 
@@ -70,7 +64,7 @@ async def test_the_raw_query_spelling_of_one_caller_is_never_served_to_another()
     """The key holds the query parsed and sorted; ``request.url`` is the query as sent.
     Alice's spelling (a raw ``<``, as uvicorn passes it on) must not reach Bob, who sent
     the same parameters percent-encoded: a reflected-XSS entry made from a safe URL."""
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
     _self_link(app, ward)
     await _raw_get(app, "/search", b"page=1&q=<script>x</script>", alice)
     await _raw_get(app, "/search", b"q=<script>x</script>&page=1", alice)
@@ -81,7 +75,7 @@ async def test_the_raw_query_spelling_of_one_caller_is_never_served_to_another()
 
 
 def test_the_query_order_of_one_caller_is_never_served_to_another():
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
     _self_link(app, ward)
     with TestClient(app) as c:
         c.get("/search?q=tea&page=1", headers=h(alice))
@@ -90,22 +84,22 @@ def test_the_query_order_of_one_caller_is_never_served_to_another():
 
 
 def test_the_raw_query_is_still_cached_when_it_is_the_canonical_spelling():
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
     _self_link(app, ward)
     with TestClient(app) as c:
         first = c.get("/search?page=1&q=tea", headers=h(alice))
-        assert "stored" in _status(first)
+        assert "stored" in cache_status(first)
         again = c.get("/search?page=1&q=tea", headers=h(bob))
-        assert "hit" in _status(again)
+        assert "hit" in cache_status(again)
         assert again.text == first.text
         # The spelling docs/fastapi.md promises is stored.
-        assert "stored" in _status(c.get("/search?page=1&q=green+tea", headers=h(alice)))
+        assert "stored" in cache_status(c.get("/search?page=1&q=green+tea", headers=h(alice)))
 
 
 def test_the_default_port_of_one_caller_is_never_served_to_another():
     """``Host: api:80`` and ``Host: api`` share a key (the default port is dropped), but
     ``request.url`` keeps the ``:80`` that was sent."""
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
     _self_link(app, ward)
     with TestClient(app, base_url="http://api") as c:
         c.get("/search?q=tea", headers=h(alice, Host="api:80"))
@@ -114,7 +108,7 @@ def test_the_default_port_of_one_caller_is_never_served_to_another():
 
 
 def test_url_for_with_the_default_port_of_one_caller_is_never_served_to_another():
-    app, ward, _, alice, bob = _app()
+    app, ward, _, alice, bob = guarded()
 
     @app.get("/items/{item_id}", name="item")
     async def item(item_id: str) -> dict[str, str]:
@@ -129,7 +123,7 @@ def test_url_for_with_the_default_port_of_one_caller_is_never_served_to_another(
         c.get("/index", headers=h(alice, Host="api:80"))
         victim = c.get("/index", headers=h(bob, Host="api"))
         assert victim.json() == {"first": "http://api/items/1"}
-        assert "stored" in _status(c.get("/index", headers=h(alice, Host="other")))
+        assert "stored" in cache_status(c.get("/index", headers=h(alice, Host="other")))
 
 
 # -- the same through a real uvicorn with --proxy-headers ----------------------------------

@@ -31,11 +31,7 @@ from cacheward.fastapi import Cacheward, Principal
 from cacheward.keys import MemoryKeyStore
 from cacheward.starlette import Cacheward as StarletteCacheward
 
-from .asgiapp import SECRET, h
-
-
-def _status(response: httpx.Response) -> str:
-    return response.headers.get("cache-status", "")
+from .asgiapp import SECRET, cache_status, h
 
 
 class _Echo:
@@ -101,7 +97,7 @@ def test_a_mounted_sub_app_with_its_own_middleware_never_replays_what_it_added()
     _assert_not_replayed(first, second)
     # The mounted app gets its own capture at its router: stored, and its middleware
     # runs again for each hit, as the app's own does.
-    assert "stored" in _status(first) and "hit" in _status(second)
+    assert "stored" in cache_status(first) and "hit" in cache_status(second)
 
 
 def test_a_mounted_sub_apps_exception_handler_is_never_stored_and_its_mount_middleware_rerun():
@@ -133,7 +129,7 @@ def test_a_mounted_sub_apps_exception_handler_is_never_stored_and_its_mount_midd
         first = c.get("/v3/plain", headers=h(alice, **{"X-Tag": "alice-secret"}))
         second = c.get("/v3/plain", headers=h(bob))
     _assert_not_replayed(first, second)
-    assert "stored" in _status(first) and "hit" in _status(second)
+    assert "stored" in cache_status(first) and "hit" in cache_status(second)
 
 
 def test_a_route_with_its_own_middleware_never_replays_what_it_added():
@@ -190,7 +186,7 @@ def test_plain_mounts_included_routers_and_app_middleware_still_cache():
     app.add_middleware(_Echo)
     ward.init_app(app)
     first, second = _alice_then_bob(app, "/v1/catalog", alice, bob)
-    assert "stored" in _status(first) and "hit" in _status(second)
+    assert "stored" in cache_status(first) and "hit" in cache_status(second)
     _assert_not_replayed(first, second)
 
     fapp, store = FastAPI(), MemoryKeyStore()
@@ -207,7 +203,7 @@ def test_plain_mounts_included_routers_and_app_middleware_still_cache():
     first, second = _alice_then_bob(
         fapp, "/v1/catalog", store.create("alice").plaintext, store.create("bob").plaintext
     )
-    assert "stored" in _status(first) and "hit" in _status(second)
+    assert "stored" in cache_status(first) and "hit" in cache_status(second)
     _assert_not_replayed(first, second)
 
 
@@ -239,8 +235,8 @@ def test_a_cached_endpoint_called_by_another_never_files_the_callers_response():
         victim = c.get("/dashboard", headers=h(bob, **{"X-Locale": "en"}))
         assert "alice-secret" not in victim.text, "Bob was served Alice's response"
         assert victim.json() == {"locale": "en", "price": {"price": 10}}
-        assert "stored" in _status(c.get("/price", headers=h(alice)))
-        assert "hit" in _status(c.get("/price", headers=h(bob)))
+        assert "stored" in cache_status(c.get("/price", headers=h(alice)))
+        assert "hit" in cache_status(c.get("/price", headers=h(bob)))
     assert ward.stats()["stored"] == 1
 
 
@@ -263,9 +259,9 @@ def test_a_fastapi_endpoint_calling_a_cached_one_directly_is_never_stored():
         return {"latest": inner}
 
     with TestClient(app) as c:
-        assert "stored" not in _status(c.get("/latest", headers=h(alice)))
-        assert "hit" not in _status(c.get("/latest", headers=h(bob)))
-        assert "stored" in _status(c.get("/reports/7", headers=h(alice)))
+        assert "stored" not in cache_status(c.get("/latest", headers=h(alice)))
+        assert "hit" not in cache_status(c.get("/latest", headers=h(bob)))
+        assert "stored" in cache_status(c.get("/reports/7", headers=h(alice)))
         assert c.get("/reports/7", headers=h(bob)).json() == {"report": "7"}
 
 
@@ -288,4 +284,4 @@ def test_a_cached_route_added_after_startup_is_served_never_stored():
         second = c.get("/catalog", headers=h(bob))
         assert c.get("/catalog").status_code == 401
     _assert_not_replayed(first, second)
-    assert "stored" not in _status(first)
+    assert "stored" not in cache_status(first)
